@@ -1,0 +1,1 @@
+"""Feature pipelines: ingest, normalise, series and route flows."""

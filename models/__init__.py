@@ -1,0 +1,1 @@
+"""Forecasters and detectors, one family a module."""

@@ -1,0 +1,1 @@
+"""Settings, command line, service database, HTTP API, dashboard and alert delivery."""

@@ -1,0 +1,125 @@
+"""One settings object for the whole project (DESIGN section 9).
+
+Every path derives from one home, ``NARCOTREND_HOME`` (default: the working directory), so two
+homes never touch each other. Values come from ``NARCOTREND_*`` environment variables; secrets
+(SMTP password) come only from the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NARCOTREND_", extra="ignore")
+
+    home: Path = Field(default_factory=Path.cwd, description="Root of data/, mlruns/ and the database")
+    data_files: list[Path] = Field(
+        default_factory=list,
+        description="Seizure files `narcotrend run` ingests; empty means the built-in synthetic world",
+    )
+    data_format: Literal["canonical", "unodc-ids", "cbp", "unodc-annual"] = "canonical"
+    demo_seed: int = 7
+
+    # series
+    frequency: Literal["MS", "W-MON", "YS"] = "MS"
+
+    # training
+    horizon: int = Field(default=6, ge=1)
+    backtest_windows: int = Field(default=3, ge=1)
+    backtest_step: int = Field(default=3, ge=1)
+    n_jobs: int = -1
+    dask_scheduler: str | None = Field(default=None, description="tcp://host:port of a Dask scheduler")
+    registered_model_name: str = "narcotrend-forecaster"
+
+    # detection
+    false_discovery_rate: float = Field(default=0.05, gt=0, lt=1)
+
+    # tracking and service database
+    mlflow_tracking_uri: str | None = None
+    database_url: str | None = None
+
+    # service
+    host: str = "127.0.0.1"
+    port: int = 8000
+    dashboard_url: str | None = None
+
+    # e-mail
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    mail_from: str = "narcotrend@localhost"
+    send_interval_seconds: int = Field(default=300, ge=1)
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    # --- every path derives from the home -------------------------------------------------
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def demo_dir(self) -> Path:
+        """Where `narcotrend run` writes the built-in synthetic world."""
+        return self.data_dir / "demo"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        """Accepted records, quarantine and pre-aggregated imports."""
+        return self.data_dir / "warehouse"
+
+    @property
+    def series_dir(self) -> Path:
+        """Built series and route flows."""
+        return self.data_dir / "series"
+
+    @property
+    def forecasts_dir(self) -> Path:
+        return self.data_dir / "forecasts"
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where e-mails are written as .eml files when no SMTP server is configured."""
+        return self.data_dir / "outbox"
+
+    @property
+    def mlruns_dir(self) -> Path:
+        return self.home / "mlruns"
+
+    @property
+    def tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{self.mlruns_dir / 'mlflow.db'}"
+
+    @property
+    def artifact_location(self) -> str:
+        return (self.mlruns_dir / "artifacts").as_uri()
+
+    @property
+    def service_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'narcotrend.db'}"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.data_dir, self.warehouse_dir, self.series_dir, self.forecasts_dir,
+                     self.mlruns_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The cached settings; tests call ``get_settings.cache_clear()`` after changing the env."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Backtests, metrics, model selection, MLflow runs and promotion."""
