@@ -1,0 +1,167 @@
+"""A wide view of many long-format series, so detectors test thousands of series at once.
+
+Detectors work on a matrix (one row per series, one column per period, NaN where the geography
+did not report) instead of looping over groups; the keys stay alongside in a small frame. The
+panel is cut at the detection period, so nothing after it is ever visible.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+KEY_COLUMNS = ["unique_id", "geo_level", "geo", "region", "drug_level", "drug", "metric"]
+
+
+@dataclass(frozen=True)
+class Panel:
+    """Series as a matrix: `values[i, t]` is series `keys.iloc[i]` in period `periods[t]`."""
+
+    keys: pd.DataFrame
+    values: np.ndarray
+    periods: pd.DatetimeIndex
+
+    @property
+    def n_periods(self) -> int:
+        return int(self.values.shape[1])
+
+    def period_label(self, t: int) -> str:
+        """The period at column `t` as `YYYY-MM`."""
+        return self.periods[t].strftime("%Y-%m")
+
+
+def to_period_start(value: str | pd.Timestamp) -> pd.Timestamp:
+    """`YYYY-MM`, a date or a timestamp as the first day of its month."""
+    return pd.Timestamp(value).to_period("M").to_timestamp()
+
+
+def to_panel(series: pd.DataFrame, as_of: str | pd.Timestamp | None = None) -> Panel:
+    """Pivot a long series frame to a panel, keeping only periods up to `as_of` (inclusive).
+
+    Periods missing from the frame become NaN (unknown), like a reporting gap.
+    """
+    frame = series
+    if as_of is not None:
+        frame = frame[frame["ds"] <= to_period_start(as_of)]
+    if frame.empty:
+        return Panel(pd.DataFrame(columns=KEY_COLUMNS), np.empty((0, 0)), pd.DatetimeIndex([]))
+    key_cols = [c for c in KEY_COLUMNS if c in frame.columns]
+    keys = frame.drop_duplicates("unique_id")[key_cols].sort_values("unique_id")
+    keys = keys.reset_index(drop=True)
+    start, end = frame["ds"].min(), frame["ds"].max()
+    periods = pd.date_range(start, end, freq="MS")
+    row = pd.Index(keys["unique_id"]).get_indexer(frame["unique_id"])
+    col = periods.get_indexer(frame["ds"])
+    values = np.full((len(keys), len(periods)), np.nan)
+    ok = col >= 0
+    values[row[ok], col[ok]] = frame["y"].to_numpy(dtype=float)[ok]
+    return Panel(keys, values, periods)
+
+
+def stabilise(values: np.ndarray, metric: np.ndarray) -> np.ndarray:
+    """Variance-stabilised values: square root for counts, log for kilograms (NaN kept)."""
+    out = np.where(metric[:, None] == "seizures", np.sqrt(np.clip(values, 0, None)),
+                   np.log1p(np.clip(values, 0, None)))
+    return out
+
+
+def scale_floor(metric: np.ndarray) -> np.ndarray:
+    """The smallest noise scale believed on the stabilised values (Poisson on the sqrt scale)."""
+    return np.where(metric == "seizures", 0.5, 0.35)
+
+
+def nan_median(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Median ignoring NaN, NaN where a row has no value (no warning)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(values, axis=axis)
+
+
+def robust_scale(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    """1.4826 x median absolute deviation, ignoring NaN (a standard deviation robust to spikes)."""
+    med = nan_median(values, axis=axis)
+    return 1.4826 * nan_median(np.abs(values - np.expand_dims(med, axis)), axis=axis)
+
+
+def clip_spikes(values: np.ndarray, spread: np.ndarray, k: float = 3.0) -> np.ndarray:
+    """Clip interior points that stand more than `k` spreads above (below) both neighbours to
+    the nearer neighbour.
+
+    A one-month spike or dip then weighs no more than its neighbours; a rising or falling run is
+    untouched because each of its points has a neighbour beyond it. NaN neighbours are skipped.
+    """
+    out = values.copy()
+    if values.shape[1] < 3:
+        return out
+    left, mid, right = values[:, :-2], values[:, 1:-1], values[:, 2:]
+    high = np.fmax(left, right)  # NaN only when both neighbours are NaN
+    low = np.fmin(left, right)
+    band = k * spread[:, None]
+    with np.errstate(invalid="ignore"):
+        out[:, 1:-1] = np.where(mid > high + band, high, np.where(mid < low - band, low, mid))
+    return out
+
+
+def month_offset(label: str, months: int) -> str:
+    """`YYYY-MM` shifted by `months`."""
+    return (pd.Period(label, "M") + months).strftime("%Y-%m")
+
+
+def mask_incomplete_aggregates(
+    panel: Panel,
+    subregion_of: dict[str, str] | None = None,
+    *,
+    max_missing: float = 0.1,
+    lookback: int = 36,
+) -> Panel:
+    """The panel with aggregate cells set to NaN where countries that usually contribute more
+    than `max_missing` of the aggregate did not report.
+
+    An aggregate (world, region, subregion) is the sum over the countries that reported, so a
+    country's reporting gap would read as a fall of its region: masking makes it unknown, as it
+    is for the country. A country's usual contribution is its median over its reported periods
+    in the last `lookback` periods of the panel (nothing later is seen). `subregion_of` maps
+    ISO3 to UN subregion; without it subregions are left as they are.
+    """
+    keys = panel.keys
+    values = panel.values
+    if values.size == 0:
+        return panel
+    is_country = (keys["geo_level"] == "country").to_numpy()
+    if not is_country.any():
+        return panel
+    countries = keys[is_country]
+    c_values = values[is_country]
+    contrib = np.nan_to_num(nan_median(c_values[:, -lookback:], axis=1))
+    missing = np.isnan(c_values) * contrib[:, None]
+    drug_key = (countries["drug_level"] + "|" + countries["drug"] + "|" + countries["metric"])
+    members = {
+        "world": pd.Series("World", index=countries.index),
+        "region": countries["region"].astype(object),
+    }
+    if subregion_of is not None:
+        members["subregion"] = countries["geo"].map(subregion_of)
+    out = values.copy()
+    for level, geo in members.items():
+        group = (level + "|" + geo.astype(str) + "|" + drug_key).to_numpy()
+        codes, uniques = pd.factorize(group)
+        n_groups = len(uniques)
+        missing_sum = np.zeros((n_groups, values.shape[1]))
+        np.add.at(missing_sum, codes, missing)
+        total = np.bincount(codes, weights=contrib, minlength=n_groups)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(total[:, None] > 0, missing_sum / total[:, None], 0.0)
+        agg_rows = np.flatnonzero((keys["geo_level"] == level).to_numpy())
+        if agg_rows.size == 0:
+            continue
+        agg = keys.iloc[agg_rows]
+        agg_group = (level + "|" + agg["geo"].astype(str) + "|" + agg["drug_level"] + "|"
+                     + agg["drug"] + "|" + agg["metric"]).to_numpy()
+        idx = pd.Index(uniques).get_indexer(agg_group)
+        has = idx >= 0
+        rows = agg_rows[has]
+        out[rows] = np.where(share[idx[has]] > max_missing, np.nan, values[rows])
+    return Panel(keys, out, panel.periods)

@@ -1,0 +1,165 @@
+"""Route shifts: for each drug and destination region, did the shares of departure countries,
+transit countries or transport modes change between a baseline window and a recent window?
+
+Per (drug, destination region, attribute) the seizures of the two windows form a 2 x K
+contingency table over the attribute's known entities (unknown parts stay out: shares are of
+seizures with a known value). A G-test gives the p-value (the caller corrects across all tests
+with Benjamini-Hochberg), Cramér's V the effect size, and each entity's share change with its
+adjusted standardised residual says who gained and who lost. Entities too small to test are
+pooled into one "other" column so that sparse cells cannot make the test anti-conservative; a
+transit country never seen before the recent window still counts when it is large enough.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+ATTRIBUTES: tuple[str, ...] = ("departure_country", "transit_countries", "transport_mode")
+UNKNOWN = {"", "unknown", "Unknown", "UNK", "nan", "None"}
+OTHER = "(other)"
+#: Drug level -> the route-flow column naming the drug (features/routes.py).
+DRUG_COLUMNS: dict[str, str] = {"group": "drug_group", "substance": "substance"}
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Inclusive period bounds of the baseline and recent windows."""
+
+    baseline_start: pd.Timestamp
+    baseline_end: pd.Timestamp
+    recent_start: pd.Timestamp
+    recent_end: pd.Timestamp
+
+    @classmethod
+    def ending(cls, as_of: pd.Timestamp, recent: int, baseline: int) -> Windows:
+        """`recent` periods ending at `as_of`, and the `baseline` periods just before them."""
+        recent_start = as_of - pd.DateOffset(months=recent - 1)
+        baseline_end = recent_start - pd.DateOffset(months=1)
+        return cls(baseline_end - pd.DateOffset(months=baseline - 1), baseline_end,
+                   recent_start, as_of)
+
+
+def entity_counts(routes: pd.DataFrame, attribute: str, windows: Windows, *,
+                  time_col: str = "ds", weight_col: str = "seizures") -> pd.DataFrame:
+    """Seizures per (drug_level, drug, destination_region, entity, window), unknowns dropped.
+
+    Every flow counts at both drug levels (its group and its substance).
+
+    `transit_countries` is `;`-joined: each listed country counts the row's seizures.
+    """
+    in_base = routes[time_col].between(windows.baseline_start, windows.baseline_end)
+    in_recent = routes[time_col].between(windows.recent_start, windows.recent_end)
+    frame = routes.loc[in_base | in_recent]
+    frame = frame[frame["destination_region"].notna()]
+    window = np.where(frame[time_col] >= windows.recent_start, "recent", "baseline")
+    common = {
+        "destination_region": frame["destination_region"].to_numpy(),
+        "entity": frame[attribute].astype("string").to_numpy(), "window": window,
+        "n": frame[weight_col].to_numpy(dtype=float),
+    }
+    out = pd.concat([
+        pd.DataFrame({"drug_level": level, "drug": frame[col].to_numpy(), **common})
+        for level, col in DRUG_COLUMNS.items() if col in frame.columns
+    ], ignore_index=True)
+    out = out[out["drug"].notna()]
+    if attribute == "transit_countries":
+        out["entity"] = out["entity"].str.split(";")
+        out = out.explode("entity")
+        out["entity"] = out["entity"].str.strip()
+    out = out[out["entity"].notna() & ~out["entity"].isin(UNKNOWN)]
+    keys = ["drug_level", "drug", "destination_region", "entity", "window"]
+    return out.groupby(keys, as_index=False, observed=True)["n"].sum()
+
+
+def compare_shares(baseline: pd.Series, recent: pd.Series, *, min_cell: float = 5.0,
+               min_share_change: float = 0.05, residual: float = 2.0) -> dict | None:
+    """G-test of one 2 x K table (seizures per entity in each window); None if untestable.
+
+    Returns `g`, `dof`, `p_value`, `cramers_v`, `shares` (entity -> (baseline, recent)),
+    `gaining` and `losing` (entities sorted by share change).
+    """
+    table = pd.concat({"baseline": baseline, "recent": recent}, axis=1).fillna(0.0)
+    small = table.sum(axis=1) < 2 * min_cell
+    if small.any():
+        pooled = table[small].sum()
+        table = table[~small]
+        if pooled.sum() > 0:
+            table.loc[OTHER] = pooled
+    if len(table) < 2 or (table.sum() <= 0).any():
+        return None
+    obs = table.to_numpy().T  # 2 x K
+    total = obs.sum()
+    row = obs.sum(axis=1, keepdims=True)
+    col = obs.sum(axis=0, keepdims=True)
+    expected = row * col / total
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g = 2.0 * np.nansum(np.where(obs > 0, obs * np.log(obs / expected), 0.0))
+        chi2 = np.sum((obs - expected) ** 2 / expected)
+        adj = (obs - expected) / np.sqrt(expected * (1 - row / total) * (1 - col / total))
+    dof = obs.shape[1] - 1
+    shares = obs / row
+    change = shares[1] - shares[0]
+    entities = list(table.index)
+    gaining = [entities[k] for k in np.argsort(-change)
+               if change[k] >= min_share_change and adj[1, k] >= residual and entities[k] != OTHER]
+    losing = [entities[k] for k in np.argsort(change)
+              if change[k] <= -min_share_change and adj[1, k] <= -residual
+              and entities[k] != OTHER]
+    return {
+        "g": float(g), "dof": int(dof), "p_value": float(stats.chi2.sf(g, dof)),
+        "cramers_v": float(np.sqrt(chi2 / total)),
+        "shares": {e: (float(shares[0, k]), float(shares[1, k])) for k, e in enumerate(entities)},
+        "gaining": gaining, "losing": losing,
+        "baseline_total": float(row[0, 0]), "recent_total": float(row[1, 0]),
+    }
+
+
+def scan_route_shifts(
+    routes: pd.DataFrame,
+    windows: Windows,
+    *,
+    attributes: tuple[str, ...] = ATTRIBUTES,
+    min_total: float = 30.0,
+    min_cell: float = 5.0,
+    min_share_change: float = 0.05,
+    time_col: str = "ds",
+) -> pd.DataFrame:
+    """One row per testable (drug, destination region, attribute) in the given windows.
+
+    Columns: `drug_level, drug, destination_region, attribute`, the fields of `compare_shares`, and
+    `new` (gaining entities never seen in any period before the recent window; only counted for
+    transit countries, where a new country is itself the news).
+    """
+    rows: list[dict] = []
+    for attribute in attributes:
+        if attribute not in routes.columns:
+            continue
+        counts = entity_counts(routes, attribute, windows, time_col=time_col)
+        seen_before: set = set()
+        if attribute == "transit_countries":
+            earlier = routes.loc[routes[time_col] < windows.recent_start, attribute].dropna()
+            seen_before = set(earlier.astype(str).str.split(";").explode().str.strip())
+        for (level, drug, dest), part in counts.groupby(
+                ["drug_level", "drug", "destination_region"], observed=True):
+            wide = part.pivot_table(index="entity", columns="window", values="n",
+                                    aggfunc="sum", fill_value=0.0)
+            base = wide.get("baseline", pd.Series(0.0, index=wide.index))
+            recent = wide.get("recent", pd.Series(0.0, index=wide.index))
+            if base.sum() < min_total or recent.sum() < min_total:
+                continue
+            result = compare_shares(base, recent, min_cell=min_cell,
+                                min_share_change=min_share_change)
+            if result is None:
+                continue
+            new = [e for e in result["gaining"] if attribute == "transit_countries"
+                   and e not in seen_before]
+            rows.append({"drug_level": level, "drug": drug, "destination_region": dest,
+                         "attribute": attribute, **result, "new": new})
+    columns = ["drug_level", "drug", "destination_region", "attribute", "g", "dof", "p_value",
+               "cramers_v", "shares", "gaining", "losing", "baseline_total", "recent_total",
+               "new"]
+    return pd.DataFrame(rows, columns=columns)

@@ -1,0 +1,359 @@
+"""The detect stage: every detector over all series and route flows as of one period, with false
+alarms controlled across the whole run, then alerts stored (`narcotrend detect`).
+
+`detect_frame` is pure (frames in, alert dicts out) so that backtests, tests and the stage share
+it; `detect` adds the I/O: read the built series, routes and forecasts, store the alerts, log the
+run to MLflow.
+
+False alarms: every statistical test of a run (trend, level shift, route shift) goes into one
+Benjamini-Hochberg correction at `false_discovery_rate`; on top, a finding must involve a
+minimum volume and a minimum fold change, and it must persist (several periods beyond the
+history), so a one-month outlier or a reporting gap (NaN, unknown) cannot raise an alert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from models import alerts as alert_shape
+from models.changepoint import scan_level_shifts
+from models.novelty import scan_new_drugs
+from models.panel import Panel, mask_incomplete_aggregates, to_panel
+from models.route_shift import Windows, scan_route_shifts
+from models.threshold import scan_thresholds
+from models.trend import scan_trends
+
+if TYPE_CHECKING:
+    from serving.settings import Settings
+
+
+@dataclass(frozen=True)
+class DetectionConfig:
+    """Every detector setting of a run (logged with each evaluation)."""
+
+    false_discovery_rate: float = 0.05
+    geo_levels: tuple[str, ...] = ("world", "region", "subregion", "country")
+    min_seizures: float = 5.0  # mean seizures per period at stake in a count series
+    min_kg: float = 5.0  # mean kg per period at stake in a kg series
+    min_ratio: float = 1.5  # fold change a level alert needs (1 / it for a decline)
+    baseline: int = 24  # periods of history a level is compared with
+    trend_window: int = 8
+    trend_min_valid: int = 6
+    trend_recent: int = 3
+    trend_min_above: int = 2
+    trend_k: float = 2.0
+    shift_max_lag: int = 9
+    shift_min_after: int = 3
+    shift_min_persistence: float = 0.75
+    new_drug_window: int = 6
+    new_drug_min_history: int = 12
+    new_drug_min_seizures: float = 5.0
+    new_drug_min_periods: int = 2
+    route_recent: int = 6
+    route_baseline: int = 24
+    route_min_total: float = 30.0
+    route_min_effect: float = 0.1  # Cramér's V
+    route_min_share_change: float = 0.05
+    max_missing_share: float = 0.1  # aggregates with more of their usual volume unreported: unknown
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DetectionConfig:
+        """The config with every field the settings define (`false_discovery_rate`, ...)."""
+        values = {f.name: getattr(settings, f.name) for f in fields(cls)
+                  if hasattr(settings, f.name)}
+        if "geo_levels" in values:
+            values["geo_levels"] = tuple(values["geo_levels"])
+        return cls(**values)
+
+    def as_params(self) -> dict[str, Any]:
+        """Flat parameters for MLflow."""
+        return {k: (",".join(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+
+def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (q-values); NaN stays NaN."""
+    p = np.asarray(p_values, dtype=float)
+    q = np.full_like(p, np.nan)
+    ok = ~np.isnan(p)
+    if ok.any():
+        q[ok] = stats.false_discovery_control(np.clip(p[ok], 0.0, 1.0), method="bh")
+    return q
+
+
+def subregions_of(countries: pd.Series) -> dict[str, str]:
+    """ISO3 -> UN subregion, from the normaliser's table (the one the series were built with)."""
+    from features.normalise import country_regions
+
+    codes = pd.Series(pd.unique(countries.dropna()))
+    table = country_regions(codes)
+    return {c: s for c, s in zip(codes, table["subregion"], strict=True) if isinstance(s, str)}
+
+
+def prepare_panel(series: pd.DataFrame, as_of: str | pd.Timestamp | None,
+                  config: DetectionConfig) -> Panel:
+    """The series up to `as_of` as a panel, aggregates masked where countries did not report."""
+    frame = series[series["geo_level"].isin(config.geo_levels)]
+    panel = to_panel(frame, as_of)
+    countries = panel.keys.loc[panel.keys["geo_level"] == "country", "geo"]
+    subregions = subregions_of(countries) if len(countries) else None
+    return mask_incomplete_aggregates(panel, subregions, max_missing=config.max_missing_share)
+
+
+def detect_frame(
+    series: pd.DataFrame,
+    routes: pd.DataFrame | None,
+    as_of: str | pd.Timestamp | None,
+    forecasts: pd.DataFrame | None = None,
+    config: DetectionConfig | None = None,
+    thresholds: pd.DataFrame | None = None,
+) -> list[dict[str, Any]]:
+    """All alerts as of `as_of` (the last period of `series` when None), seeing nothing later.
+
+    `forecasts` (`unique_id, ds, forecast, lo_80, hi_80, lo_95, hi_95`) serve two purposes:
+    periods up to `as_of` that a forecast covers use its upper 95% bound as the expected
+    interval of the trend test; periods after `as_of` are checked against `thresholds`.
+    """
+    config = config or DetectionConfig()
+    panel = prepare_panel(series, as_of, config)
+    return detect_panel(panel, routes, config, forecasts=forecasts, thresholds=thresholds)
+
+
+def detect_panel(
+    panel: Panel,
+    routes: pd.DataFrame | None,
+    config: DetectionConfig,
+    *,
+    forecasts: pd.DataFrame | None = None,
+    thresholds: pd.DataFrame | None = None,
+) -> list[dict[str, Any]]:
+    """All alerts at the panel's last period (routes after it are ignored)."""
+    if panel.n_periods == 0:
+        return []
+    as_of = panel.periods[-1]
+    detected_at = panel.period_label(panel.n_periods - 1)
+    forecast_upper = _forecast_upper(panel, forecasts)
+
+    trends = scan_trends(
+        panel, window=config.trend_window, min_valid=config.trend_min_valid,
+        baseline=config.baseline, recent=config.trend_recent, min_above=config.trend_min_above,
+        k=config.trend_k, forecast_upper=forecast_upper)
+    shifts = scan_level_shifts(
+        panel, baseline=config.baseline, max_lag=config.shift_max_lag,
+        min_after=config.shift_min_after)
+    route_tests = pd.DataFrame()
+    if routes is not None and len(routes):
+        windows = Windows.ending(as_of, config.route_recent, config.route_baseline)
+        route_tests = scan_route_shifts(
+            routes[routes["ds"] <= as_of], windows, min_total=config.route_min_total,
+            min_share_change=config.route_min_share_change)
+
+    # one Benjamini-Hochberg correction over every test of the run
+    p_all = np.concatenate([trends["p_value"].to_numpy(float), shifts["p_value"].to_numpy(float),
+                            route_tests["p_value"].to_numpy(float) if len(route_tests) else []])
+    q_all = benjamini_hochberg(p_all)
+    n_t, n_s = len(trends), len(shifts)
+    trends = trends.assign(q_value=q_all[:n_t])
+    shifts = shifts.assign(q_value=q_all[n_t:n_t + n_s])
+    if len(route_tests):
+        route_tests = route_tests.assign(q_value=q_all[n_t + n_s:])
+
+    out: list[dict[str, Any]] = []
+    level_alerts = _shift_alerts(panel, shifts, config, detected_at)
+    surged = {_series_key(a) for a in level_alerts if a["type"] == "surge"}
+    out += level_alerts
+    out += [a for a in _trend_alerts(panel, trends, config, detected_at)
+            if _series_key(a) not in surged]
+    out += _new_drug_alerts(panel, config, detected_at)
+    if len(route_tests):
+        out += _route_alerts(route_tests, config, detected_at)
+    if forecasts is not None and thresholds is not None and len(thresholds):
+        out += _threshold_alerts(panel, forecasts, thresholds, as_of, detected_at)
+    return out
+
+
+# --- from detector findings to alerts ----------------------------------------------------------
+def _min_volume(metric: str, config: DetectionConfig) -> float:
+    return config.min_seizures if metric == "seizures" else config.min_kg
+
+
+def _keys(panel: Panel, row: int) -> dict[str, Any]:
+    return panel.keys.iloc[int(row)].to_dict()
+
+
+def _shift_alerts(panel: Panel, shifts: pd.DataFrame, config: DetectionConfig,
+                  detected_at: str) -> list[dict[str, Any]]:
+    alerts = []
+    for rec in shifts[shifts["q_value"] <= config.false_discovery_rate].itertuples():
+        keys = _keys(panel, rec.row)
+        metric = keys["metric"]
+        up = rec.direction > 0
+        ratio = rec.after / rec.before if rec.before > 0 else np.inf
+        stake = rec.after if up else rec.before
+        if (rec.persistence < config.shift_min_persistence
+                or stake < _min_volume(metric, config)
+                or (up and ratio < config.min_ratio)
+                or (not up and ratio > 1.0 / config.min_ratio)):
+            continue
+        evidence = alert_shape.level_evidence(
+            rec.after * rec.n_after, rec.before * rec.n_after, int(rec.n_after), metric,
+            per_period_before=float(rec.before), per_period_after=float(rec.after),
+            change_at=panel.period_label(int(rec.change_at)), z=float(rec.z),
+            q_value=float(rec.q_value))
+        alerts.append(alert_shape.make_alert(
+            type_="surge" if up else "decline", keys=keys,
+            period=panel.period_label(int(rec.change_at)), detected_at=detected_at,
+            severity=alert_shape.level_severity(ratio, stake, metric),
+            score=_score(rec.q_value), evidence=evidence))
+    return alerts
+
+
+def _trend_alerts(panel: Panel, trends: pd.DataFrame, config: DetectionConfig,
+                  detected_at: str) -> list[dict[str, Any]]:
+    alerts = []
+    sig = trends[(trends["q_value"] <= config.false_discovery_rate) & (trends["z"] > 0)
+                 & (trends["n_above"] >= config.trend_min_above) & (trends["slope"] > 0)]
+    for rec in sig.itertuples():
+        keys = _keys(panel, rec.row)
+        metric = keys["metric"]
+        ratio = rec.recent_mean / rec.expected if rec.expected > 0 else np.inf
+        if rec.recent_mean < _min_volume(metric, config) or ratio < config.min_ratio:
+            continue
+        months = config.trend_recent
+        evidence = alert_shape.level_evidence(
+            rec.recent_mean * months, rec.expected * months, months, metric,
+            slope_per_period=float(rec.slope), window=config.trend_window,
+            periods_above_expected=int(rec.n_above), z=float(rec.z), q_value=float(rec.q_value))
+        alerts.append(alert_shape.make_alert(
+            type_="emerging_trend", keys=keys,
+            period=panel.period_label(int(rec.window_start)), detected_at=detected_at,
+            severity=alert_shape.level_severity(ratio, rec.recent_mean, metric),
+            score=_score(rec.q_value), evidence=evidence))
+    return alerts
+
+
+def _new_drug_alerts(panel: Panel, config: DetectionConfig,
+                     detected_at: str) -> list[dict[str, Any]]:
+    found = scan_new_drugs(
+        panel, window=config.new_drug_window, min_history=config.new_drug_min_history,
+        min_seizures=config.new_drug_min_seizures, min_periods=config.new_drug_min_periods)
+    alerts = []
+    for rec in found.itertuples():
+        keys = _keys(panel, rec.row)
+        first = panel.period_label(int(rec.first_seen))
+        evidence = {
+            "summary": (f"first seen {first}: {rec.total:,.0f} seizures in {rec.n_present} "
+                        f"months after {rec.history} reporting months without any"),
+            "first_seen": first, "seizures": float(rec.total), "months_present": int(rec.n_present),
+            "months_absent_before": int(rec.history),
+        }
+        per_period = rec.total / max(panel.n_periods - int(rec.first_seen), 1)
+        points = 2 + alert_shape.volume_points(per_period, "seizures")
+        alerts.append(alert_shape.make_alert(
+            type_="new_drug", keys=keys, period=first, detected_at=detected_at,
+            severity=alert_shape.severity_from_points(points), score=float(np.log1p(rec.total)),
+            evidence=evidence))
+    return alerts
+
+
+def _route_alerts(tests: pd.DataFrame, config: DetectionConfig,
+                  detected_at: str) -> list[dict[str, Any]]:
+    alerts = []
+    sig = tests[(tests["q_value"] <= config.false_discovery_rate)
+                & (tests["cramers_v"] >= config.route_min_effect)]
+    period = window_start_label(detected_at, config.route_recent)
+    for rec in sig.itertuples():
+        if not rec.gaining and not rec.losing:
+            continue
+        route = {"attribute": rec.attribute, "gaining": list(rec.gaining),
+                 "losing": list(rec.losing), "destination": rec.destination_region}
+        if rec.new:
+            route["new"] = list(rec.new)
+        keys = {"geo_level": "region", "geo": rec.destination_region,
+                "region": rec.destination_region, "drug_level": rec.drug_level,
+                "drug": rec.drug, "metric": "seizures"}
+        moved = [*rec.gaining, *rec.losing]
+        parts = [f"{e} {rec.shares[e][0]:.0%} -> {rec.shares[e][1]:.0%}" for e in moved]
+        label = rec.attribute.replace("_", " ")
+        evidence = {
+            "summary": (f"{label} shares of {rec.drug} seizures bound for "
+                        f"{rec.destination_region}, last {config.route_recent} months against "
+                        f"the {config.route_baseline} before: " + "; ".join(parts)),
+            "shares": {e: {"baseline": round(b, 4), "recent": round(r, 4)}
+                       for e, (b, r) in rec.shares.items()},
+            "baseline_seizures": rec.baseline_total, "recent_seizures": rec.recent_total,
+            "cramers_v": round(rec.cramers_v, 4), "g": round(rec.g, 2),
+            "q_value": float(rec.q_value),
+        }
+        v = rec.cramers_v
+        effect = int(v >= 0.1) + int(v >= 0.2) + int(v >= 0.3)
+        per_period = rec.recent_total / config.route_recent
+        severity = alert_shape.severity_from_points(
+            effect + alert_shape.volume_points(per_period, "seizures"))
+        alerts.append(alert_shape.make_alert(
+            type_="route_shift", keys=keys, period=period, detected_at=detected_at,
+            severity=severity, score=_score(rec.q_value), evidence=evidence, route=route))
+    return alerts
+
+
+def _threshold_alerts(panel: Panel, forecasts: pd.DataFrame, thresholds: pd.DataFrame,
+                      as_of: pd.Timestamp, detected_at: str) -> list[dict[str, Any]]:
+    crossed = scan_thresholds(forecasts, thresholds, as_of)
+    index = pd.Index(panel.keys["unique_id"])
+    alerts = []
+    for rec in crossed.itertuples():
+        row = index.get_indexer([rec.unique_id])[0]
+        if row < 0:
+            continue
+        keys = _keys(panel, row)
+        metric = keys["metric"]
+        first = pd.Timestamp(rec.first_ds).strftime("%Y-%m")
+        upper = alert_shape.format_amount(rec.upper, metric)
+        evidence = {
+            "summary": (f"upper {rec.level}% forecast {upper} in {first} reaches the threshold of "
+                        f"{alert_shape.format_amount(rec.threshold, metric)} (point forecast "
+                        f"{alert_shape.format_amount(rec.forecast, metric)})"),
+            "threshold": float(rec.threshold), "level": int(rec.level),
+            "upper": float(rec.upper), "forecast": float(rec.forecast),
+            "peak_upper": float(rec.peak_upper), "first_period": first,
+        }
+        ratio = rec.peak_upper / rec.threshold if rec.threshold > 0 else np.inf
+        points = 1 + int(rec.forecast >= rec.threshold) + alert_shape.effect_points(ratio)
+        alerts.append(alert_shape.make_alert(
+            type_="forecast_threshold", keys=keys, period=first, detected_at=detected_at,
+            severity=alert_shape.severity_from_points(points), score=float(ratio),
+            evidence=evidence))
+    return alerts
+
+
+def window_start_label(detected_at: str, recent: int) -> str:
+    """The first period of a recent window of `recent` periods ending at `detected_at`."""
+    return (pd.Period(detected_at, "M") - (recent - 1)).strftime("%Y-%m")
+
+
+def _series_key(alert: dict[str, Any]) -> str:
+    return f"{alert['geo']}/{alert['drug']}/{alert['metric']}"
+
+
+def _score(q_value: float) -> float:
+    """Strength of evidence: -log10 of the q-value, capped at 20."""
+    return float(min(20.0, -np.log10(max(q_value, 1e-20))))
+
+
+def _forecast_upper(panel: Panel, forecasts: pd.DataFrame | None) -> np.ndarray | None:
+    """The forecasts' upper 95% bounds on the panel's grid (NaN where none), periods <= as_of."""
+    if forecasts is None or forecasts.empty:
+        return None
+    fc = forecasts[forecasts["ds"] <= panel.periods[-1]]
+    if fc.empty:
+        return None
+    rows = pd.Index(panel.keys["unique_id"]).get_indexer(fc["unique_id"])
+    cols = panel.periods.get_indexer(fc["ds"])
+    ok = (rows >= 0) & (cols >= 0)
+    upper = np.full(panel.values.shape, np.nan)
+    upper[rows[ok], cols[ok]] = fc["hi_95"].to_numpy(float)[ok]
+    return upper
