@@ -17,7 +17,7 @@ import typer
 from features.errors import NarcotrendError
 from serving.cli_app import app, cli_state, console, settings
 
-COMMAND_MODULES = ("cli_data", "cli_models", "cli_alerts", "cli_mail", "cli_service")
+COMMAND_MODULES = ("cli_data", "cli_build", "cli_models", "cli_alerts", "cli_mail", "cli_service")
 
 
 @app.callback()

@@ -1,0 +1,125 @@
+"""The build stage: records store -> series and route flows (`narcotrend build`).
+
+Reads ``data/warehouse/records.parquet`` (and ``aggregates.parquet``, the already-aggregated
+imports, when present), builds the series (:mod:`features.series`) and the route flows
+(:mod:`features.routes`), and writes ``data/series/series.parquet``, ``routes.parquet`` and a
+small ``build.json`` manifest. The logic lives in the pure functions; this module is the I/O edge.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+from features.errors import NarcotrendError
+from features.routes import ROUTE_RECORD_COLUMNS, build_route_flows
+from features.series import SERIES_RECORD_COLUMNS, build_series, merge_aggregates
+
+RECORDS_FILE = "records.parquet"
+AGGREGATES_FILE = "aggregates.parquet"
+SERIES_FILE = "series.parquet"
+ROUTES_FILE = "routes.parquet"
+MANIFEST_FILE = "build.json"
+
+Progress = Callable[[str], None]
+
+
+class BuildSettings(Protocol):
+    """What the build needs from `serving.settings.Settings` (features imports nothing above)."""
+
+    @property
+    def warehouse_dir(self) -> Path: ...
+
+    @property
+    def series_dir(self) -> Path: ...
+
+    frequency: str
+
+
+def build_all(settings: BuildSettings, progress: Progress | None = None, *,
+              freq: str | None = None) -> dict[str, Any]:
+    """Build and store series and route flows from the home's warehouse; return a summary.
+
+    The summary has ``series`` (distinct ``unique_id``), ``rows``, ``routes`` (flow rows),
+    ``records``, ``aggregate_series``, ``freq``, ``start``, ``end`` and ``seconds``.
+    """
+    say = progress or (lambda message: None)
+    freq = freq or settings.frequency
+    records_path = settings.warehouse_dir / RECORDS_FILE
+    if not records_path.exists():
+        raise NarcotrendError(f"no records store at {records_path}: run `narcotrend ingest FILE…` "
+                              "first")
+    started = time.perf_counter()
+    say(f"reading {records_path}")
+    records = _read_records(records_path)
+
+    say(f"building series ({freq}) from {len(records):,} records")
+    series = build_series(records, freq)
+    aggregates_path = settings.warehouse_dir / AGGREGATES_FILE
+    merged = {"added": 0, "skipped_coarser": 0, "skipped_duplicate": 0}
+    if aggregates_path.exists():
+        say(f"merging already-aggregated series from {aggregates_path}")
+        series, merged = merge_aggregates(series, pd.read_parquet(aggregates_path), freq)
+        if merged["skipped_coarser"]:
+            say(f"left out {merged['skipped_coarser']} aggregated series coarser than {freq} "
+                "(build with NARCOTREND_FREQUENCY=YS to include yearly tables)")
+        if merged["skipped_duplicate"]:
+            say(f"left out {merged['skipped_duplicate']} aggregated series whose unique_id the "
+                "records already give")
+
+    say("building route flows")
+    routes = build_route_flows(records, freq)
+
+    settings.series_dir.mkdir(parents=True, exist_ok=True)
+    say(f"writing {settings.series_dir}")
+    _write_parquet(series, settings.series_dir / SERIES_FILE)
+    _write_parquet(routes, settings.series_dir / ROUTES_FILE)
+    summary = {
+        "series": int(series["unique_id"].nunique()),
+        "rows": len(series),
+        "routes": len(routes),
+        "records": len(records),
+        "aggregate_series": merged["added"],
+        "freq": freq,
+        "start": _period_label(series["ds"].min()),
+        "end": _period_label(series["ds"].max()),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    manifest = {**summary, "built_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    (settings.series_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    return summary
+
+
+def _read_records(path: Path) -> pd.DataFrame:
+    """The columns the build needs; a clear error for a store that lacks them."""
+    import pyarrow.parquet as pq
+
+    wanted = list(dict.fromkeys([*SERIES_RECORD_COLUMNS, *ROUTE_RECORD_COLUMNS]))
+    try:
+        present = set(pq.read_schema(path).names)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is the same user error
+        raise NarcotrendError(f"cannot read the records store {path}: {err}; re-run "
+                              "`narcotrend ingest`") from err
+    missing = [col for col in wanted if col not in present]
+    if missing:
+        raise NarcotrendError(f"the records store {path} lacks the column(s) "
+                              f"{', '.join(missing)}; re-run `narcotrend ingest`")
+    return pd.read_parquet(path, columns=wanted)
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write next to the target and rename, so a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def _period_label(value: Any) -> str | None:
+    return None if pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
