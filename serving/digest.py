@@ -1,0 +1,167 @@
+"""The alert digest: grouping a recipient's alerts into entries, rendering, building the e-mail.
+
+One digest per recipient per cycle. A region- or subregion-level alert and the same alert (same
+type, drug, metric and period) in the countries it covers make ONE entry listing the countries.
+HTML comes from an autoescaped Jinja2 template (evidence text can never inject markup), with
+an inline PNG chart per top entry (multipart/related, Content-ID), plus a plain-text part.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, parseaddr
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader
+
+from serving.subscriptions import geo_covers, geo_name, severity_rank
+
+TEMPLATES_DIR = Path(__file__).with_name("templates")
+MAX_CHARTS = 3
+MAX_ENTRIES = 50
+_LEVEL_ORDER = {"world": 0, "region": 1, "subregion": 2, "country": 3}
+TYPE_LABELS = {"emerging_trend": "Emerging trend", "surge": "Surge", "decline": "Decline",
+               "new_drug": "New drug", "route_shift": "Route shift",
+               "forecast_threshold": "Forecast above threshold"}
+
+
+@dataclass
+class DigestEntry:
+    """One line of a digest: the broadest alert and the alerts below it it stands for."""
+
+    lead: dict[str, Any]
+    members: list[dict[str, Any]] = field(default_factory=list)
+    chart_cid: str | None = None
+
+    @property
+    def alerts(self) -> list[dict[str, Any]]:
+        return [self.lead, *self.members]
+
+    @property
+    def severity(self) -> str:
+        return max((a["severity"] for a in self.alerts), key=severity_rank)
+
+    @property
+    def score(self) -> float:
+        return max(float(a.get("score") or 0.0) for a in self.alerts)
+
+    @property
+    def countries(self) -> list[str]:
+        """The countries listed under the lead alert, each with its own severity."""
+        return [f"{geo_name(a['geo'])} ({a['geo']}, {a['severity']})" for a in self.members]
+
+    @property
+    def title(self) -> str:
+        lead = self.lead
+        label = TYPE_LABELS.get(lead["type"], lead["type"])
+        return f"{label}: {lead['drug']} ({lead.get('metric', '')}) in {geo_name(lead['geo'])}"
+
+    @property
+    def unique_id(self) -> str:
+        """The series the lead alert is about, `{geo}/{drug}/{metric}` (ARCHITECTURE.md)."""
+        return f"{self.lead['geo']}/{self.lead['drug']}/{self.lead.get('metric', '')}"
+
+
+def _group_key(alert: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (alert["type"], alert.get("drug_level"), alert["drug"], alert.get("metric"),
+            alert["period"])
+
+
+def group_alerts(alerts: Sequence[Mapping[str, Any]]) -> list[DigestEntry]:
+    """Entries for a recipient's alerts, most severe first.
+
+    Broader alerts are placed first; a narrower alert with the same key whose place a broader
+    one covers joins that entry. Route shifts are never merged (their routes differ).
+    """
+    ordered = sorted(alerts, key=lambda a: (_LEVEL_ORDER.get(a.get("geo_level", ""), 9),
+                                            a["geo"], a["fingerprint"]))
+    entries: list[DigestEntry] = []
+    by_key: dict[tuple[Any, ...], list[DigestEntry]] = {}
+    for alert in ordered:
+        level = _LEVEL_ORDER.get(alert.get("geo_level", ""), 9)
+        candidates = [] if alert["type"] == "route_shift" else by_key.get(_group_key(alert), [])
+        parent = next((e for e in candidates
+                       if _LEVEL_ORDER.get(e.lead.get("geo_level", ""), 9) < level
+                       and geo_covers(e.lead["geo"], alert)), None)
+        if parent is not None:
+            parent.members.append(dict(alert))
+            continue
+        entry = DigestEntry(lead=dict(alert))
+        entries.append(entry)
+        by_key.setdefault(_group_key(alert), []).append(entry)
+    entries.sort(key=lambda e: (-severity_rank(e.severity), -e.score, e.lead["geo"]))
+    return entries
+
+
+def digest_subject(entries: Sequence[DigestEntry]) -> str:
+    """"Narcotrend: 3 alerts, top severity HIGH"."""
+    count = len(entries)
+    top = max((e.severity for e in entries), key=severity_rank, default="low")
+    return f"Narcotrend: {count} alert{'' if count == 1 else 's'}, top severity {top.upper()}"
+
+
+@cache
+def _environments() -> tuple[Environment, Environment]:
+    """HTML environment with autoescape on; text environment with it off (plain text)."""
+    loader = FileSystemLoader(TEMPLATES_DIR)
+    html = Environment(loader=loader, autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    text = Environment(loader=loader, autoescape=False, trim_blocks=True, lstrip_blocks=True)
+    return html, text
+
+
+def render_digest(entries: Sequence[DigestEntry], *, recipient: str, dashboard_url: str,
+                  generated_at: datetime) -> tuple[str, str, str]:
+    """(subject, html, text) of a digest; entries beyond `MAX_ENTRIES` are counted, not shown."""
+    html_env, text_env = _environments()
+    context = {
+        "entries": list(entries)[:MAX_ENTRIES],
+        "hidden": max(0, len(entries) - MAX_ENTRIES),
+        "recipient": recipient,
+        "dashboard_url": dashboard_url,
+        "alert_url": lambda alert: f"{dashboard_url}?alert={alert['id']}",
+        "generated_at": generated_at.strftime("%Y-%m-%d %H:%M UTC"),
+        "subject": digest_subject(entries),
+        "type_labels": TYPE_LABELS,
+    }
+    html = html_env.get_template("digest.html.j2").render(context)
+    text = text_env.get_template("digest.txt.j2").render(context)
+    return context["subject"], html, text
+
+
+def sender_domain(mail_from: str) -> str:
+    """The domain of the From address, for Message-IDs and Content-IDs."""
+    address = parseaddr(mail_from)[1]
+    return address.rpartition("@")[2] or "narcotrend.local"
+
+
+def build_message(*, subject: str, html: str, text: str, images: Sequence[Mapping[str, str]],
+                  mail_from: str, recipient: str, message_id: str, date: datetime
+                  ) -> EmailMessage:
+    """The digest as MIME: alternative(text, related(html, png...)), stable Message-ID.
+
+    `images` are dicts with `cid` (without angle brackets) and `png_b64`. The same outbox row
+    always gives the same message, so a retried send carries the same Message-ID.
+    """
+    msg = EmailMessage(policy=SMTP)
+    msg["Subject"] = subject
+    msg["From"] = mail_from
+    msg["To"] = recipient
+    msg["Date"] = format_datetime(date.replace(tzinfo=date.tzinfo or UTC), usegmt=True)
+    msg["Message-ID"] = message_id
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(text)
+    msg.add_alternative(html, subtype="html")
+    html_part = msg.get_payload()[1]
+    for image in images:
+        html_part.add_related(base64.b64decode(image["png_b64"]), maintype="image",
+                              subtype="png", cid=f"<{image['cid']}>",
+                              filename=f"{image['cid'].partition('@')[0]}.png",
+                              disposition="inline")
+    return msg
