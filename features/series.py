@@ -131,6 +131,7 @@ def build_series(records: pd.DataFrame, freq: str = "MS", *, start: object = Non
         "country": _geo_codes(country, region),
     }
     drugs = {level: pd.Categorical(frame[col]) for level, col in DRUG_LEVELS.items()}
+    drugs["substance"] = _distinct_from_groups(drugs["substance"], drugs["group"])
 
     blocks: list[_Block] = []
     for geo_level in GEO_LEVELS:
@@ -144,6 +145,20 @@ def build_series(records: pd.DataFrame, freq: str = "MS", *, start: object = Non
     if not blocks:
         return empty_series_frame()
     return _assemble(blocks, ds.to_numpy())
+
+
+def _distinct_from_groups(substances: pd.Categorical,
+                          groups: pd.Categorical) -> pd.Categorical:
+    """Substances renamed where they carry a group's name, so ``unique_id`` stays unique.
+
+    The taxonomy never names a substance like a group, but an unclassified name kept as
+    reported ("other") could.
+    """
+    clash = set(substances.categories) & set(groups.categories)
+    if not clash:
+        return substances
+    return substances.rename_categories(
+        [f"{name} (substance)" if name in clash else name for name in substances.categories])
 
 
 @dataclass(frozen=True)

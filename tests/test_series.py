@@ -290,3 +290,11 @@ def test_build_command_exits_2_with_one_line_when_nothing_was_ingested(home) -> 
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert "narcotrend ingest" in result.stderr
+
+
+def test_a_substance_named_like_a_group_keeps_unique_ids_unique() -> None:
+    records = make_records([("2024-01-05", "ESP", "cocaine hydrochloride", 1.0)])
+    records.loc[0, "substance"] = "cocaine"  # e.g. an unclassified name kept as reported
+    series = build_series(records)
+    assert not series.duplicated(["unique_id", "ds"]).any()
+    assert "ESP/cocaine (substance)/kg" in set(series["unique_id"])
