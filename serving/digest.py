@@ -96,7 +96,8 @@ def group_alerts(alerts: Sequence[Mapping[str, Any]]) -> list[DigestEntry]:
         entry = DigestEntry(lead=dict(alert))
         entries.append(entry)
         by_key.setdefault(_group_key(alert), []).append(entry)
-    entries.sort(key=lambda e: (-severity_rank(e.severity), -e.score, e.lead["geo"]))
+    entries.sort(key=lambda e: (-severity_rank(e.severity), -e.score,
+                                _LEVEL_ORDER.get(e.lead.get("geo_level", ""), 9), e.lead["geo"]))
     return entries
 
 
