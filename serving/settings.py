@@ -39,6 +39,18 @@ class Settings(BaseSettings):
 
     # detection
     false_discovery_rate: float = Field(default=0.05, gt=0, lt=1)
+    min_seizures: float = Field(default=5.0, ge=0, description="Mean seizures a period a count "
+                                "series needs at stake before it can alert")
+    min_kg: float = Field(default=5.0, ge=0, description="The same for kilogram series")
+    min_ratio: float = Field(default=1.5, gt=1, description="Fold change a surge, decline or "
+                             "trend needs (its inverse for a decline)")
+    trend_window: int = Field(default=8, ge=6, description="Periods of the Mann-Kendall window")
+    route_recent: int = Field(default=6, ge=1, description="Recent window of route shifts")
+    route_baseline: int = Field(default=24, ge=3, description="Baseline window of route shifts")
+    alert_resolve_after_periods: int = Field(default=3, ge=1)
+    alert_thresholds_file: Path | None = Field(
+        default=None, description="Planner thresholds CSV (unique_id or geo/drug/metric, "
+        "threshold, level 80|95); default data/reference/thresholds.csv in the home if present")
 
     # tracking and service database
     mlflow_tracking_uri: str | None = None
@@ -48,6 +60,13 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     dashboard_url: str | None = None
+
+    # api
+    model_poll_seconds: float = Field(
+        default=30.0, gt=0, description="How often the service checks the champion alias and the "
+        "series/forecast files on disk, reloading what changed")
+    audit_flush_seconds: float = Field(
+        default=0.5, gt=0, description="How often buffered audit rows are written to the database")
 
     # e-mail
     smtp_host: str | None = None

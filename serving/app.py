@@ -1,0 +1,82 @@
+"""The HTTP service: `create_app()` builds the FastAPI application (DESIGN section 7).
+
+The lifespan opens the service database, loads the series, route flows, forecasts and champion
+model into a `ModelStore` (which then polls for changes) and starts the audit writer; the routers
+get all of it through the dependencies in `serving.deps`. The dashboard's static page is served
+from `/` by the same process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import anyio
+from fastapi import FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from serving.audit import AuditLog, AuditMiddleware
+from serving.db import get_engine
+from serving.model_store import ModelStore
+from serving.routers import (
+    alerts,
+    forecasts,
+    health,
+    jobs,
+    keys,
+    models,
+    routes,
+    series,
+    subscriptions,
+    trends,
+)
+from serving.settings import Settings, get_settings
+
+DASHBOARD_DIR = Path(__file__).parent / "dashboard"
+
+DESCRIPTION = """
+Forecasts, emerging trends, route shifts and alerts from drug-seizure reports.
+
+Every route under `/v1` needs an API key (`narcotrend keys create`), sent as
+`Authorization: Bearer <key>`. Viewers read; analysts also retrain, acknowledge and silence;
+admins also manage keys and everyone's subscriptions. A key scoped to regions sees the data of
+those regions only, in every endpoint.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The application for `settings` (the cached environment settings when None)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.ensure_dirs()
+        get_engine(settings.service_database_url)
+        store = ModelStore(settings)
+        await anyio.to_thread.run_sync(store.refresh)
+        store.start()
+        audit = AuditLog(settings.service_database_url, settings.audit_flush_seconds)
+        audit.start()
+        app.state.store, app.state.audit = store, audit
+        try:
+            yield
+        finally:
+            store.stop()
+            audit.stop()
+
+    app = FastAPI(title="Narcotrend", version="0.1.0", description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.dependency_overrides[get_settings] = lambda: settings
+    app.add_middleware(AuditMiddleware)
+    for module in (health, series, forecasts, trends, routes, alerts, subscriptions, models,
+                   jobs, keys):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=DASHBOARD_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def dashboard() -> FileResponse:
+        return FileResponse(DASHBOARD_DIR / "index.html")
+
+    return app

@@ -1,0 +1,110 @@
+"""Retraining through the API: `POST /v1/retrain` starts `training.train.train` in a separate
+process and answers at once with a job; `GET /v1/jobs/{id}` tells how it went.
+
+A separate process (spawned, not forked) keeps the heavy, multi-process training away from the
+server's threads and its GIL, and a crash in training cannot take the service down. A supervisor
+thread waits for it and marks the job failed if the process dies without saying how it ended.
+When the run promotes a new champion, the model store's poller serves it within a poll period.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import multiprocessing
+import threading
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, status
+from sqlalchemy import select
+
+from serving.db import Job as JobRow
+from serving.db import session_scope, utcnow
+from serving.deps import AnalystDep, PrincipalDep, SessionDep, SettingsDep
+from serving.schemas import Job, error_responses
+from serving.settings import Settings
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/v1", tags=["jobs"], responses=error_responses(401, 403))
+
+UNKNOWN_JOB = "unknown job"
+RETRAIN = "retrain"
+TRAIN_TARGET = "training.train:train"
+
+
+def _json_safe(result: Any) -> dict[str, Any] | None:
+    """A JSON-storable summary of what the training function returned."""
+    import json
+
+    if result is None:
+        return None
+    if not isinstance(result, dict):
+        result = {"result": result}
+    return json.loads(json.dumps(result, default=str))
+
+
+def _finish(url: str, job_id: str, **fields: Any) -> None:
+    with session_scope(url) as session:
+        job = session.get(JobRow, job_id)
+        if job is not None and job.status in ("queued", "running"):
+            for name, value in fields.items():
+                setattr(job, name, value)
+            job.finished_at = utcnow()
+
+
+def run_job_in_child(settings: Settings, job_id: str, target: str) -> None:
+    """Child-process body: call the target with the settings and record the outcome."""
+    module_name, func_name = target.split(":")
+    try:
+        func = getattr(importlib.import_module(module_name), func_name)
+        result = func(settings)
+    except BaseException as err:  # noqa: BLE001 - every failure is reported on the job
+        _finish(settings.service_database_url, job_id, status="failed",
+                error=f"{type(err).__name__}: {err}"[:4000])
+        raise SystemExit(1) from None
+    _finish(settings.service_database_url, job_id, status="succeeded", result=_json_safe(result))
+
+
+def _supervise(settings: Settings, job_id: str, target: str) -> None:
+    url = settings.service_database_url
+    with session_scope(url) as session:
+        job = session.get(JobRow, job_id)
+        job.status, job.started_at = "running", utcnow()
+    process = multiprocessing.get_context("spawn").Process(
+        target=run_job_in_child, args=(settings, job_id, target), name=f"job-{job_id}")
+    process.start()
+    process.join()
+    _finish(url, job_id, status="failed",
+            error=f"the training process ended with exit code {process.exitcode}")
+
+
+def start_job(settings: Settings, kind: str, requested_by: str | None,
+              target: str = TRAIN_TARGET) -> JobRow:
+    """Queue a job and start it, unless one of the same kind is already queued or running."""
+    with session_scope(settings.service_database_url) as session:
+        running = session.scalars(select(JobRow).where(
+            JobRow.kind == kind, JobRow.status.in_(("queued", "running")))).first()
+        if running is not None:
+            return running
+        job = JobRow(kind=kind, status="queued", requested_by=requested_by)
+        session.add(job)
+    threading.Thread(target=_supervise, args=(settings, job.id, target), daemon=True,
+                     name=f"job-supervisor-{job.id}").start()
+    return job
+
+
+@router.post("/retrain", response_model=Job, status_code=status.HTTP_202_ACCEPTED,
+             summary="Retrain in the background (analyst)")
+def retrain(settings: SettingsDep, principal: AnalystDep) -> Job:
+    """Start `narcotrend train` as a background job (or return the one already running)."""
+    return Job.model_validate(start_job(settings, RETRAIN, principal.key_id), from_attributes=True)
+
+
+@router.get("/jobs/{job_id}", response_model=Job, responses=error_responses(404),
+            summary="A background job")
+def get_job(job_id: str, session: SessionDep, principal: PrincipalDep) -> Job:
+    job = session.get(JobRow, job_id)
+    if job is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=UNKNOWN_JOB)
+    return Job.model_validate(job, from_attributes=True)

@@ -1,0 +1,36 @@
+"""API keys over HTTP, for admins: list, create (shown once), revoke."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, status
+
+from features.errors import NarcotrendError
+from serving import auth
+from serving.deps import AdminDep, SessionDep
+from serving.schemas import KeyCreated, KeyIn, KeyInfo, error_responses
+
+router = APIRouter(prefix="/v1/keys", tags=["keys"], responses=error_responses(401, 403))
+
+UNKNOWN_KEY = "unknown key"
+
+
+@router.get("", response_model=list[KeyInfo], summary="Every key (admin)")
+def list_keys(session: SessionDep, principal: AdminDep) -> list[KeyInfo]:
+    return [KeyInfo.model_validate(auth.key_summary(row)) for row in auth.list_keys(session)]
+
+
+@router.post("", response_model=KeyCreated, status_code=status.HTTP_201_CREATED,
+             summary="Create a key (admin); the key is in this response only")
+def create_key(body: KeyIn, session: SessionDep, principal: AdminDep) -> KeyCreated:
+    raw, row = auth.create_key(session, body.role, body.regions, body.name)
+    return KeyCreated(key=raw, **auth.key_summary(row))
+
+
+@router.delete("/{key_id}", response_model=KeyInfo, responses=error_responses(404),
+               summary="Revoke a key (admin)")
+def revoke_key(key_id: str, session: SessionDep, principal: AdminDep) -> KeyInfo:
+    try:
+        row = auth.revoke_key(session, key_id)
+    except NarcotrendError as err:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=UNKNOWN_KEY) from err
+    return KeyInfo.model_validate(auth.key_summary(row))

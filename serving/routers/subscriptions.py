@@ -1,0 +1,58 @@
+"""Alert e-mail subscriptions: every key manages its own; admins manage everyone's."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Response, status
+
+from features.errors import NarcotrendError
+from serving import subscriptions
+from serving.deps import PrincipalDep, SessionDep, StateDep
+from serving.routers.alerts import check_geo_scope
+from serving.schemas import SubscriptionIn, SubscriptionOut, error_responses
+
+router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"],
+                   responses=error_responses(401, 403))
+
+UNKNOWN_SUBSCRIPTION = "unknown subscription"
+
+
+def _out(row: object) -> SubscriptionOut:
+    return SubscriptionOut.model_validate(subscriptions.subscription_to_dict(row))
+
+
+@router.get("", response_model=list[SubscriptionOut], summary="Subscriptions")
+def list_subscriptions(session: SessionDep, principal: PrincipalDep) -> list[SubscriptionOut]:
+    """This key's subscriptions; every subscription for an admin key."""
+    owner = None if principal.allows("admin") else principal.key_id
+    return [_out(row) for row in subscriptions.list_subscriptions(session, owner_key_id=owner)]
+
+
+@router.post("", response_model=SubscriptionOut, status_code=status.HTTP_201_CREATED,
+             summary="Subscribe an address to alerts")
+def add_subscription(body: SubscriptionIn, session: SessionDep, principal: PrincipalDep,
+                     state: StateDep) -> SubscriptionOut:
+    """A region-scoped key subscribes within its regions (no geo = all of its regions)."""
+    geos = list(body.geos)
+    if principal.regions is not None:
+        geos = geos or sorted(principal.regions)
+        for geo in geos:
+            check_geo_scope(state, principal, geo)
+    try:
+        row = subscriptions.add_subscription(session, str(body.email), geos, body.drugs,
+                                             body.min_severity, owner_key_id=principal.key_id)
+    except NarcotrendError as err:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(err)) from err
+    return _out(row)
+
+
+@router.delete("/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT,
+               responses=error_responses(404), summary="Remove a subscription")
+def remove_subscription(subscription_id: str, session: SessionDep,
+                        principal: PrincipalDep) -> Response:
+    """Remove one of this key's subscriptions (any, for an admin)."""
+    owner = None if principal.allows("admin") else principal.key_id
+    owned = {row.id for row in subscriptions.list_subscriptions(session, owner_key_id=owner)}
+    if subscription_id not in owned or not subscriptions.remove_subscription(
+            session, subscription_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=UNKNOWN_SUBSCRIPTION)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
