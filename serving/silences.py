@@ -16,11 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from features.errors import NarcotrendError
+from models.alerts import ALERT_TYPES
 from serving.db import Alert, Silence, utcnow
 from serving.subscriptions import drug_covers, geo_covers, normalise_geo
-
-ALERT_TYPES: tuple[str, ...] = ("emerging_trend", "surge", "decline", "new_drug", "route_shift",
-                                "forecast_threshold")
 
 
 def create_silence(session: Session, *, geo: str | None = None, drug: str | None = None,

@@ -18,12 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from features.errors import NarcotrendError
+from models.alerts import SEVERITIES
 from serving.db import Subscription
 
-SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
 WORLD = "World"
-# country_converter's `continent` column spells the UN region "Americas" as "America".
-_CONTINENT_TO_UN_REGION = {"America": "Americas"}
+# country_converter's `continent` column is the UN region, but spells "Americas" "America".
+_CONTINENT_TO_UN_REGION = {"Africa": "Africa", "America": "Americas", "Asia": "Asia",
+                           "Europe": "Europe", "Oceania": "Oceania"}
 _FORBIDDEN_CHARS = ("\r", "\n", "\0")
 
 
@@ -46,9 +47,9 @@ def _geo_table() -> tuple[dict[str, tuple[str, str, str]], frozenset[str], froze
     columns = ["ISO3", "continent", "UNregion", "name_short"]
     data = coco.CountryConverter().data[columns].dropna()
     table = {
-        str(row.ISO3): (_CONTINENT_TO_UN_REGION.get(row.continent, str(row.continent)),
-                        str(row.UNregion), str(row.name_short))
-        for row in data.itertuples(index=False)
+        str(row.ISO3): (_CONTINENT_TO_UN_REGION[row.continent], str(row.UNregion),
+                        str(row.name_short))
+        for row in data.itertuples(index=False) if row.continent in _CONTINENT_TO_UN_REGION
     }
     regions = frozenset(entry[0] for entry in table.values())
     subregions = frozenset(entry[1] for entry in table.values())
@@ -82,9 +83,11 @@ def normalise_geo(geo: str) -> str:
         return named[text.lower()]
     if len(text) == 3 and text.upper() in table:
         return text.upper()
-    import country_converter as coco
+    import pandas as pd
 
-    iso3 = coco.convert(text, to="ISO3", not_found="")
+    from features.normalise import countries_to_iso3
+
+    iso3 = countries_to_iso3(pd.Series([text], dtype=object)).iloc[0]
     if isinstance(iso3, str) and iso3 in table:
         return iso3
     raise NarcotrendError(
@@ -193,14 +196,30 @@ def geo_covers(geo: str, alert: Mapping[str, Any]) -> bool:
     return geo in (route.get("gaining") or []) or geo in (route.get("losing") or [])
 
 
+@cache
+def taxonomy_groups() -> dict[str, str]:
+    """Substance -> drug group from the reviewed taxonomy (`data/reference/drug_taxonomy.csv`)."""
+    from features.normalise import load_taxonomy
+
+    table = load_taxonomy()
+    return {str(s).lower(): str(g) for s, g in zip(table["substance"], table["group"],
+                                                    strict=True)}
+
+
 def drug_covers(drug: str, alert: Mapping[str, Any],
                 substance_groups: Mapping[str, str] | None = None) -> bool:
-    """True when a filter drug names the alert's drug, or the group of the alert's substance."""
+    """True when a filter drug names the alert's drug, or the group of the alert's substance.
+
+    `substance_groups` (substance -> group) defaults to the reviewed taxonomy.
+    """
     wanted = drug.lower()
     alert_drug = str(alert.get("drug", ""))
     if wanted == alert_drug.lower():
         return True
-    group = (substance_groups or {}).get(alert_drug.lower())
+    if alert.get("drug_level") != "substance":
+        return False
+    groups = taxonomy_groups() if substance_groups is None else substance_groups
+    group = groups.get(alert_drug.lower())
     return group is not None and wanted == group.lower()
 
 

@@ -119,8 +119,15 @@ def test_drug_filter_matches_group_or_substance_case_insensitively():
     crack = alert_dict(drug_level="substance", drug="crack cocaine")
     assert subscription_matches(sub(drugs=["crack cocaine"]), crack)
     assert not subscription_matches(sub(drugs=["cannabis"]), crack)
+    assert not subscription_matches(sub(drugs=["cocaine"]), crack, substance_groups={})
     assert subscription_matches(sub(drugs=["cocaine"]), crack,
                                 substance_groups={"crack cocaine": "cocaine"})
+
+
+def test_group_subscription_covers_its_substances_by_the_reviewed_taxonomy():
+    herb = alert_dict(drug_level="substance", drug="cannabis herb")
+    assert subscription_matches(sub(drugs=["cannabis"]), herb)
+    assert not subscription_matches(sub(drugs=["cocaine"]), herb)
 
 
 @pytest.mark.parametrize(("severity", "expected"),
