@@ -61,6 +61,12 @@ def to_panel(series: pd.DataFrame, as_of: str | pd.Timestamp | None = None) -> P
     return Panel(keys, values, periods)
 
 
+def slice_panel(panel: Panel, as_of: str | pd.Timestamp) -> Panel:
+    """The panel cut after `as_of`: what a detection at `as_of` may see."""
+    end = int(np.searchsorted(panel.periods, to_period_start(as_of), side="right"))
+    return Panel(panel.keys, panel.values[:, :end], panel.periods[:end])
+
+
 def stabilise(values: np.ndarray, metric: np.ndarray) -> np.ndarray:
     """Variance-stabilised values: square root for counts, log for kilograms (NaN kept)."""
     out = np.where(metric[:, None] == "seizures", np.sqrt(np.clip(values, 0, None)),

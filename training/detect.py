@@ -13,6 +13,9 @@ history), so a one-month outlier or a reporting gap (NaN, unknown) cannot raise 
 
 from __future__ import annotations
 
+import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +23,19 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from features.errors import NarcotrendError
 from models import alerts as alert_shape
 from models.changepoint import scan_level_shifts
 from models.novelty import scan_new_drugs
-from models.panel import Panel, mask_incomplete_aggregates, to_panel
+from models.panel import (
+    Panel,
+    mask_incomplete_aggregates,
+    slice_panel,
+    to_panel,
+    to_period_start,
+)
 from models.route_shift import Windows, scan_route_shifts
-from models.threshold import scan_thresholds
+from models.threshold import read_thresholds, scan_thresholds
 from models.trend import scan_trends
 
 if TYPE_CHECKING:
@@ -94,14 +104,21 @@ def subregions_of(countries: pd.Series) -> dict[str, str]:
     return {c: s for c, s in zip(codes, table["subregion"], strict=True) if isinstance(s, str)}
 
 
-def prepare_panel(series: pd.DataFrame, as_of: str | pd.Timestamp | None,
-                  config: DetectionConfig) -> Panel:
-    """The series up to `as_of` as a panel, aggregates masked where countries did not report."""
-    frame = series[series["geo_level"].isin(config.geo_levels)]
-    panel = to_panel(frame, as_of)
+def full_panel(series: pd.DataFrame, config: DetectionConfig) -> tuple[Panel, dict[str, str]]:
+    """All the series of the configured geo levels as one panel, and ISO3 -> subregion."""
+    panel = to_panel(series[series["geo_level"].isin(config.geo_levels)])
     countries = panel.keys.loc[panel.keys["geo_level"] == "country", "geo"]
-    subregions = subregions_of(countries) if len(countries) else None
-    return mask_incomplete_aggregates(panel, subregions, max_missing=config.max_missing_share)
+    return panel, (subregions_of(countries) if len(countries) else {})
+
+
+def visible_panel(panel: Panel, as_of: str | pd.Timestamp | None, subregions: dict[str, str],
+                  config: DetectionConfig) -> Panel:
+    """What a detection at `as_of` sees: periods up to it, aggregates masked where countries
+    that usually contribute did not report (judged on those periods only)."""
+    if as_of is not None:
+        panel = slice_panel(panel, as_of)
+    return mask_incomplete_aggregates(panel, subregions or None,
+                                      max_missing=config.max_missing_share)
 
 
 def detect_frame(
@@ -119,8 +136,11 @@ def detect_frame(
     interval of the trend test; periods after `as_of` are checked against `thresholds`.
     """
     config = config or DetectionConfig()
-    panel = prepare_panel(series, as_of, config)
-    return detect_panel(panel, routes, config, forecasts=forecasts, thresholds=thresholds)
+    if as_of is not None:
+        series = series[series["ds"] <= to_period_start(as_of)]
+    panel, subregions = full_panel(series, config)
+    return detect_panel(visible_panel(panel, None, subregions, config), routes, config,
+                        forecasts=forecasts, thresholds=thresholds)
 
 
 def detect_panel(
@@ -357,3 +377,86 @@ def _forecast_upper(panel: Panel, forecasts: pd.DataFrame | None) -> np.ndarray 
     upper = np.full(panel.values.shape, np.nan)
     upper[rows[ok], cols[ok]] = fc["hi_95"].to_numpy(float)[ok]
     return upper
+
+
+# --- the stage ---------------------------------------------------------------------------------
+SERIES_FILE = "series.parquet"
+ROUTES_FILE = "routes.parquet"
+FORECASTS_FILE = "forecasts.parquet"
+THRESHOLDS_FILE = "thresholds.csv"
+
+
+def check_month(value: str | None, name: str = "--as-of") -> str | None:
+    """`YYYY-MM` checked (None passes)."""
+    if value is None:
+        return None
+    try:
+        return pd.Period(value, "M").strftime("%Y-%m")
+    except (ValueError, TypeError):
+        raise NarcotrendError(f"`{name}` must be a month like 2024-05, got {value!r}") from None
+
+
+def load_inputs(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The built series and route flows of the home."""
+    series_path = settings.series_dir / SERIES_FILE
+    if not series_path.exists():
+        raise NarcotrendError(f"no series at {series_path}: run `narcotrend build` first")
+    series = pd.read_parquet(series_path)
+    routes_path = settings.series_dir / ROUTES_FILE
+    routes = pd.read_parquet(routes_path) if routes_path.exists() else None
+    return series, routes
+
+
+def load_thresholds(settings: Settings) -> pd.DataFrame | None:
+    """The planners' thresholds: the configured file, else `data/thresholds.csv` if present."""
+    path = getattr(settings, "alert_thresholds_file", None) or settings.data_dir / THRESHOLDS_FILE
+    if not path.exists():
+        if getattr(settings, "alert_thresholds_file", None):
+            raise NarcotrendError(f"the thresholds file {path} (NARCOTREND_ALERT_THRESHOLDS_FILE)"
+                                  " does not exist")
+        return None
+    return read_thresholds(path)
+
+
+def detect(settings: Settings, as_of: str | None = None, *,
+           progress: Callable[[str], None] | None = None, log_mlflow: bool = True) -> dict[str, Any]:
+    """Raise or update the alerts as of `as_of` (`YYYY-MM`; default: the last period of data),
+    store them, log the run to MLflow, and return a summary."""
+    from serving.alerts_store import upsert_alerts
+    from serving.db import session_scope
+
+    say = progress or (lambda message: None)
+    started = time.perf_counter()
+    as_of = check_month(as_of)
+    series, routes = load_inputs(settings)
+    if as_of is not None and pd.Period(as_of, "M").to_timestamp() < series["ds"].min():
+        raise NarcotrendError(f"`--as-of` {as_of} is before the first period of the series "
+                              f"({series['ds'].min():%Y-%m})")
+    forecasts_path = settings.forecasts_dir / FORECASTS_FILE
+    forecasts = pd.read_parquet(forecasts_path) if forecasts_path.exists() else None
+    config = DetectionConfig.from_settings(settings)
+    say(f"detecting on {series['unique_id'].nunique():,} series"
+        + (f" as of {as_of}" if as_of else ""))
+    alerts = detect_frame(series, routes, as_of, forecasts=forecasts, config=config,
+                          thresholds=load_thresholds(settings))
+    visible_end = series["ds"].max() if as_of is None else min(
+        series["ds"].max(), pd.Period(as_of, "M").to_timestamp())
+    detected_at = pd.Timestamp(visible_end).strftime("%Y-%m")
+    with session_scope(settings.service_database_url) as session:
+        counts = upsert_alerts(session, alerts, detected_at,
+                               getattr(settings, "alert_resolve_after_periods", 3))
+    summary = {
+        "detected_at": detected_at, "alerts": len(alerts),
+        "by_type": dict(Counter(a["type"] for a in alerts)),
+        "by_severity": dict(Counter(a["severity"] for a in alerts)),
+        **counts, "seconds": round(time.perf_counter() - started, 2),
+    }
+    if log_mlflow:
+        from training.detection_eval import log_detection_run
+
+        summary["mlflow_run_id"] = log_detection_run(
+            settings, f"detect {detected_at}", config.as_params(),
+            {"alerts": len(alerts), **{f"alerts_{k}": v for k, v in summary["by_type"].items()},
+             **{k: counts[k] for k in ("created", "updated", "resolved")}},
+            {"alerts.json": {"alerts": alerts}})
+    return summary

@@ -1,0 +1,218 @@
+"""Scoring an alert backtest against the planted truth of the built-in world (`events.json`).
+
+How an alert matches a planted event (all must hold):
+
+- type family: a `surge` or `emerging_trend` event is matched by a `surge` or `emerging_trend`
+  alert (both say "rising"; which of the two fires depends on how abrupt the rise looks after a
+  few months); a `decline` by a `decline`; a `new_drug` by a `new_drug` alert, or by a rising
+  alert on the same series (a drug appearing is a rise of its series); a `route_shift` by a
+  `route_shift` alert on the same attribute that names at least one of the event's gaining or
+  losing entities on the right side.
+- geography: the event's country, or an aggregate containing it (its UN subregion, region or the
+  world), since a country's change is also a change of its region; route shifts: the same
+  destination region.
+- drug: the event's drug, or the same drug at the other level (the group of an event's
+  substance; any substance of an event's group), since a group-level change moves its
+  substances and a substance's change moves its group.
+- metric: the event's metric, except that a `seizures` event also matches `kg` alerts (more
+  seizures are more kilograms); a `kg` event (bigger consignments, same counts) does not match
+  a `seizures` alert.
+- time: `detected_at` in [onset, onset + `window`] (6 months) for recall and delay; any time at
+  or after the onset for precision (a planted change persists).
+
+Scores:
+
+- recall: share of planted events with at least one matching alert in the window;
+- delay: months from onset to the first matching alert (median over detected events);
+- series-level precision: of the distinct alerted keys (type, geo, drug; plus the attribute for
+  route shifts), the share with at least one alert matching an event. Substance/group and
+  country/region duplicates of one event each count as matching it (they are true statements
+  about the world, not false alarms), and a key that matched counts once however long it stays;
+- distractor alerts: alerts an analyst would blame on a distractor: a `decline` on a reporting
+  gap's country (or an aggregate containing it) during the gap or the 6 months after, and a
+  rising alert on a one-month outlier's country and drug (or their aggregates) in the 6 months
+  from the outlier. These must be zero.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from features.errors import NarcotrendError
+
+RISING = {"surge", "emerging_trend"}
+FAMILIES: dict[str, set[str]] = {
+    "emerging_trend": RISING, "surge": RISING, "decline": {"decline"},
+    "new_drug": {"new_drug"} | RISING, "route_shift": {"route_shift"},
+}
+WINDOW = 6
+
+
+def load_events(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Planted events and distractors from an `events.json` (a list, or `events` and
+    `distractors` lists; distractors are the entries typed `reporting_gap` or `outlier`)."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise NarcotrendError(f"cannot read the events file {path}: {err}") from None
+    if isinstance(doc, dict):
+        entries = list(doc.get("events", [])) + list(doc.get("distractors", []))
+    else:
+        entries = list(doc)
+    distractor_types = {"reporting_gap", "outlier"}
+    events = [e for e in entries if e.get("type") not in distractor_types]
+    distractors = [e for e in entries if e.get("type") in distractor_types]
+    return events, distractors
+
+
+def months_between(start: str, end: str) -> int:
+    return (pd.Period(end, "M") - pd.Period(start, "M")).n
+
+
+class Geography:
+    """Which aggregates contain a country: ISO3 -> {subregion, region, World}."""
+
+    def __init__(self, containers: dict[str, set[str]]):
+        self.containers = containers
+
+    @classmethod
+    def from_countries(cls, countries: Iterable[str]) -> Geography:
+        from features.normalise import country_regions
+
+        codes = pd.Series(sorted(set(countries)))
+        table = country_regions(codes)
+        return cls({c: {r, s, "World"} - {None}
+                    for c, r, s in zip(codes, table["region"], table["subregion"], strict=True)})
+
+    def covers(self, alert_geo: str, event_geo: str) -> bool:
+        return alert_geo == event_geo or alert_geo in self.containers.get(event_geo, set())
+
+
+def groups_of(routes: pd.DataFrame | None) -> dict[str, str]:
+    """Substance -> group, from the route flows (every record is in one flow)."""
+    if routes is None or routes.empty:
+        return {}
+    pairs = routes[["substance", "drug_group"]].dropna().drop_duplicates("substance")
+    return dict(zip(pairs["substance"], pairs["drug_group"], strict=True))
+
+
+def _same_drug(alert: dict, event: dict, group_of: dict[str, str]) -> bool:
+    a, e = alert["drug"], event["drug"]
+    return a == e or group_of.get(e) == a or group_of.get(a) == e
+
+
+def _metric_ok(alert: dict, event: dict) -> bool:
+    metric = event.get("metric")
+    return metric is None or alert["metric"] == metric or metric == "seizures"
+
+
+def matches(alert: dict, event: dict, geo: Geography, group_of: dict[str, str]) -> bool:
+    """Whether `alert` states the change `event` planted (time aside; see the module doc)."""
+    if alert["type"] not in FAMILIES.get(event["type"], set()):
+        return False
+    if event["type"] == "route_shift":
+        route = alert.get("route") or {}
+        return (alert["geo"] == event["destination_region"]
+                and route.get("attribute") == event["attribute"]
+                and _same_drug(alert, event, group_of)
+                and bool(set(route.get("gaining", [])) & set(event.get("gaining", []))
+                         or set(route.get("losing", [])) & set(event.get("losing", []))))
+    return (geo.covers(alert["geo"], event["geo"]) and _same_drug(alert, event, group_of)
+            and _metric_ok(alert, event))
+
+
+def alert_key(alert: dict) -> tuple[str, ...]:
+    """The series-level key of an alert: (type, geo, drug) (+ attribute for route shifts)."""
+    key = (alert["type"], alert["geo"], alert["drug"])
+    if alert.get("route"):
+        key += (alert["route"].get("attribute", ""),)
+    return key
+
+
+def _blamed_on(alert: dict, distractor: dict, geo: Geography, group_of: dict[str, str]) -> bool:
+    start = distractor.get("start") or distractor.get("period") or distractor.get("onset")
+    end = distractor.get("end") or start
+    lag_start, lag_end = months_between(start, alert["detected_at"]), months_between(
+        end, alert["detected_at"])
+    if lag_start < 0 or lag_end > WINDOW:
+        return False
+    if not geo.covers(alert["geo"], distractor["geo"]):
+        return False
+    if distractor["type"] == "reporting_gap":
+        return alert["type"] == "decline"
+    drug = distractor.get("drug") or distractor.get("substance")
+    return alert["type"] in RISING and (drug is None or _same_drug(alert, {"drug": drug},
+                                                                    group_of))
+
+
+def score_alerts(alerts: list[dict[str, Any]], events: list[dict[str, Any]],
+                 distractors: list[dict[str, Any]], geo: Geography,
+                 group_of: dict[str, str]) -> dict[str, Any]:
+    """Recall, delay, series-level precision and distractor alerts (see the module doc)."""
+    per_event = []
+    for event in events:
+        hits = [a for a in alerts if matches(a, event, geo, group_of)
+                and 0 <= months_between(event["onset"], a["detected_at"]) <= WINDOW]
+        delay = min((months_between(event["onset"], a["detected_at"]) for a in hits),
+                    default=None)
+        per_event.append({"id": event.get("id"), "type": event["type"],
+                          "geo": event.get("geo", event.get("destination_region")),
+                          "drug": event["drug"], "onset": event["onset"],
+                          "detected": delay is not None, "delay": delay,
+                          "alerts": len(hits)})
+    keys: dict[tuple[str, ...], bool] = {}
+    for alert in alerts:
+        key = alert_key(alert)
+        ok = any(matches(alert, e, geo, group_of)
+                 and months_between(e["onset"], alert["detected_at"]) >= 0 for e in events)
+        keys[key] = keys.get(key, False) or ok
+    blamed = [a for a in alerts if any(_blamed_on(a, d, geo, group_of) for d in distractors)]
+    delays = [e["delay"] for e in per_event if e["delay"] is not None]
+    unmatched = sorted("/".join(k) for k, ok in keys.items() if not ok)
+    return {
+        "events": len(events),
+        "detected": sum(e["detected"] for e in per_event),
+        "recall": (sum(e["detected"] for e in per_event) / len(events)) if events else None,
+        "median_delay": statistics.median(delays) if delays else None,
+        "alert_keys": len(keys),
+        "matched_keys": sum(keys.values()),
+        "precision": (sum(keys.values()) / len(keys)) if keys else None,
+        "alerts": len(alerts),
+        "distractor_alerts": len(blamed),
+        "distractor_alert_keys": sorted({"/".join(alert_key(a)) for a in blamed}),
+        "unmatched_keys": unmatched,
+        "per_event": per_event,
+    }
+
+
+def log_detection_run(settings: Any, run_name: str, params: dict[str, Any],
+                      metrics: dict[str, float], artifacts: dict[str, Any] | None = None,
+                      experiment: str = "detection") -> str:
+    """Log one run to MLflow in `experiment`; returns the run id."""
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    settings.mlruns_dir.mkdir(parents=True, exist_ok=True)
+    client = mlflow.MlflowClient()
+    exp = client.get_experiment_by_name(experiment)
+    exp_id = exp.experiment_id if exp else client.create_experiment(
+        experiment, artifact_location=settings.artifact_location)
+    with mlflow.start_run(experiment_id=exp_id, run_name=run_name) as run:
+        mlflow.log_params(params)
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
+        for name, obj in (artifacts or {}).items():
+            mlflow.log_dict(obj, name)
+        return run.info.run_id
+
+
+def evaluation_metrics(scores: dict[str, Any]) -> dict[str, float]:
+    """The numeric scores, for MLflow."""
+    names = ("recall", "precision", "median_delay", "distractor_alerts", "alerts", "alert_keys",
+             "detected", "events")
+    return {n: float(scores[n]) for n in names if scores.get(n) is not None}
