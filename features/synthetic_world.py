@@ -1,0 +1,594 @@
+"""The built-in synthetic seizure world: realistic canonical records with a known truth.
+
+`generate_world` draws nine years of monthly seizure records (2016-01..2024-12) for real countries
+with base rates that follow the real geography (tables in `features/synthetic_catalog.py`),
+seasonality, slow drift, routes for the main trafficking flows, planted events (emerging trends,
+surges, declines, new drugs, route shifts), distractors (reporting gaps, giant seizures) and the
+dirt of real data (exact duplicates, bad rows, names written as codes or names). Everything is
+vectorised over records, so a million rows cost seconds. `write_world` writes `seizures.csv` and
+`events.json`, byte-identical for the same seed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features import synthetic_catalog as cat
+from features.errors import NarcotrendError
+
+SEIZURES_FILE = "seizures.csv"
+EVENTS_FILE = "events.json"
+START, END = "2016-01", "2024-12"
+COLUMNS = ("seizure_id", "date", "country", "drug", "quantity", "unit", "transport_mode",
+           "origin_country", "departure_country", "transit_countries", "destination_country",
+           "concealment", "source")
+VOLUME = 0.6  # scales the catalog's base rates to a default world of ~130,000 records
+N_MONTHS = 108
+_CONTINENT_TO_REGION = {"Africa": "Africa", "America": "Americas", "Asia": "Asia",
+                        "Europe": "Europe", "Oceania": "Oceania"}
+_SEASON = {cat.CAN: (.2, 9), cat.COC: (.08, 11), cat.OPI: (.1, 7), cat.ATS: (.08, 12),
+           cat.NPS: (.1, 7)}  # amplitude and peak month per group; others (.05, 6)
+_TREND = {cat.COC: .05, cat.ATS: .04, cat.NPS: .02, cat.CAN: -.01}  # log-growth per year
+_BAD_ROWS = {"negative_quantity": 40, "impossible_date": 25, "unknown_unit": 30,
+             "unknown_country": 20, "empty_drug": 35, "future_date": 15}
+_ROLE_KNOWN = {"destination": .65, "transit": .6, "departure": .5, "origin": .4}
+_DEST_KNOWN = {"destination": 1.0, "transit": .8, "departure": .35, "origin": .35}
+
+
+def month_index(period: str) -> int:
+    """Months since 2016-01 of a "YYYY-MM" period."""
+    year, month = int(period[:4]), int(period[5:7])
+    return (year - 2016) * 12 + month - 1
+
+
+def _period(t: int) -> str:
+    return f"{2016 + t // 12:04d}-{t % 12 + 1:02d}"
+
+
+@dataclass
+class _World:
+    """The world's catalog resolved to arrays: countries (C), substances (S), rates (C x S)."""
+
+    iso3: list[str]
+    region: np.ndarray
+    subregion: np.ndarray
+    spellings: list[tuple[tuple[str, ...], tuple[float, ...]]]
+    subs: list[cat.Substance]
+    group_of: np.ndarray
+    base: np.ndarray
+    size_mu: np.ndarray
+    names: dict[str, str]
+    geo_region: dict[str, str]
+
+
+# --- catalog ---------------------------------------------------------------------------------
+def _country_table() -> pd.DataFrame:
+    """country_converter's table: ISO3 -> ISO2, UN region and subregion, short name."""
+    import country_converter as coco
+
+    data = coco.CountryConverter().data
+    table = pd.DataFrame({"iso3": data["ISO3"].astype(str), "iso2": data["ISO2"].astype(str),
+                          "region": data["continent"].map(_CONTINENT_TO_REGION),
+                          "subregion": data["UNregion"].astype(str),
+                          "name": data["name_short"].astype(str),
+                          "member": data["UNmember"].notna()})
+    return table.drop_duplicates("iso3").set_index("iso3")
+
+
+def _split(group: str, keys: set[str]) -> dict[str, float]:
+    for rule_group, selector, weights in cat.SUBSTANCE_SPLITS:
+        if rule_group == group and ("*" in selector or selector & keys):
+            return weights
+    return {}
+
+
+def _build_world(scale: float, rng: np.random.Generator) -> _World:
+    """Resolve the catalog: the default countries, widened at scale >= 3 with more countries and
+    substances so that a large world has tens of thousands of series."""
+    table = _country_table()
+    iso3 = list(cat.CORE_RATES)
+    rates = [np.asarray(cat.CORE_RATES[c], float) for c in iso3]
+    subs = list(cat.SUBSTANCES)
+    extras: list[tuple[cat.Substance, frozenset[str]]] = []
+    if scale >= 3:
+        n_extra = min(70, round(25 * (scale - 1)))
+        pool = table[table["member"] & table["region"].notna() & ~table.index.isin(iso3)]
+        ranked = sorted(pool.index, key=lambda c: (math.sin(sum(map(ord, c)) * 7.3) % 1, c))
+        for c in ranked[:n_extra]:
+            iso3.append(c)
+            rates.append(np.asarray(cat.GENERIC_RATES[table.at[c, "region"]])
+                         * rng.lognormal(0, .4, len(cat.GROUPS)))
+        extras = list(cat.extra_substances())
+        subs += [s for s, _ in extras]
+    region = table.loc[iso3, "region"].to_numpy(object)
+    subregion = table.loc[iso3, "subregion"].to_numpy(object)
+    sub_index = {s.name: i for i, s in enumerate(subs)}
+    group_of = np.array([cat.GROUPS.index(s.group) for s in subs])
+    base = np.zeros((len(iso3), len(subs)))
+    size_mu = np.zeros_like(base)
+    for i, c in enumerate(iso3):
+        keys = {c, region[i], subregion[i]}
+        for g, group in enumerate(cat.GROUPS):
+            for name, w in _split(group, keys).items():
+                base[i, sub_index[name]] = rates[i][g] * w
+        for j, (_, common) in enumerate(extras, start=len(cat.SUBSTANCES)):
+            if rng.random() < (.55 if region[i] in common else .15):
+                base[i, j] = .04 * rng.lognormal(0, .7)
+        for j, sub in enumerate(subs):
+            size_mu[i, j] = (math.log(sub.median_kg) + cat.SIZE_OFFSETS.get((sub.group, c), 0)
+                             + rng.normal(0, .25))
+    spellings = []
+    for c in iso3:
+        iso2 = table.at[c, "iso2"]
+        names = cat.COUNTRY_NAMES.get(c, (table.at[c, "name"],))
+        forms = [(c, .72)] + ([(iso2, .14)] if iso2 != "NA" else [])  # "NA" reads back as missing
+        forms += [(n, .14 / len(names)) for n in names]
+        spellings.append((tuple(f for f, _ in forms), tuple(w for _, w in forms)))
+    geo_region = dict(zip(table.index, table["region"], strict=True))
+    names = dict(zip(table.index, table["name"], strict=True))
+    return _World(iso3, region, subregion, spellings, subs, group_of, base, size_mu, names,
+                  geo_region)
+
+
+# --- volumes ---------------------------------------------------------------------------------
+def _rates(world: _World, scale: float, rng: np.random.Generator) -> np.ndarray:
+    """Expected seizures per country x substance x month, before events."""
+    n_c, n_g = len(world.iso3), len(cat.GROUPS)
+    t = np.arange(N_MONTHS)
+    month = t % 12 + 1
+    season = np.ones((n_g, N_MONTHS))
+    for g, group in enumerate(cat.GROUPS):
+        amp, peak = _SEASON.get(group, (.05, 6))
+        season[g] = 1 + amp * np.cos(2 * np.pi * (month - peak) / 12)
+    trend = np.array([_TREND.get(g, 0.0) for g in cat.GROUPS])
+    slope = trend[None, :] + rng.normal(0, .025, (n_c, n_g))
+    years = (t - N_MONTHS / 2) / 12
+    wave = (rng.uniform(0, .08, (n_c, n_g, 1))
+            * np.sin(2 * np.pi * t / rng.uniform(48, 96, (n_c, n_g, 1))
+                     + rng.uniform(0, 2 * np.pi, (n_c, n_g, 1))))
+    drift = np.exp(slope[:, :, None] * years + wave)
+    covid = np.ones(N_MONTHS)
+    covid[month_index("2020-04"):month_index("2020-07")] = .75
+    covid[month_index("2020-07"):month_index("2020-10")] = .9
+    noise = rng.gamma(80, 1 / 80, (n_c, n_g, N_MONTHS))
+    per_group = season[None] * drift * noise * covid
+    return world.base[:, :, None] * VOLUME * scale * per_group[:, world.group_of, :]
+
+
+def _drug_mask(world: _World, event: dict) -> np.ndarray:
+    if event["drug_level"] == "group":
+        return world.group_of == cat.GROUPS.index(event["drug"])
+    return np.array([s.name == event["drug"] for s in world.subs])
+
+
+def _apply_events(lam: np.ndarray, world: _World, scale: float) -> None:
+    """Plant the level events (trend, surge, decline, new drug) and the reporting gaps."""
+    t = np.arange(N_MONTHS)
+    for event in cat.PLANTED_EVENTS:
+        if event["type"] == "route_shift" or event["metric"] == "kg":
+            continue
+        c, t0 = world.iso3.index(event["geo"]), month_index(event["onset"])
+        drugs, after = _drug_mask(world, event), t >= t0
+        if event["type"] == "emerging_trend":
+            steps = np.clip(t - t0 + 1, 0, event["duration_months"])
+            lam[c, drugs] *= (1 + event["magnitude"]) ** steps
+        elif event["type"] in ("surge", "decline"):
+            lam[c, drugs] *= np.where(after, event["magnitude"], 1.0)
+        elif event["type"] == "new_drug":
+            lam[c, drugs] = np.where(after, event["magnitude"] * scale, 0.0)
+    for geo, start, end in cat.REPORTING_GAPS:
+        if geo in world.iso3:
+            lam[world.iso3.index(geo), :, month_index(start):month_index(end) + 1] = 0
+
+
+# --- per-record attributes -------------------------------------------------------------------
+def _choose(rng: np.random.Generator, weights: cat.Weights | tuple, n: int) -> np.ndarray:
+    """n labels drawn from (label, weight) pairs, as an object array."""
+    labels = np.empty(len(weights), dtype=object)
+    labels[:] = [lab for lab, _ in weights]
+    p = np.asarray([w for _, w in weights], float)
+    return labels[rng.choice(len(labels), size=n, p=p / p.sum())]
+
+
+def _choose_rows(rng: np.random.Generator, forms: list[tuple[tuple, tuple]],
+                 row: np.ndarray) -> np.ndarray:
+    """For each record, one spelling of its row (country, substance, mode) by that row's weights."""
+    width = max(len(f) for f, _ in forms)
+    labels = np.full((len(forms), width), "", dtype=object)
+    cum = np.full((len(forms), width), 2.0)
+    for i, (f, w) in enumerate(forms):
+        labels[i, :len(f)] = f
+        cum[i, :len(w)] = np.cumsum(np.asarray(w) / sum(w))
+    u = rng.random(len(row))
+    pick = np.minimum((u[:, None] >= cum[row]).sum(axis=1), width - 1)
+    return labels[row, pick]
+
+
+def _sizes(world: _World, c: np.ndarray, s: np.ndarray, t: np.ndarray,
+           rng: np.random.Generator) -> np.ndarray:
+    """Kilogram-equivalents: lognormal per substance and country, kg surges planted."""
+    sigma = np.array([sub.sigma for sub in world.subs])
+    log_kg = world.size_mu[c, s] + sigma[s] * rng.standard_normal(len(c))
+    for event in cat.PLANTED_EVENTS:
+        if event.get("metric") == "kg" and event["type"] == "surge":
+            hit = ((c == world.iso3.index(event["geo"])) & _drug_mask(world, event)[s]
+                   & (t >= month_index(event["onset"])))
+            log_kg[hit] += math.log(event["magnitude"])
+    return np.exp(log_kg)
+
+
+def _units(world: _World, s: np.ndarray, kg: np.ndarray,
+           rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Quantity and unit as reporters write them: kg or g by size, tablets, litres."""
+    form = np.array([sub.form for sub in world.subs], dtype=object)[s]
+    tablet_kg = np.array([sub.tablet_kg for sub in world.subs])[s]
+    u = rng.random(len(s))
+    as_tablet = (form == "tablet") & (u < .85)
+    as_litre = (form == "liquid") & (u < .8)
+    p_gram = np.where(kg < .1, .85, np.where(kg < 1, .4, .05))
+    as_gram = ~as_tablet & ~as_litre & (rng.random(len(s)) < p_gram)
+    quantity = np.round(kg, 3).clip(.001)
+    quantity = np.where(as_gram, np.round(kg * 1000, 1).clip(.1), quantity)
+    quantity = np.where(as_litre, np.round(kg, 2).clip(.01), quantity)
+    tablets = np.round(kg / np.where(tablet_kg > 0, tablet_kg, 1)).clip(1)
+    quantity = np.where(as_tablet, tablets, quantity)
+    n = len(s)
+    unit = _choose(rng, (("kg", .8), ("KG", .2)), n)
+    unit = np.where(as_gram, _choose(rng, (("g", .6), ("grams", .4)), n), unit)
+    unit = np.where(as_litre, _choose(rng, (("l", .75), ("litres", .25)), n), unit)
+    unit = np.where(as_tablet, _choose(rng, (("tablets", .55), ("tab", .2), ("pills", .25)), n),
+                    unit)
+    return quantity, unit
+
+
+# --- routes ----------------------------------------------------------------------------------
+_GENERIC_MODES = (("land", .6), ("air", .2), ("sea", .1), ("mail", .08), ("rail", .02))
+
+
+def _joined(weights: tuple) -> tuple[tuple[str, float], ...]:
+    return tuple((";".join(option), w) for option, w in weights)
+
+
+def _route_draw(rng: np.random.Generator, t: np.ndarray, before: tuple, after: tuple | None,
+                t0: int, keep) -> np.ndarray:
+    """One route attribute per record, from the flow's weights or, from `t0` on, the shifted
+    ones; `keep` filters the labels allowed for the seizing country's role."""
+    def draw(weights: tuple) -> np.ndarray:
+        kept = tuple((lab, w) for lab, w in weights if keep(lab))
+        return _choose(rng, kept, len(t)) if kept else np.full(len(t), "", dtype=object)
+
+    values = draw(before)
+    return values if after is None else np.where(t >= t0, draw(after), values)
+
+
+def _fill_flow(out: dict[str, np.ndarray], idx: np.ndarray, t: np.ndarray, flow: cat.Flow,
+               geo: str, role: str, rng: np.random.Generator) -> None:
+    """Route fields of the records seized in `geo` on `flow`, consistent with `geo`'s role."""
+    shifts = {e["attribute"]: e for e in cat.PLANTED_EVENTS if e.get("flow") == flow.name}
+
+    def shifted(attribute: str, weights: tuple, join: bool = False) -> tuple:
+        event = shifts.get(attribute)
+        after = None if event is None else event["after"]
+        if join:
+            weights, after = _joined(weights), (None if after is None else _joined(after))
+        return weights, after, (month_index(event["onset"]) if event else N_MONTHS)
+
+    n = len(idx)
+    known = rng.random(n) < _ROLE_KNOWN[role]
+    not_geo = lambda lab: lab != geo  # noqa: E731
+    b, a, t0 = shifted("origin_country", flow.origins)
+    origin = (np.full(n, geo, dtype=object) if role == "origin"
+              else _route_draw(rng, t, b, a, t0, not_geo))
+    b, a, t0 = shifted("departure_country", flow.departures)
+    departure = (np.full(n, geo, dtype=object) if role in ("departure", "origin")
+                 else _route_draw(rng, t, b, a, t0, not_geo))
+    b, a, t0 = shifted("transit_countries", flow.transits, join=True)
+    if role == "transit" and not any(geo in lab.split(";") for lab, _ in b):
+        b = ((geo, 1.0),)
+    through = ((lambda lab: geo in lab.split(";")) if role == "transit"
+               else (lambda lab: geo not in lab.split(";")))
+    transit = _route_draw(rng, t, b, a, t0, through)
+    destination = (np.full(n, geo, dtype=object) if role == "destination"
+                   else _route_draw(rng, t, flow.destinations, None, N_MONTHS, not_geo))
+    b, a, t0 = shifted("transport_mode", flow.modes)
+    mode = _route_draw(rng, t, b, a, t0, lambda lab: True)
+    u = rng.random((4, n))
+    out["origin"][idx] = np.where(known & (u[0] < .75), origin, "")
+    out["departure"][idx] = np.where(known & (u[1] < .85), departure, "")
+    out["destination"][idx] = np.where(known & (u[2] < _DEST_KNOWN[role]), destination, "")
+    out["transit"][idx] = np.where(known, _strip_transit(transit, departure, destination), "")
+    out["mode"][idx] = np.where(u[3] < .9, mode, "")
+
+
+def _strip_transit(transit: np.ndarray, departure: np.ndarray,
+                   destination: np.ndarray) -> np.ndarray:
+    """Transit lists without the record's own departure and destination countries."""
+    keys = transit + "|" + departure + "|" + destination
+    uniques, inverse = np.unique(keys.astype(str), return_inverse=True)
+    cleaned = np.empty(len(uniques), dtype=object)
+    for i, key in enumerate(uniques):
+        option, dep, dest = key.split("|")
+        cleaned[i] = ";".join(x for x in option.split(";") if x and x not in (dep, dest))
+    return cleaned[inverse]
+
+
+def _routes(world: _World, c: np.ndarray, s: np.ndarray, t: np.ndarray,
+            rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Origin, departure, transit, destination (ISO3, "" when unknown) and transport mode."""
+    n, n_s = len(c), len(world.subs)
+    out = {k: np.full(n, "", dtype=object)
+           for k in ("origin", "departure", "transit", "destination", "mode")}
+    sub_index = {sub.name: j for j, sub in enumerate(world.subs)}
+    shares: dict[int, list[tuple[int, float]]] = {}
+    for f, flow in enumerate(cat.FLOWS):
+        for geo, (_, share) in flow.seized_at.items():
+            for name in flow.substances:
+                key = world.iso3.index(geo) * n_s + sub_index[name]
+                shares.setdefault(key, []).append((f, share))
+    pair = c * n_s + s
+    order = np.argsort(pair, kind="stable")
+    bounds = np.searchsorted(pair[order], np.array(sorted(shares))[:, None] + [0, 1])
+    flow_of = np.full(n, -1)
+    for key, (lo, hi) in zip(sorted(shares), bounds, strict=True):
+        entries = shares[key]
+        pick = np.searchsorted(np.cumsum([w for _, w in entries]), rng.random(hi - lo), "right")
+        flow_of[order[lo:hi]] = np.array([f for f, _ in entries] + [-1])[pick]
+    for f, flow in enumerate(cat.FLOWS):
+        members = np.flatnonzero(flow_of == f)
+        for geo, (role, _) in flow.seized_at.items():
+            idx = members[c[members] == world.iso3.index(geo)]
+            if len(idx):
+                _fill_flow(out, idx, t[idx], flow, geo, role, rng)
+    rest = np.flatnonzero(flow_of < 0)
+    known = rest[rng.random(len(rest)) < .5]
+    out["mode"][known] = _choose(rng, _GENERIC_MODES, len(known))
+    local = [sub_index[x] for x in ("cannabis herb", "khat")]
+    domestic = rest[np.isin(s[rest], local) & (rng.random(len(rest)) < .3)]
+    out["origin"][domestic] = np.asarray(world.iso3, dtype=object)[c[domestic]]
+    return out
+
+
+# --- the written records ---------------------------------------------------------------------
+def _written(world: _World, c: np.ndarray, s: np.ndarray, day_str: np.ndarray, kg: np.ndarray,
+             routes: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The canonical columns as reporters write them: codes or names, spelling variants."""
+    n = len(c)
+    quantity, unit = _units(world, s, kg, rng)
+    modes = list(cat.MODES)
+    mode_code = np.full(n, len(modes))
+    for i, m in enumerate(modes):
+        mode_code[routes["mode"] == m] = i
+    mode_forms = [(tuple(x for x, _ in cat.MODE_SPELLINGS[m]), tuple(w for _, w in
+                   cat.MODE_SPELLINGS[m])) for m in modes] + [(("", "unknown"), (.8, .2))]
+    concealment_forms = [(cat.CONCEALMENT[m], (1,) * len(cat.CONCEALMENT[m])) for m in modes]
+    concealment_forms.append((("", "premises", "on person"), (.6, .25, .15)))
+    origin = routes["origin"].copy()
+    as_name = (origin != "") & (rng.random(n) < .1)
+    origin[as_name] = [world.names.get(x, x) for x in origin[as_name]]
+    return {
+        "date": day_str,
+        "country": _choose_rows(rng, world.spellings, c),
+        "drug": _choose_rows(rng, [(tuple(x for x, _ in sub.names), tuple(w for _, w in sub.names))
+                                   for sub in world.subs], s),
+        "quantity": quantity,
+        "unit": unit,
+        "transport_mode": _choose_rows(rng, mode_forms, mode_code),
+        "origin_country": origin,
+        "departure_country": routes["departure"],
+        "transit_countries": routes["transit"],
+        "destination_country": routes["destination"],
+        "concealment": _choose_rows(rng, concealment_forms, mode_code),
+        "source": _choose(rng, tuple((x, 1.0) for x in cat.SOURCES), n),
+    }
+
+
+# --- truth -----------------------------------------------------------------------------------
+def _monthly(values: np.ndarray, t: np.ndarray) -> np.ndarray:
+    return np.bincount(t, weights=values, minlength=N_MONTHS)
+
+
+def _window_means(series: np.ndarray, t0: int) -> dict[str, float]:
+    before, after = series[max(t0 - 12, 0):t0], series[t0:t0 + 12]
+    return {"before": round(float(before.mean()), 3), "after": round(float(after.mean()), 3)}
+
+
+def _route_shares(world: _World, s: np.ndarray, t: np.ndarray, routes: dict[str, np.ndarray],
+                  event: dict) -> dict[str, dict[str, float]]:
+    """Share of each gaining/losing entity among the drug's records bound for the region whose
+    attribute is known, in the 12 months before and after the onset."""
+    column = {"departure_country": "departure", "transit_countries": "transit",
+              "transport_mode": "mode"}[event["attribute"]]
+    dest_region = np.array([world.geo_region.get(x) if x else None
+                            for x in routes["destination"]], dtype=object)
+    t0 = month_index(event["onset"])
+    base = (_drug_mask(world, event)[s] & (dest_region == event["destination_region"])
+            & (routes[column] != ""))
+    shares: dict[str, dict[str, float]] = {}
+    windows = (("before", (t >= t0 - 12) & (t < t0)), ("after", (t >= t0) & (t < t0 + 12)))
+    for name, window in windows:
+        values = routes[column][base & window]
+        parts = [v.split(";") for v in values] if column == "transit" else [[v] for v in values]
+        shares[name] = {e: round(sum(e in p for p in parts) / max(len(parts), 1), 3)
+                        for e in event["gaining"] + event["losing"]}
+    return shares
+
+
+def _events(world: _World, c: np.ndarray, s: np.ndarray, t: np.ndarray, kg: np.ndarray,
+            routes: dict[str, np.ndarray]) -> list[dict]:
+    """The planted events as published in events.json, with what the records really show."""
+    out = []
+    for spec in cat.PLANTED_EVENTS:
+        event = {k: v for k, v in spec.items() if k not in ("after", "flow")}
+        if spec["type"] == "route_shift":
+            event.update(geo_level="region", geo=spec["destination_region"],
+                         region=spec["destination_region"], metric="seizures", flow=spec["flow"],
+                         magnitude=round(sum(w for lab, w in spec["after"]
+                                             if set(spec["gaining"]) & set(np.atleast_1d(lab))),
+                                         3),
+                         observed_share=_route_shares(world, s, t, routes, spec))
+        else:
+            hit = (c == world.iso3.index(spec["geo"])) & _drug_mask(world, spec)[s]
+            weights = kg[hit] if spec["metric"] == "kg" else np.ones(hit.sum())
+            event.update(geo_level="country", region=world.geo_region[spec["geo"]],
+                         observed_monthly=_window_means(_monthly(weights, t[hit]),
+                                                        month_index(spec["onset"])))
+        out.append(event)
+    return out
+
+
+def _distractors(world: _World, outlier_ids: list[str]) -> list[dict]:
+    out: list[dict] = []
+    for geo, start, end in cat.REPORTING_GAPS:
+        out.append({"type": "reporting_gap", "geo_level": "country", "geo": geo,
+                    "region": world.geo_region[geo], "start": start, "end": end,
+                    "description": f"{geo} reports nothing from {start} to {end}: not a decline."})
+    for (geo, sub, reported, period, _, quantity, _, _), sid in zip(cat.OUTLIERS, outlier_ids,
+                                                                  strict=True):
+        group = next(x.group for x in world.subs if x.name == sub)
+        out.append({"type": "outlier", "geo_level": "country", "geo": geo,
+                    "region": world.geo_region[geo], "drug_level": "substance", "drug": sub,
+                    "group": group, "reported_drug": reported, "period": period,
+                    "quantity": quantity, "unit": "kg", "seizure_id": sid,
+                    "description": f"One giant seizure of {quantity:,.0f} kg of {sub} in {geo} "
+                                   f"in {period}: not a trend."})
+    return out
+
+
+# --- dirt ------------------------------------------------------------------------------------
+def _dirty(records: dict[str, np.ndarray], pool: np.ndarray, scale: float,
+           rng: np.random.Generator) -> tuple[dict[str, np.ndarray], dict]:
+    """Append exact duplicates and one-defect bad rows; each sits next to the row it copies."""
+    n = len(records["seizure_id"])
+    n_dup = min(3000, max(10, round(300 * scale)))
+    counts = {k: min(300, max(3, round(v * scale))) for k, v in _BAD_ROWS.items()}
+    picks = rng.choice(pool, size=n_dup + sum(counts.values()), replace=False)
+    rows = np.concatenate([np.arange(n), picks])
+    out = {k: v[rows].copy() for k, v in records.items()}
+    key = np.concatenate([np.arange(n, dtype=float), picks + .5])
+    width = len(records["seizure_id"][0]) - 4
+    pos = n + n_dup
+    for kind, k in counts.items():
+        sl = slice(pos, pos + k)
+        out["seizure_id"][sl] = [f"SYN-{n + i + 1:0{width}d}" for i in range(pos - n_dup - n,
+                                                                          pos - n_dup - n + k)]
+        dates = out["date"][sl]
+        if kind == "negative_quantity":
+            out["quantity"][sl] = -out["quantity"][sl]
+        elif kind == "impossible_date":
+            patterns = ("{y}-02-30", "{y}-13-{d}", "{y}-04-31", "{y}-00-{d}", "{y}-{m}-32")
+            which = rng.integers(len(patterns), size=k)
+            out["date"][sl] = [patterns[w].format(y=x[:4], m=x[5:7], d=x[8:10])
+                               for w, x in zip(which, dates, strict=True)]
+        elif kind == "future_date":
+            years = rng.integers(2030, 2034, size=k)
+            out["date"][sl] = [f"{y}-{x[5:7]}-{min(int(x[8:10]), 28):02d}"
+                               for y, x in zip(years, dates, strict=True)]
+            key[sl] = n + 1e6
+        elif kind == "unknown_unit":
+            out["unit"][sl] = _choose(rng, tuple((u, 1.0) for u in cat.UNKNOWN_UNITS), k)
+        elif kind == "unknown_country":
+            out["country"][sl] = _choose(rng, tuple((u, 1.0) for u in cat.UNKNOWN_COUNTRIES), k)
+        elif kind == "empty_drug":
+            out["drug"][sl] = ""
+        pos += k
+    order = np.argsort(key, kind="stable")
+    out = {k: v[order] for k, v in out.items()}
+    dirt = {"duplicates": n_dup, "bad_rows": counts,
+            "values": {"unknown_unit": list(cat.UNKNOWN_UNITS),
+                       "unknown_country": list(cat.UNKNOWN_COUNTRIES)}}
+    return out, dirt
+
+
+# --- the world -------------------------------------------------------------------------------
+def _check(seed: int, scale: float) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise NarcotrendError(f"`seed` must be a non-negative integer, got {seed!r}")
+    if isinstance(scale, bool) or not isinstance(scale, int | float) or not 0 < scale <= 50:
+        raise NarcotrendError(f"`scale` must be a number in (0, 50], got {scale!r}")
+
+
+def generate_world(seed: int = 7, scale: float = 1.0) -> tuple[pd.DataFrame, dict]:
+    """The synthetic seizure records (canonical columns, reporters' spellings, dirt included)
+    and the truth: planted events, distractors and the exact dirt counts. No I/O."""
+    _check(seed, scale)
+    rng = np.random.default_rng(seed)
+    world = _build_world(scale, rng)
+    lam = _rates(world, scale, rng)
+    _apply_events(lam, world, scale)
+    counts = rng.poisson(lam)
+    c, s, t = np.unravel_index(np.repeat(np.arange(counts.size), counts.ravel()), counts.shape)
+    sub_index = {sub.name: j for j, sub in enumerate(world.subs)}
+    outliers = [o for o in cat.OUTLIERS if o[0] in world.iso3]
+    n_genuine = len(c)
+    c = np.concatenate([c, [world.iso3.index(o[0]) for o in outliers]]).astype(np.int64)
+    s = np.concatenate([s, [sub_index[o[1]] for o in outliers]]).astype(np.int64)
+    t = np.concatenate([t, [month_index(o[3]) for o in outliers]]).astype(np.int64)
+    n = len(c)
+
+    days_in = np.array([pd.Period(_period(m)).days_in_month for m in range(N_MONTHS)])
+    day = (rng.random(n) * days_in[t]).astype(np.int64) + 1
+    day[n_genuine:] = [o[4] for o in outliers]
+    kg = _sizes(world, c, s, t, rng)
+    kg[n_genuine:] = [o[5] for o in outliers]
+    routes = _routes(world, c, s, t, rng)
+    for k, o in enumerate(outliers, start=n_genuine):
+        routes["mode"][k], routes["origin"][k], routes["destination"][k] = o[6], o[7], o[0]
+        routes["departure"][k] = routes["transit"][k] = ""
+    date_table = np.array([[f"{_period(m)}-{d:02d}" for d in range(32)] for m in range(N_MONTHS)],
+                          dtype=object)
+    records = _written(world, c, s, date_table[t, day], kg, routes, rng)
+    for k, o in enumerate(outliers, start=n_genuine):
+        records["drug"][k], records["unit"][k], records["quantity"][k] = o[2], "kg", o[5]
+
+    order = np.lexsort((rng.random(n), day, t))
+    records = {k: v[order] for k, v in records.items()}
+    width = max(6, len(str(n + 10_000)))
+    records["seizure_id"] = np.array([f"SYN-{i:0{width}d}" for i in range(1, n + 1)], dtype=object)
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    outlier_ids = [records["seizure_id"][rank[k]] for k in range(n_genuine, n)]
+
+    gap_c = [world.iso3.index(g) for g, _, _ in cat.REPORTING_GAPS if g in world.iso3]
+    pool = np.flatnonzero(~np.isin(c[order], gap_c) & (order < n_genuine))
+    records, dirt = _dirty(records, pool, scale, rng)
+    frame = pd.DataFrame({col: records[col] for col in COLUMNS})
+    for col in COLUMNS:
+        if frame[col].dtype == object:
+            frame[col] = frame[col].where(frame[col] != "", None)
+    truth = {"seed": int(seed), "scale": float(scale), "start": START, "end": END,
+             "countries": len(world.iso3), "substances": len(world.subs),
+             "events": _events(world, c, s, t, kg, routes),
+             "distractors": _distractors(world, outlier_ids), "dirt": dirt}
+    return frame, truth
+
+
+def _quantity_text(quantity: pd.Series) -> pd.Series:
+    """Whole numbers without a decimal point, others in their shortest exact form."""
+    q = quantity.to_numpy(float)
+    whole = q == np.floor(q)
+    return pd.Series(np.where(whole, np.floor(q).astype(np.int64).astype(str), q.astype(str)),
+                     index=quantity.index)
+
+
+def write_world(out_dir: Path, seed: int = 7, scale: float = 1.0) -> dict:
+    """Write seizures.csv and events.json into `out_dir`; the same seed gives the same bytes."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise NarcotrendError(f"cannot create the output folder {out_dir}: {err.strerror}") from err
+    frame, truth = generate_world(seed, scale)
+    seizures_path, events_path = out_dir / SEIZURES_FILE, out_dir / EVENTS_FILE
+    frame.assign(quantity=_quantity_text(frame["quantity"])).to_csv(
+        seizures_path, index=False, lineterminator="\n", encoding="utf-8")
+    events_path.write_text(json.dumps(truth, indent=2, sort_keys=True, ensure_ascii=False) + "\n",
+                           encoding="utf-8")
+    return {"records": len(frame), "events": len(truth["events"]),
+            "distractors": len(truth["distractors"]), "seizures_path": str(seizures_path),
+            "events_path": str(events_path)}
