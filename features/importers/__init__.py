@@ -1,0 +1,166 @@
+"""Reading seizure files and the registry of input formats.
+
+`read_table` turns any CSV (delimiter sniffed; UTF-8 with or without BOM, Latin-1 fallback; CRLF;
+quoted newlines) or Parquet file into a frame of text columns, or raises `NarcotrendError`
+naming the file and what is wrong. The format modules map those columns onto the canonical
+record (`unodc_ids`) or onto series (`cbp`, `unodc_annual`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.errors import NarcotrendError
+
+FORMATS: tuple[str, ...] = ("canonical", "unodc-ids", "cbp", "unodc-annual")
+RECORD_FORMATS: frozenset[str] = frozenset({"canonical", "unodc-ids"})
+AGGREGATE_FORMATS: frozenset[str] = frozenset({"cbp", "unodc-annual"})
+
+_SNIFF_BYTES = 64 * 1024
+_DELIMITERS = ",;\t|"
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass
+class RawTable:
+    """A file's rows as text (categorical columns), with what reading it had to work around."""
+
+    frame: pd.DataFrame
+    path: Path
+    warnings: list[str] = field(default_factory=list)
+    # rows the CSV parser could not split into the header's columns: (record number, raw text)
+    malformed: list[tuple[int | None, str]] = field(default_factory=list)
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise NarcotrendError(f"unknown --format {fmt!r}; use one of {', '.join(FORMATS)}")
+    return fmt
+
+
+def read_table(path: Path) -> RawTable:
+    """Read a CSV or Parquet file into text columns; NarcotrendError if it cannot be read."""
+    path = Path(path)
+    if not path.is_file():
+        raise NarcotrendError(f"{path}: file not found")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return _read_parquet(path)
+    return _read_csv(path)
+
+
+def _read_parquet(path: Path) -> RawTable:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as err:
+        raise NarcotrendError(f"{path}: not a readable Parquet file ({err})") from None
+    names = table.column_names
+    _check_header(path, names)
+    frame = table.to_pandas()
+    text = pd.DataFrame({
+        name: (frame[name] if frame[name].dtype == object
+               else frame[name].astype(str).where(frame[name].notna()))
+        for name in names
+    })
+    return RawTable(text.astype("category"), path)
+
+
+def _read_csv(path: Path) -> RawTable:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise NarcotrendError(f"{path}: the file is empty; expected a CSV with a header row")
+    head = raw[:_SNIFF_BYTES]
+    if b"\x00" in head:
+        raise NarcotrendError(f"{path}: binary content (NUL bytes), not a CSV text file")
+    warnings: list[str] = []
+    body = raw[len(_BOM):] if raw.startswith(_BOM) else raw
+    encoding = "utf8"
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        encoding = "latin-1"
+        warnings.append(f"{path.name}: not valid UTF-8, read as Latin-1")
+    sample = body[:_SNIFF_BYTES].decode(encoding, errors="replace")
+    delimiter = _sniff_delimiter(sample)
+    header = next(csv.reader(io.StringIO(sample), delimiter=delimiter), [])
+    names = [name.strip() for name in header]
+    _check_header(path, names)
+
+    malformed: list[tuple[int | None, str]] = []
+
+    def _on_bad_row(row: pacsv.InvalidRow) -> str:
+        malformed.append((row.number, row.text))
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(body),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, encoding=encoding,
+                                           block_size=8 << 20),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True,
+                                             invalid_row_handler=_on_bad_row),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.dictionary(pa.int32(), pa.string()) for name in names},
+                null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True),
+        )
+    except pa.ArrowException as err:
+        raise NarcotrendError(f"{path}: cannot parse as CSV ({err})") from None
+    frame = table.to_pandas()
+    if len(frame) == 0:
+        warnings.append(f"{path.name}: header only, no data rows")
+    return RawTable(frame, path, warnings, malformed)
+
+
+def _sniff_delimiter(sample: str) -> str:
+    """The delimiter of a CSV sample: csv.Sniffer on whole lines, else the most frequent one."""
+    lines = sample.splitlines()
+    complete = "\n".join(lines[:-1] if len(lines) > 1 else lines)
+    try:
+        return csv.Sniffer().sniff(complete, delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        first = lines[0] if lines else ""
+        return max(_DELIMITERS, key=first.count) if any(d in first for d in _DELIMITERS) else ","
+
+
+def _check_header(path: Path, names: list[str]) -> None:
+    if not names or all(not name for name in names):
+        raise NarcotrendError(f"{path}: no header row")
+    if any(not name for name in names):
+        raise NarcotrendError(f"{path}: empty column name in the header {names}")
+    seen: set[str] = set()
+    duplicated = sorted({name for name in names if name in seen or seen.add(name)})
+    if duplicated:
+        raise NarcotrendError(f"{path}: duplicate column names {duplicated}; each column once")
+
+
+def require_columns(path: Path, frame: pd.DataFrame, required: tuple[str, ...],
+                    fmt: str) -> None:
+    """NarcotrendError naming the missing columns when `frame` lacks any of `required`."""
+    missing = [name for name in required if name not in frame.columns]
+    if missing:
+        raise NarcotrendError(
+            f"{path}: missing column(s) {', '.join(missing)} for --format {fmt}; found "
+            f"{', '.join(map(str, frame.columns))}")
+
+
+def row_hashes(frame: pd.DataFrame, columns: list[str] | tuple[str, ...]) -> pd.Series:
+    """A stable 16-hex-digit hash of each row's values in `columns`.
+
+    pandas' row hash with its fixed default key: the same values give the same id in every run
+    and every process, whether a column is text or categorical.
+    """
+    hashes = pd.util.hash_pandas_object(frame[list(columns)], index=False, categorize=True)
+    hexed = hashes.to_numpy().astype(">u8").tobytes().hex().encode("ascii")
+    text = np.frombuffer(hexed, dtype="S16").astype("U16").astype(object)
+    return pd.Series(text, index=frame.index, dtype=object)

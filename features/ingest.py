@@ -1,0 +1,377 @@
+"""The ingest stage: read seizure files, validate, normalise, store, quarantine, report.
+
+`ingest_files` is the stage; `normalise_records` is its pure core (text columns in, canonical
+records and one reason per row out). Accepted records go to the home's
+`data/warehouse/records.parquet`, rejected rows to `quarantine.parquet` with their original
+fields as text, and already-aggregated imports (cbp, unodc-annual) to `aggregates.parquet` in the
+series format. Re-ingesting a file changes nothing: records are keyed by seizure_id, aggregated
+source rows by a hash of their key columns (kept in `aggregate_rows.parquet`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from features.importers import (
+    AGGREGATE_FORMATS,
+    RawTable,
+    check_format,
+    read_table,
+    require_columns,
+    row_hashes,
+)
+from features.normalise import (
+    classify_drugs,
+    clean_text,
+    countries_to_iso3,
+    country_lists_to_iso3,
+    country_regions,
+    kilogram_equivalents,
+    map_unique,
+    name_key,
+    normalise_transport,
+    normalise_units,
+)
+from features.schema import (
+    CANONICAL_COLUMNS,
+    QUARANTINE_META_COLUMNS,
+    RECORD_COLUMNS,
+    RECORD_SCHEMA,
+    REQUIRED_COLUMNS,
+    ROW_CHECKS,
+    UNCLASSIFIED,
+    Reason,
+    RowCheck,
+    first_failing_reason,
+)
+
+if TYPE_CHECKING:
+    from serving.settings import Settings
+
+Progress = Callable[[str], None]
+
+RECORDS_FILE = "records.parquet"
+QUARANTINE_FILE = "quarantine.parquet"
+AGGREGATES_FILE = "aggregates.parquet"
+AGGREGATE_ROWS_FILE = "aggregate_rows.parquet"
+
+# One seizure above this many kg-equivalents is a typo or a unit mix-up (the largest seizures on
+# record are tens of tonnes; precursor chemicals reach hundreds), never a real single seizure.
+MAX_PLAUSIBLE_KG = 1e6
+TOP_UNCLASSIFIED = 20
+
+# The columns whose normalised values identify a seizure that arrives without a seizure_id.
+_CONTENT_COLUMNS = ("date", "country", "drug_reported", "quantity", "unit", "transport_mode",
+                    "origin_country", "departure_country", "transit_countries",
+                    "destination_country", "concealment", "source")
+
+INGEST_CHECKS: tuple[RowCheck, ...] = ROW_CHECKS + (
+    RowCheck("implausible_quantity",
+             lambda f, today: ~(f["kg"].to_numpy(dtype=float) <= MAX_PLAUSIBLE_KG),
+             f"one seizure may not exceed {MAX_PLAUSIBLE_KG:g} kg-equivalents"),
+)
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did. Invariant: rows_read = accepted + duplicates + sum(quarantined)."""
+
+    format: str
+    files: list[str] = field(default_factory=list)
+    rows_read: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    quarantined: dict[str, int] = field(default_factory=dict)
+    unclassified_drugs: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def quarantined_total(self) -> int:
+        return sum(self.quarantined.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --- the pure core -------------------------------------------------------------------------
+def _parse_dates(text: pd.Series) -> pd.Series:
+    def _parse(uniques: pd.Series) -> pd.DataFrame:
+        parsed = pd.to_datetime(uniques.str.strip(), format="ISO8601", errors="coerce", utc=True)
+        return pd.DataFrame({"date": parsed.dt.tz_localize(None).dt.normalize()})
+
+    return map_unique(text, _parse)["date"].astype("datetime64[ns]")
+
+
+def _parse_numbers(text: pd.Series) -> pd.Series:
+    def _parse(uniques: pd.Series) -> pd.DataFrame:
+        return pd.DataFrame({"value": pd.to_numeric(uniques.str.strip(), errors="coerce")
+                             .astype(float)})
+
+    return map_unique(text, _parse)["value"].astype(float)
+
+
+def normalise_records(canonical: pd.DataFrame, file: str, today: pd.Timestamp,
+                      ) -> tuple[pd.DataFrame, pd.Series]:
+    """Canonical records for every row, and the quarantine reason of each row (None = valid).
+
+    `canonical` holds the canonical input columns as text (missing ones may be absent). Values
+    are normalised over distinct values only, so the cost follows the number of spellings.
+    """
+    index = canonical.index
+    text: dict[str, pd.Series] = {}
+    for column in CANONICAL_COLUMNS:
+        if column in canonical.columns:
+            text[column] = clean_text(canonical[column], distinct=column == "seizure_id")
+        else:
+            text[column] = pd.Series(None, index=index, dtype=object)
+
+    units = normalise_units(text["unit"])
+    drugs = classify_drugs(text["drug"])
+    frame: dict[str, pd.Series] = {f"{c}_text": text[c] for c in REQUIRED_COLUMNS}
+    frame["date"] = _parse_dates(text["date"])
+    frame["quantity"] = _parse_numbers(text["quantity"])
+    frame["unit"] = units["unit"]
+    frame["country"] = countries_to_iso3(text["country"])
+    kg = kilogram_equivalents(frame["quantity"].to_numpy(dtype=float),
+                              units["unit_kind"].to_numpy(dtype=object),
+                              units["unit_kg"].to_numpy(dtype=float),
+                              drugs["kg_per_unit"].to_numpy(dtype=float))
+    frame["kg"] = pd.Series(kg, index=index)
+    reasons = first_failing_reason(frame, today, INGEST_CHECKS)
+
+    regions = country_regions(frame["country"])
+    destination = countries_to_iso3(text["destination_country"])
+    records = pd.DataFrame({
+        "seizure_id": text["seizure_id"],
+        "date": frame["date"],
+        "country": frame["country"],
+        "region": regions["region"],
+        "subregion": regions["subregion"],
+        "drug_reported": text["drug"],
+        "substance": drugs["substance"],
+        "drug_group": drugs["drug_group"],
+        "quantity": frame["quantity"],
+        "unit": frame["unit"],
+        "kg": kg,
+        "transport_mode": normalise_transport(text["transport_mode"]),
+        "origin_country": countries_to_iso3(text["origin_country"]),
+        "departure_country": countries_to_iso3(text["departure_country"]),
+        "destination_country": destination,
+        "destination_region": country_regions(destination)["region"],
+        "transit_countries": country_lists_to_iso3(text["transit_countries"]),
+        "concealment": text["concealment"],
+        "source": text["source"],
+        "file": file,
+    }, index=index, copy=False)
+    missing_id = records["seizure_id"].isna().to_numpy()
+    if missing_id.any():
+        content = records.loc[missing_id, list(_CONTENT_COLUMNS)].copy()
+        content["drug_reported"] = name_key(content["drug_reported"].fillna(""))
+        records.loc[missing_id, "seizure_id"] = "h-" + row_hashes(content, _CONTENT_COLUMNS)
+    return records[list(RECORD_COLUMNS)], reasons
+
+
+def quarantine_rows(raw: pd.DataFrame, reasons: pd.Series, file: str) -> pd.DataFrame:
+    """The rejected rows: original fields as text, then reason, file and record number."""
+    bad = reasons.notna().to_numpy()
+    rows = raw.loc[bad].astype(object).astype(str).where(raw.loc[bad].notna(), None)
+    rows["reason"] = reasons[bad].to_numpy()
+    rows["file"] = file
+    rows["line"] = np.flatnonzero(bad) + 2  # header = record 1
+    return rows
+
+
+def _malformed_rows(table: RawTable, file: str) -> pd.DataFrame:
+    """Rows the CSV parser could not split into the header's columns, as quarantine rows."""
+    return pd.DataFrame({
+        "raw_text": [text for _, text in table.malformed],
+        "reason": "malformed_row",
+        "file": file,
+        "line": [number if number is not None else -1 for number, _ in table.malformed],
+    })
+
+
+# --- the stage -----------------------------------------------------------------------------
+def ingest_files(paths: list[Path], fmt: str, settings: Settings,
+                 progress: Progress | None = None, today: pd.Timestamp | None = None,
+                 ) -> IngestReport:
+    """Ingest seizure files of one format into the home's warehouse and report what happened.
+
+    Every file is read and checked before anything is written, so an unreadable file
+    (NarcotrendError) leaves the warehouse untouched.
+    """
+    check_format(fmt)
+    say = progress or (lambda message: None)
+    today = pd.Timestamp.now().normalize() if today is None else today
+    report = IngestReport(format=fmt, files=[str(Path(p)) for p in paths])
+    tables: list[RawTable] = []
+    for path in paths:
+        say(f"reading {Path(path).name}")
+        table = read_table(Path(path))
+        report.warnings.extend(table.warnings)
+        tables.append(table)
+    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
+    if fmt in AGGREGATE_FORMATS:
+        return _ingest_aggregates(tables, fmt, settings, report, say)
+    return _ingest_records(tables, fmt, settings, report, say, today)
+
+
+def _to_canonical(table: RawTable, fmt: str) -> pd.DataFrame:
+    if fmt == "unodc-ids":
+        from features.importers.unodc_ids import to_canonical
+
+        return to_canonical(table.frame, table.path)
+    require_columns(table.path, table.frame, REQUIRED_COLUMNS, fmt)
+    return table.frame
+
+
+def _ingest_records(tables: list[RawTable], fmt: str, settings: Settings,
+                    report: IngestReport, say: Progress, today: pd.Timestamp) -> IngestReport:
+    canonicals = [_to_canonical(table, fmt) for table in tables]  # column errors before writes
+    accepted: list[pd.DataFrame] = []
+    quarantined: list[pd.DataFrame] = []
+    for table, canonical in zip(tables, canonicals, strict=True):
+        file = str(table.path.resolve())
+        say(f"normalising {len(canonical):,} rows of {table.path.name}")
+        records, reasons = normalise_records(canonical, file, today)
+        report.rows_read += len(records) + len(table.malformed)
+        accepted.append(records.loc[reasons.isna().to_numpy()])
+        quarantined.append(quarantine_rows(table.frame, reasons, file))
+        if table.malformed:
+            quarantined.append(_malformed_rows(table, file))
+
+    new = pd.concat(accepted, ignore_index=True) if accepted else pd.DataFrame()
+    records_path = settings.warehouse_dir / RECORDS_FILE
+    known = _read_column(records_path, "seizure_id")
+    duplicate = new["seizure_id"].duplicated(keep="first").to_numpy()
+    if known is not None and len(known):
+        duplicate |= new["seizure_id"].isin(known).to_numpy()
+    new = new.loc[~duplicate]
+    report.duplicates = int(duplicate.sum())
+    report.accepted = len(new)
+
+    bad = pd.concat(quarantined, ignore_index=True) if quarantined else pd.DataFrame()
+    counts = bad["reason"].value_counts() if len(bad) else pd.Series(dtype=int)
+    report.quarantined = {str(k): int(v) for k, v in counts.items()}
+    unclassified = new.loc[new["drug_group"] == UNCLASSIFIED, "drug_reported"]
+    report.unclassified_drugs = {str(k): int(v) for k, v in
+                                 unclassified.value_counts().head(TOP_UNCLASSIFIED).items()}
+
+    say(f"writing {len(new):,} records")
+    _append_records(records_path, new)
+    _replace_quarantine(settings.warehouse_dir / QUARANTINE_FILE, bad,
+                        [str(t.path.resolve()) for t in tables])
+    return report
+
+
+def _ingest_aggregates(tables: list[RawTable], fmt: str, settings: Settings,
+                       report: IngestReport, say: Progress) -> IngestReport:
+    from features.importers import cbp, unodc_annual
+
+    module = cbp if fmt == "cbp" else unodc_annual
+    parsed = []
+    for table in tables:
+        file = str(table.path.resolve())
+        rows, reasons = module.source_rows(table.frame, table.path)
+        rows["file"] = file
+        parsed.append((table, file, rows, reasons))
+    accepted: list[pd.DataFrame] = []
+    quarantined: list[pd.DataFrame] = []
+    for table, file, rows, reasons in parsed:
+        report.rows_read += len(rows) + len(table.malformed)
+        accepted.append(rows.loc[reasons.isna().to_numpy()])
+        quarantined.append(quarantine_rows(table.frame, reasons, file))
+        if table.malformed:
+            quarantined.append(_malformed_rows(table, file))
+    new = pd.concat(accepted, ignore_index=True)
+    rows_path = settings.warehouse_dir / AGGREGATE_ROWS_FILE
+    stored = pd.read_parquet(rows_path) if rows_path.exists() else None
+    duplicate = new["key"].duplicated(keep="first").to_numpy()
+    if stored is not None:
+        duplicate |= new["key"].isin(stored["key"]).to_numpy()
+    new = new.loc[~duplicate]
+    report.duplicates = int(duplicate.sum())
+    report.accepted = len(new)
+    bad = pd.concat(quarantined, ignore_index=True)
+    counts = bad["reason"].value_counts() if len(bad) else pd.Series(dtype=int)
+    report.quarantined = {str(k): int(v) for k, v in counts.items()}
+    unclassified = new.loc[new["drug_group"] == UNCLASSIFIED, "drug_reported"]
+    report.unclassified_drugs = {str(k): int(v) for k, v in
+                                 unclassified.value_counts().head(TOP_UNCLASSIFIED).items()}
+
+    all_rows = new if stored is None else pd.concat([stored, new], ignore_index=True)
+    say(f"building series from {len(all_rows):,} aggregated rows")
+    _write_parquet(all_rows, rows_path)
+    is_cbp = (all_rows["source"] == cbp.SOURCE).to_numpy()
+    series = [frame for frame in (cbp.series_from_rows(all_rows.loc[is_cbp]),
+                                  unodc_annual.series_from_rows(all_rows.loc[~is_cbp]))
+              if len(frame)]
+    _write_parquet(pd.concat(series, ignore_index=True), settings.warehouse_dir / AGGREGATES_FILE)
+    _replace_quarantine(settings.warehouse_dir / QUARANTINE_FILE, bad,
+                        [str(t.path.resolve()) for t in tables])
+    return report
+
+
+# --- warehouse I/O ---------------------------------------------------------------------------
+def _read_column(path: Path, column: str) -> pd.Series | None:
+    if not path.exists():
+        return None
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path, columns=[column]).column(0).to_pandas()
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    """Write atomically: a crash mid-write never leaves half a warehouse file."""
+    tmp = path.with_suffix(".tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def _append_records(path: Path, new: pd.DataFrame) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not len(new) and path.exists():
+        return
+    table = pa.Table.from_pandas(new, schema=RECORD_SCHEMA, preserve_index=False)
+    if path.exists():
+        table = pa.concat_tables([pq.read_table(path).cast(RECORD_SCHEMA), table])
+    tmp = path.with_suffix(".tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def _replace_quarantine(path: Path, bad: pd.DataFrame, files: list[str]) -> None:
+    """Store this ingest's rejected rows, replacing earlier ones from the same files."""
+    old = pd.read_parquet(path) if path.exists() else None
+    if old is not None:
+        old = old.loc[~old["file"].isin(files)]
+    parts = [df for df in (old, bad) if df is not None and len(df)]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=list(QUARANTINE_META_COLUMNS))
+    text_columns = [c for c in frame.columns if c != "line"]
+    frame[text_columns] = frame[text_columns].astype(object).where(frame[text_columns].notna(),
+                                                                   None)
+    frame["line"] = pd.to_numeric(frame["line"]).astype("int64")
+    ordered = [c for c in frame.columns if c not in QUARANTINE_META_COLUMNS]
+    _write_parquet(frame[ordered + list(QUARANTINE_META_COLUMNS)], path)
+
+
+def read_records(settings: Settings) -> pd.DataFrame:
+    """The accepted records of the home's warehouse (empty frame with the columns when none)."""
+    path = settings.warehouse_dir / RECORDS_FILE
+    if not path.exists():
+        return RECORD_SCHEMA.empty_table().to_pandas()
+    return pd.read_parquet(path)
+
+
+__all__ = ["IngestReport", "ingest_files", "normalise_records", "quarantine_rows",
+           "read_records", "Reason"]
