@@ -7,10 +7,18 @@ checked, gaps (not reporting) in the series, and an alert whose evidence holds H
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from serving.auth import create_key, revoke_key
 from serving.db import Alert, session_scope
@@ -174,3 +182,60 @@ def seed_home(settings: Settings, *, with_model: bool = True, n_extra_alerts: in
     if with_model:
         register_champion(settings, forecasts)
     return keys
+
+
+# --- serving and fixtures shared by the API test modules --------------------------------------
+
+@dataclass
+class Seeded:
+    settings: Settings
+    keys: dict[str, str]
+
+    def auth(self, name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[name]}"}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve_in_thread(app: Any, port: int | None = None) -> Iterator[str]:
+    """Run `app` under a real uvicorn server on loopback; yields its base URL."""
+    import uvicorn
+
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
+    """A seeded home with a registered champion, shared by the tests of one module."""
+    settings = Settings(home=tmp_path_factory.mktemp("api-home"), model_poll_seconds=0.5,
+                        audit_flush_seconds=0.2)
+    return Seeded(settings, seed_home(settings))
+
+
+@pytest.fixture(scope="module")
+def client(seeded: Seeded) -> Iterator[Any]:
+    """A TestClient on the seeded home's app, lifespan started."""
+    from fastapi.testclient import TestClient
+
+    from serving.app import create_app
+
+    with TestClient(create_app(seeded.settings)) as test_client:
+        yield test_client

@@ -13,9 +13,9 @@ import importlib
 import logging
 import multiprocessing
 import threading
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, status
 from sqlalchemy import select
 
 from serving.db import Job as JobRow
@@ -94,11 +94,18 @@ def start_job(settings: Settings, kind: str, requested_by: str | None,
     return job
 
 
+def get_train_target() -> str:
+    """The `module:function` a retrain job runs (tests override it with a quick one)."""
+    return TRAIN_TARGET
+
+
 @router.post("/retrain", response_model=Job, status_code=status.HTTP_202_ACCEPTED,
              summary="Retrain in the background (analyst)")
-def retrain(settings: SettingsDep, principal: AnalystDep) -> Job:
+def retrain(settings: SettingsDep, principal: AnalystDep,
+            target: Annotated[str, Depends(get_train_target)]) -> Job:
     """Start `narcotrend train` as a background job (or return the one already running)."""
-    return Job.model_validate(start_job(settings, RETRAIN, principal.key_id), from_attributes=True)
+    job = start_job(settings, RETRAIN, principal.key_id, target)
+    return Job.model_validate(job, from_attributes=True)
 
 
 @router.get("/jobs/{job_id}", response_model=Job, responses=error_responses(404),

@@ -1,0 +1,143 @@
+// The planners' dashboard: reads the JSON API with the key kept in sessionStorage (for this tab
+// only) and draws the charts with charts.js. Data goes into the page with textContent only.
+"use strict";
+
+const KEY_STORAGE = "narcotrend.apiKey";
+const SEVERITIES = [["low", "#6f9bc9"], ["medium", "#d9a21b"], ["high", "#e0702b"], ["critical", "#c81d32"]];
+const $ = (id) => document.getElementById(id);
+
+class ApiError extends Error {
+  constructor(status, detail) { super(detail); this.status = status; }
+}
+
+async function api(path) {
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${sessionStorage.getItem(KEY_STORAGE)}` } });
+  if (!response.ok) {
+    let detail = response.statusText;
+    try { detail = (await response.json()).detail || detail; } catch (_) { /* not JSON */ }
+    throw new ApiError(response.status, String(detail));
+  }
+  return response.json();
+}
+
+const seriesPath = (id) => id.split("/").map(encodeURIComponent).join("/");
+const query = (params) => new URLSearchParams(Object.entries(params).filter(([, v]) => v !== "" && v != null)).toString();
+
+function say(text) { $("message").textContent = text; }
+
+function cell(row, text, className) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (className) td.className = className;
+  row.appendChild(td);
+  return td;
+}
+
+function evidenceText(evidence) {
+  return Object.entries(evidence || {}).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join("; ");
+}
+
+async function loadAlerts() {
+  const counts = await Promise.all(SEVERITIES.map(([severity]) => api(`/v1/alerts?${query({ status: "open", severity, limit: 1 })}`)));
+  Charts.bars($("alerts-chart"), "alerts-by-severity",
+              SEVERITIES.map(([label, color], i) => ({ label, color, value: counts[i].total })));
+  const page = await api("/v1/alerts?status=open&limit=10");
+  const body = $("alerts-table").querySelector("tbody");
+  body.replaceChildren();
+  for (const alert of page.items) {
+    const row = document.createElement("tr");
+    const sev = cell(row, "");
+    const badge = document.createElement("span");
+    badge.className = `sev sev-${alert.severity}`;
+    badge.textContent = alert.severity;
+    sev.appendChild(badge);
+    cell(row, alert.type.replace("_", " "));
+    cell(row, `${alert.geo} (${alert.region})`);
+    cell(row, alert.drug);
+    cell(row, evidenceText(alert.evidence), "evidence");
+    body.appendChild(row);
+  }
+}
+
+async function loadTrends() {
+  const page = await api("/v1/trends?limit=10");
+  Charts.hbars($("trends-chart"), "top-trends", page.items.map((t) => ({
+    label: `${t.geo} · ${t.drug} (${t.metric})`, value: t.score, detail: evidenceText(t.evidence),
+    color: (SEVERITIES.find(([s]) => s === t.severity) || [null, "#1f6fb2"])[1],
+  })));
+}
+
+async function loadSeriesList() {
+  const page = await api("/v1/series?metric=kg&drug_level=group&limit=500");
+  const select = $("series-select");
+  select.replaceChildren();
+  const preferred = page.items.filter((s) => s.geo_level === "country").concat(page.items.filter((s) => s.geo_level !== "country"));
+  for (const s of preferred) {
+    const option = document.createElement("option");
+    option.value = s.unique_id;
+    option.textContent = `${s.unique_id} (${s.region})`;
+    select.appendChild(option);
+  }
+  if (!preferred.length) Charts.empty($("series-chart"), "series-forecast", "no series visible with this key");
+  return preferred.length > 0;
+}
+
+async function loadSeries() {
+  const id = $("series-select").value;
+  if (!id) return;
+  const history = await api(`/v1/series/${seriesPath(id)}`);
+  let forecast = { points: [] };
+  $("series-note").textContent = "";
+  try {
+    forecast = await api(`/v1/forecasts/${seriesPath(id)}`);
+    $("series-note").textContent = `forecast by ${forecast.model || "the champion"}` +
+      (forecast.model_version ? `, model version ${forecast.model_version}` : "") + ` (${forecast.source})`;
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    $("series-note").textContent = `no forecast: ${err.message}`;
+  }
+  Charts.forecastBand($("series-chart"), "series-forecast", history.points, forecast.points);
+}
+
+async function loadRoutes() {
+  const params = { drug: $("routes-drug").value.trim(), destination: $("routes-destination").value.trim(),
+                   attribute: $("routes-attribute").value, metric: "kg" };
+  const flows = await api(`/v1/routes?${query(params)}`);
+  Charts.stackedShares($("routes-chart"), "route-shares", flows.keys, flows.shares);
+}
+
+async function guarded(task) {
+  try { await task(); } catch (err) {
+    if (err instanceof ApiError && err.status === 401) { forgetKey(); say("That key was refused (missing, unknown or revoked)."); return; }
+    say(`Could not load: ${err.message}`);
+  }
+}
+
+async function loadAll() {
+  say("");
+  $("panels").hidden = false;
+  $("forget-key").hidden = false;
+  await Promise.all([guarded(loadAlerts), guarded(loadTrends), guarded(loadRoutes),
+                     guarded(async () => { if (await loadSeriesList()) await loadSeries(); })]);
+  document.body.dataset.loaded = "true";
+}
+
+function forgetKey() {
+  sessionStorage.removeItem(KEY_STORAGE);
+  $("panels").hidden = true;
+  $("forget-key").hidden = true;
+  document.body.dataset.loaded = "false";
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(KEY_STORAGE, $("api-key").value.trim());
+    $("api-key").value = "";
+    loadAll();
+  });
+  $("forget-key").addEventListener("click", () => { forgetKey(); say("Key forgotten."); });
+  $("series-select").addEventListener("change", () => guarded(loadSeries));
+  $("routes-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(loadRoutes); });
+  if (sessionStorage.getItem(KEY_STORAGE)) loadAll();
+});
