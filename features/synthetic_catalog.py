@@ -579,7 +579,8 @@ PLANTED_EVENTS: tuple[dict, ...] = (
 # Distractors: a country that stops reporting (not a decline), a giant seizure (not a trend).
 REPORTING_GAPS: tuple[tuple[str, str, str], ...] = (("PAK", "2023-03", "2023-06"),
                                                      ("KEN", "2022-10", "2022-12"))
-# geo, substance, reported name, period, day, kg, mode, origin
+# geo, substance, reported name, period, day, kg (raised to 5x the series' biggest month), mode,
+# origin
 OUTLIERS: tuple[tuple[str, str, str, str, int, float, str, str], ...] = (
     ("ITA", "cocaine hydrochloride", "Cocaine HCL", "2023-07", 14, 5300.0, "sea", "COL"),
     ("AUS", "methamphetamine", "Crystal meth", "2024-03", 9, 1600.0, "sea", "MMR"),

@@ -127,7 +127,10 @@ def _build_world(scale: float, rng: np.random.Generator) -> _World:
     for c in iso3:
         iso2 = table.at[c, "iso2"]
         names = cat.COUNTRY_NAMES.get(c, (table.at[c, "name"],))
-        forms = [(c, .72)] + ([(iso2, .14)] if iso2 != "NA" else [])  # "NA" reads back as missing
+        # country_converter keeps a regex for a few ISO2 codes ("^GB$|^UK$"); "NA" (Namibia)
+        # reads back as missing in most CSV readers: both are written as ISO3 or name only.
+        plain = len(iso2) == 2 and iso2.isalpha() and iso2.isupper() and iso2 != "NA"
+        forms = [(c, .72)] + ([(iso2, .14)] if plain else [])
         forms += [(n, .14 / len(names)) for n in names]
         spellings.append((tuple(f for f, _ in forms), tuple(w for _, w in forms)))
     geo_region = dict(zip(table.index, table["region"], strict=True))
@@ -442,13 +445,16 @@ def _events(world: _World, c: np.ndarray, s: np.ndarray, t: np.ndarray, kg: np.n
     return out
 
 
-def _distractors(world: _World, outlier_ids: list[str]) -> list[dict]:
+def _distractors(world: _World, outliers: list[tuple], outlier_ids: list[str]) -> list[dict]:
+    """The reporting gaps and giant seizures, as published in events.json."""
     out: list[dict] = []
     for geo, start, end in cat.REPORTING_GAPS:
+        if geo not in world.iso3:
+            continue
         out.append({"type": "reporting_gap", "geo_level": "country", "geo": geo,
                     "region": world.geo_region[geo], "start": start, "end": end,
                     "description": f"{geo} reports nothing from {start} to {end}: not a decline."})
-    for (geo, sub, reported, period, _, quantity, _, _), sid in zip(cat.OUTLIERS, outlier_ids,
+    for (geo, sub, reported, period, _, quantity, _, _), sid in zip(outliers, outlier_ids,
                                                                   strict=True):
         group = next(x.group for x in world.subs if x.name == sub)
         out.append({"type": "outlier", "geo_level": "country", "geo": geo,
@@ -535,7 +541,11 @@ def generate_world(seed: int = 7, scale: float = 1.0) -> tuple[pd.DataFrame, dic
     day = (rng.random(n) * days_in[t]).astype(np.int64) + 1
     day[n_genuine:] = [o[4] for o in outliers]
     kg = _sizes(world, c, s, t, rng)
-    kg[n_genuine:] = [o[5] for o in outliers]
+    for k, o in enumerate(outliers, start=n_genuine):  # at least 5x the series' biggest month
+        same = np.flatnonzero((c[:n_genuine] == c[k]) & (s[:n_genuine] == s[k]))
+        top = _monthly(kg[same], t[same]).max(initial=0.0)
+        kg[k] = max(o[5], math.ceil(5 * top / 100) * 100)
+    outliers = [o[:5] + (float(kg[k]),) + o[6:] for k, o in enumerate(outliers, start=n_genuine)]
     routes = _routes(world, c, s, t, rng)
     for k, o in enumerate(outliers, start=n_genuine):
         routes["mode"][k], routes["origin"][k], routes["destination"][k] = o[6], o[7], o[0]
@@ -564,7 +574,7 @@ def generate_world(seed: int = 7, scale: float = 1.0) -> tuple[pd.DataFrame, dic
     truth = {"seed": int(seed), "scale": float(scale), "start": START, "end": END,
              "countries": len(world.iso3), "substances": len(world.subs),
              "events": _events(world, c, s, t, kg, routes),
-             "distractors": _distractors(world, outlier_ids), "dirt": dirt}
+             "distractors": _distractors(world, outliers, outlier_ids), "dirt": dirt}
     return frame, truth
 
 
