@@ -31,7 +31,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -126,14 +126,22 @@ def _chart_images(entries: list[DigestEntry], settings: Settings, outbox_id: str
     return images
 
 
+def forget_resolved(session: Session) -> int:
+    """Drop the delivery marks of resolved alerts, so an alert that comes back is news again."""
+    resolved = select(Alert.fingerprint).where(Alert.status == "resolved").scalar_subquery()
+    result = session.execute(delete(Delivery).where(Delivery.fingerprint.in_(resolved)))
+    return result.rowcount or 0
+
+
 def enqueue_digests(session: Session, settings: Settings, now: datetime | None = None) -> int:
     """Queue one digest per recipient with alerts to tell; returns how many were queued.
 
     The outbox rows and the `Delivery` marks are added to `session` together, so they commit
     (or roll back) as one transaction. Only open alerts are sent: silenced, acknowledged and
-    resolved alerts are not.
+    resolved alerts are not; a resolved alert that reopens later is sent again.
     """
     now = now or utcnow()
+    forget_resolved(session)
     subscriptions = list_subscriptions(session)
     if not subscriptions:
         return 0
@@ -272,6 +280,32 @@ def _connection_lost(err: Exception) -> bool:
     return isinstance(err, OSError | smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError)
 
 
+def _send(smtp: smtplib.SMTP, message: EmailMessage, envelope_from: str,
+          recipient: str) -> tuple[str, str | None]:
+    """Hand one message to the server: ("sent" | "failed" | "deferred" | "down", error)."""
+    try:
+        smtp.send_message(message, from_addr=envelope_from, to_addrs=[recipient])
+    except (smtplib.SMTPException, OSError) as err:
+        error = f"{type(err).__name__}: {err}"[:1000]
+        if _is_permanent(err):
+            return "failed", error
+        return ("down" if _connection_lost(err) else "deferred"), error
+    return "sent", None
+
+
+def _defer_rest(settings: Settings, outbox_ids: list[str], now: datetime,
+                error: BaseException | str | None) -> int:
+    """Back off every row of `outbox_ids` (the first one claimed, the rest not) after the
+    server became unreachable; returns how many were deferred."""
+    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"[:1000]
+    url = settings.service_database_url
+    _finish(url, outbox_ids[0], now, status="pending", error=text)
+    _defer_unclaimed(url, outbox_ids[1:], now, text)
+    log.warning("SMTP %s:%s unreachable, %d message(s) deferred: %s", settings.smtp_host,
+                settings.smtp_port, len(outbox_ids), text)
+    return len(outbox_ids)
+
+
 def _crash_hook() -> None:
     code = os.environ.get(CRASH_AFTER_SEND_ENV)
     if code:
@@ -319,32 +353,28 @@ def deliver_pending(settings: Settings, now: datetime | None = None, *,
                 _finish(url, outbox_id, now, status="sent")
                 counts["written"] += 1
                 continue
-            connecting = smtp is None
-            try:
-                if smtp is None:
+            if smtp is None:
+                try:
                     smtp = connect_smtp(settings)
-                smtp.send_message(message, from_addr=envelope_from, to_addrs=[row.recipient])
-            except (smtplib.SMTPException, OSError) as err:
-                error = f"{type(err).__name__}: {err}"[:1000]
-                if not connecting and _is_permanent(err):
-                    _finish(url, outbox_id, now, status="failed", error=error)
-                    counts["failed"] += 1
-                    log.error("outbox %s to %s refused: %s", outbox_id, row.recipient, error)
-                    continue
+                except (smtplib.SMTPException, OSError) as err:
+                    counts["deferred"] += _defer_rest(settings, due[position:], now, err)
+                    break
+            outcome, error = _send(smtp, message, envelope_from, row.recipient)
+            if outcome == "sent":
+                _crash_hook()
+                _finish(url, outbox_id, now, status="sent")
+                counts["sent"] += 1
+            elif outcome == "failed":
+                _finish(url, outbox_id, now, status="failed", error=error)
+                counts["failed"] += 1
+                log.error("outbox %s to %s refused: %s", outbox_id, row.recipient, error)
+            elif outcome == "deferred":
                 _finish(url, outbox_id, now, status="pending", error=error)
                 counts["deferred"] += 1
-                if connecting or _connection_lost(err):
-                    rest = due[position + 1:]
-                    _defer_unclaimed(url, rest, now, error)
-                    counts["deferred"] += len(rest)
-                    smtp = None
-                    log.warning("SMTP %s:%s unreachable, %d message(s) deferred: %s",
-                                settings.smtp_host, settings.smtp_port, 1 + len(rest), error)
-                    break
-                continue
-            _crash_hook()
-            _finish(url, outbox_id, now, status="sent")
-            counts["sent"] += 1
+            else:  # the connection is gone: this and the rest wait for the next cycle
+                smtp = None
+                counts["deferred"] += _defer_rest(settings, due[position:], now, error)
+                break
     finally:
         if smtp is not None:
             try:

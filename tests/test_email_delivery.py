@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from email.message import EmailMessage
 from email.policy import default
@@ -218,6 +219,33 @@ def test_severity_rise_sends_the_alert_again_and_a_fall_does_not(settings, smtp)
     with session_scope(settings.service_database_url) as session:
         mark = session.scalars(select(Delivery)).one()
         assert (mark.recipient, mark.severity) == ("planner@example.org", "critical")
+
+
+def test_alert_that_resolves_and_reopens_is_sent_again(settings, smtp):
+    add_alert(settings)
+    subscribe(settings, "planner@example.org")
+    run_delivery_cycle(settings)
+    set_alert(settings, "fp-esp-cocaine", status="resolved")
+    run_delivery_cycle(settings)
+    set_alert(settings, "fp-esp-cocaine", status="open")
+    run_delivery_cycle(settings)
+    assert len(smtp.messages) == 2
+
+
+def test_scheduler_runs_cycles_in_the_background_until_stopped(home):
+    from serving.outbox import start_delivery_scheduler
+
+    settings = Settings(home=home, send_interval_seconds=1)
+    subscribe(settings, "planner@example.org")
+    stop = start_delivery_scheduler(settings)
+    try:
+        add_alert(settings)
+        deadline = time.monotonic() + 10
+        while not list(settings.outbox_dir.glob("*.eml")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop()
+    assert len(list(settings.outbox_dir.glob("*.eml"))) == 1
 
 
 def test_outage_defers_every_digest_and_recovery_delivers_them_all(settings, smtp):
