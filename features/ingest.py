@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -102,19 +103,41 @@ class IngestReport:
 
 # --- the pure core -------------------------------------------------------------------------
 def _parse_dates(text: pd.Series) -> pd.Series:
+    """ISO dates (time and zone dropped); NaT when unparseable.
+
+    A well-formed date beyond pandas' range (year 2262 on, like '2999-12-31') becomes the last
+    representable day, so it is judged a future date rather than an unparseable one.
+    """
     def _parse(uniques: pd.Series) -> pd.DataFrame:
-        parsed = pd.to_datetime(uniques.str.strip(), format="ISO8601", errors="coerce", utc=True)
-        return pd.DataFrame({"date": parsed.dt.tz_localize(None).dt.normalize()})
+        stripped = uniques.astype(str).str.strip()
+        parsed = pd.to_datetime(stripped, format="ISO8601", errors="coerce", utc=True)
+        values = parsed.dt.tz_localize(None).dt.normalize().to_numpy(copy=True)
+        far = parsed.isna() & stripped.str.match(r"^(2[3-9]|[3-9]\d)\d\d-\d\d-\d\d")
+        for position in np.flatnonzero(far.to_numpy()):
+            try:
+                date.fromisoformat(stripped.iloc[position][:10])
+            except ValueError:
+                continue
+            values[position] = pd.Timestamp.max.normalize().to_datetime64()
+        return pd.DataFrame({"date": values})
 
     return map_unique(text, _parse)["date"].astype("datetime64[ns]")
 
 
-def _parse_numbers(text: pd.Series) -> pd.Series:
-    def _parse(uniques: pd.Series) -> pd.DataFrame:
-        return pd.DataFrame({"value": pd.to_numeric(uniques.str.strip(), errors="coerce")
-                             .astype(float)})
+def _parse_numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """The numbers written in `text`, and a flag for text that is not a number at all.
 
-    return map_unique(text, _parse)["value"].astype(float)
+    'NaN', 'inf' and overflowing literals like '1e400' parse (to NaN or inf): they are numbers
+    that are not finite, a different fault from text such as 'abc' or a decimal comma.
+    """
+    def _parse(uniques: pd.Series) -> pd.DataFrame:
+        stripped = uniques.astype(str).str.strip()
+        value = pd.to_numeric(stripped, errors="coerce").astype(float)
+        not_number = value.isna() & ~stripped.str.lower().isin(["nan", "-nan", "+nan"])
+        return pd.DataFrame({"value": value, "not_number": not_number.astype(float)})
+
+    parsed = map_unique(text, _parse)
+    return parsed["value"].astype(float), parsed["not_number"].eq(1.0)
 
 
 def normalise_records(canonical: pd.DataFrame, file: str, today: pd.Timestamp,
@@ -136,7 +159,7 @@ def normalise_records(canonical: pd.DataFrame, file: str, today: pd.Timestamp,
     drugs = classify_drugs(text["drug"])
     frame: dict[str, pd.Series] = {f"{c}_text": text[c] for c in REQUIRED_COLUMNS}
     frame["date"] = _parse_dates(text["date"])
-    frame["quantity"] = _parse_numbers(text["quantity"])
+    frame["quantity"], frame["quantity_unparseable"] = _parse_numbers(text["quantity"])
     frame["unit"] = units["unit"]
     frame["country"] = countries_to_iso3(text["country"])
     kg = kilogram_equivalents(frame["quantity"].to_numpy(dtype=float),
@@ -173,7 +196,7 @@ def normalise_records(canonical: pd.DataFrame, file: str, today: pd.Timestamp,
     missing_id = records["seizure_id"].isna().to_numpy()
     if missing_id.any():
         content = records.loc[missing_id, list(_CONTENT_COLUMNS)].copy()
-        content["drug_reported"] = name_key(content["drug_reported"].fillna(""))
+        content["drug_reported"] = name_key(content["drug_reported"].astype(object).fillna(""))
         records.loc[missing_id, "seizure_id"] = "h-" + row_hashes(content, _CONTENT_COLUMNS)
     return records[list(RECORD_COLUMNS)], reasons
 
@@ -196,6 +219,12 @@ def _malformed_rows(table: RawTable, file: str) -> pd.DataFrame:
         "file": file,
         "line": [number if number is not None else -1 for number, _ in table.malformed],
     })
+
+
+def top_unclassified(records: pd.DataFrame, top: int = TOP_UNCLASSIFIED) -> dict[str, int]:
+    """The most frequent reported names the taxonomy does not know, with their row counts."""
+    names = records.loc[records["drug_group"] == UNCLASSIFIED, "drug_reported"].astype(object)
+    return {str(k): int(v) for k, v in names.value_counts().head(top).items()}
 
 
 # --- the stage -----------------------------------------------------------------------------
@@ -232,38 +261,45 @@ def _to_canonical(table: RawTable, fmt: str) -> pd.DataFrame:
     return table.frame
 
 
-def _ingest_records(tables: list[RawTable], fmt: str, settings: Settings,
-                    report: IngestReport, say: Progress, today: pd.Timestamp) -> IngestReport:
-    canonicals = [_to_canonical(table, fmt) for table in tables]  # column errors before writes
+def _settle(report: IngestReport, parsed: list[tuple[RawTable, pd.DataFrame, pd.Series]],
+            key: str, known: pd.Series | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split parsed rows into new accepted rows and quarantine rows; fill the report's counts.
+
+    `parsed` holds each table with its normalised rows and their reasons; `known` the keys the
+    warehouse already has. A row is a duplicate when its key is known or appeared earlier.
+    """
     accepted: list[pd.DataFrame] = []
     quarantined: list[pd.DataFrame] = []
-    for table, canonical in zip(tables, canonicals, strict=True):
+    for table, rows, reasons in parsed:
         file = str(table.path.resolve())
-        say(f"normalising {len(canonical):,} rows of {table.path.name}")
-        records, reasons = normalise_records(canonical, file, today)
-        report.rows_read += len(records) + len(table.malformed)
-        accepted.append(records.loc[reasons.isna().to_numpy()])
+        report.rows_read += len(rows) + len(table.malformed)
+        accepted.append(rows.loc[reasons.isna().to_numpy()])
         quarantined.append(quarantine_rows(table.frame, reasons, file))
         if table.malformed:
             quarantined.append(_malformed_rows(table, file))
-
-    new = pd.concat(accepted, ignore_index=True) if accepted else pd.DataFrame()
-    records_path = settings.warehouse_dir / RECORDS_FILE
-    known = _read_column(records_path, "seizure_id")
-    duplicate = new["seizure_id"].duplicated(keep="first").to_numpy()
+    new = pd.concat(accepted, ignore_index=True)
+    duplicate = new[key].duplicated(keep="first").to_numpy()
     if known is not None and len(known):
-        duplicate |= new["seizure_id"].isin(known).to_numpy()
+        duplicate |= new[key].isin(known).to_numpy()
     new = new.loc[~duplicate]
+    bad = pd.concat(quarantined, ignore_index=True)
     report.duplicates = int(duplicate.sum())
     report.accepted = len(new)
+    report.quarantined = {str(k): int(v) for k, v in bad["reason"].value_counts().items()}
+    report.unclassified_drugs = top_unclassified(new)
+    return new, bad
 
-    bad = pd.concat(quarantined, ignore_index=True) if quarantined else pd.DataFrame()
-    counts = bad["reason"].value_counts() if len(bad) else pd.Series(dtype=int)
-    report.quarantined = {str(k): int(v) for k, v in counts.items()}
-    unclassified = new.loc[new["drug_group"] == UNCLASSIFIED, "drug_reported"]
-    report.unclassified_drugs = {str(k): int(v) for k, v in
-                                 unclassified.value_counts().head(TOP_UNCLASSIFIED).items()}
 
+def _ingest_records(tables: list[RawTable], fmt: str, settings: Settings,
+                    report: IngestReport, say: Progress, today: pd.Timestamp) -> IngestReport:
+    canonicals = [_to_canonical(table, fmt) for table in tables]  # column errors before writes
+    parsed = []
+    for table, canonical in zip(tables, canonicals, strict=True):
+        say(f"normalising {len(canonical):,} rows of {table.path.name}")
+        records, reasons = normalise_records(canonical, str(table.path.resolve()), today)
+        parsed.append((table, records, reasons))
+    records_path = settings.warehouse_dir / RECORDS_FILE
+    new, bad = _settle(report, parsed, "seizure_id", _read_column(records_path, "seizure_id"))
     say(f"writing {len(new):,} records")
     _append_records(records_path, new)
     _replace_quarantine(settings.warehouse_dir / QUARANTINE_FILE, bad,
@@ -278,33 +314,11 @@ def _ingest_aggregates(tables: list[RawTable], fmt: str, settings: Settings,
     module = cbp if fmt == "cbp" else unodc_annual
     parsed = []
     for table in tables:
-        file = str(table.path.resolve())
         rows, reasons = module.source_rows(table.frame, table.path)
-        rows["file"] = file
-        parsed.append((table, file, rows, reasons))
-    accepted: list[pd.DataFrame] = []
-    quarantined: list[pd.DataFrame] = []
-    for table, file, rows, reasons in parsed:
-        report.rows_read += len(rows) + len(table.malformed)
-        accepted.append(rows.loc[reasons.isna().to_numpy()])
-        quarantined.append(quarantine_rows(table.frame, reasons, file))
-        if table.malformed:
-            quarantined.append(_malformed_rows(table, file))
-    new = pd.concat(accepted, ignore_index=True)
+        parsed.append((table, rows.assign(file=str(table.path.resolve())), reasons))
     rows_path = settings.warehouse_dir / AGGREGATE_ROWS_FILE
     stored = pd.read_parquet(rows_path) if rows_path.exists() else None
-    duplicate = new["key"].duplicated(keep="first").to_numpy()
-    if stored is not None:
-        duplicate |= new["key"].isin(stored["key"]).to_numpy()
-    new = new.loc[~duplicate]
-    report.duplicates = int(duplicate.sum())
-    report.accepted = len(new)
-    bad = pd.concat(quarantined, ignore_index=True)
-    counts = bad["reason"].value_counts() if len(bad) else pd.Series(dtype=int)
-    report.quarantined = {str(k): int(v) for k, v in counts.items()}
-    unclassified = new.loc[new["drug_group"] == UNCLASSIFIED, "drug_reported"]
-    report.unclassified_drugs = {str(k): int(v) for k, v in
-                                 unclassified.value_counts().head(TOP_UNCLASSIFIED).items()}
+    new, bad = _settle(report, parsed, "key", None if stored is None else stored["key"])
 
     all_rows = new if stored is None else pd.concat([stored, new], ignore_index=True)
     say(f"building series from {len(all_rows):,} aggregated rows")

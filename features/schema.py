@@ -32,6 +32,7 @@ class Reason:
     EMPTY_DRUG = "empty_drug"
     UNPARSEABLE_DATE = "unparseable_date"
     FUTURE_DATE = "future_date"
+    UNPARSEABLE_QUANTITY = "unparseable_quantity"
     NON_FINITE_QUANTITY = "non_finite_quantity"
     NON_POSITIVE_QUANTITY = "non_positive_quantity"
     UNKNOWN_UNIT = "unknown_unit"
@@ -107,8 +108,9 @@ def _missing_required(frame: Mapping[str, pd.Series], today: pd.Timestamp) -> np
 
 
 # The checks run on the columns `features.ingest.normalise_records` builds: the cleaned input text
-# (`*_text`, NaN when empty or 'Unknown') and the parsed values (`date`, `quantity`, `unit`,
-# `unit_kind`, `country`). Order matters: the first failing check names the reason.
+# (`*_text`, NaN when empty or 'Unknown') and the parsed values (`date`, `quantity`,
+# `quantity_unparseable`, `unit`, `country`, `kg`). Order matters: the first failing check names
+# the reason.
 ROW_CHECKS: tuple[RowCheck, ...] = (
     RowCheck(Reason.MISSING_REQUIRED_FIELD, _missing_required,
              "date, country, quantity and unit must be present"),
@@ -118,9 +120,11 @@ ROW_CHECKS: tuple[RowCheck, ...] = (
              "the date must parse (ISO YYYY-MM-DD, or the importer's format)"),
     RowCheck(Reason.FUTURE_DATE, lambda f, today: (f["date"] > today).to_numpy(),
              "the date may not lie after today"),
+    RowCheck(Reason.UNPARSEABLE_QUANTITY, lambda f, today: f["quantity_unparseable"].to_numpy(),
+             "the quantity must be a number written with a decimal point ('1.5', not '1,5')"),
     RowCheck(Reason.NON_FINITE_QUANTITY,
              lambda f, today: ~np.isfinite(f["quantity"].to_numpy(dtype=float, na_value=np.nan)),
-             "the quantity must be a finite number (not NaN, inf, 1e400 or text)"),
+             "the quantity must be a finite number (not NaN, inf or 1e400)"),
     RowCheck(Reason.NON_POSITIVE_QUANTITY,
              lambda f, today: (f["quantity"].to_numpy(dtype=float, na_value=np.nan) <= 0),
              "the quantity must be positive"),

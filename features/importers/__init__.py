@@ -117,9 +117,17 @@ def _read_csv(path: Path) -> RawTable:
     except pa.ArrowException as err:
         raise NarcotrendError(f"{path}: cannot parse as CSV ({err})") from None
     frame = table.to_pandas()
+    malformed = [(number if number is not None else _line_of(body, text, encoding), text)
+                 for number, text in malformed]
     if len(frame) == 0:
         warnings.append(f"{path.name}: header only, no data rows")
     return RawTable(frame, path, warnings, malformed)
+
+
+def _line_of(body: bytes, text: str, encoding: str) -> int | None:
+    """The 1-based line where a row's text starts (for the few rows the parser rejects)."""
+    position = body.find(text.encode("utf-8" if encoding == "utf8" else encoding))
+    return None if position < 0 else body.count(b"\n", 0, position) + 1
 
 
 def _sniff_delimiter(sample: str) -> str:

@@ -13,9 +13,9 @@ Choices, for the reader of the series:
   "Coastal/Interior"), `area` = the area of responsibility ("TUCSON SECTOR"...), and
   `country` = "USA" (all rows). `region` (the UN region column) is "Americas" for all of them.
 - Drugs: drug level `substance`, CBP's drug types mapped through the taxonomy (Methamphetamine ->
-  methamphetamine, Fentanyl -> fentanyl, Marijuana -> cannabis herb; Cocaine -> "cocaine
-  (unspecified)" because CBP does not separate salt, base and crack; "Other Drugs**" -> "other
-  drugs").
+  methamphetamine, Fentanyl -> fentanyl, Marijuana -> cannabis herb, Ecstasy -> MDMA, Khat ->
+  khat; Cocaine -> "cocaine hydrochloride", the taxonomy's reading of unqualified "cocaine",
+  although CBP's figure also holds some base and crack; "Other Drugs**" -> "other drugs").
 - Zero versus missing: CBP publishes only non-zero cells of a complete national count, so a
   month that CBP region reported anything in gives 0 for the drugs absent that month, for the
   region and for each of its areas (an area with no row at all that month had no seizures, not
