@@ -1,7 +1,7 @@
 """The build stage: records store -> series and route flows (`narcotrend build`).
 
-Reads ``data/warehouse/records.parquet`` (and ``aggregates.parquet``, the already-aggregated
-imports, when present), builds the series (:mod:`features.series`) and the route flows
+Reads ``data/warehouse/records.parquet`` and ``aggregates.parquet`` (the already-aggregated
+imports), whichever exist, builds the series (:mod:`features.series`) and the route flows
 (:mod:`features.routes`), and writes ``data/series/series.parquet``, ``routes.parquet`` and a
 small ``build.json`` manifest. The logic lives in the pure functions; this module is the I/O edge.
 """
@@ -19,11 +19,11 @@ from typing import Any, Protocol
 import pandas as pd
 
 from features.errors import NarcotrendError
+from features.ingest import AGGREGATES_FILE, RECORDS_FILE
 from features.routes import ROUTE_RECORD_COLUMNS, build_route_flows
+from features.schema import RECORD_SCHEMA
 from features.series import SERIES_RECORD_COLUMNS, build_series, merge_aggregates
 
-RECORDS_FILE = "records.parquet"
-AGGREGATES_FILE = "aggregates.parquet"
 SERIES_FILE = "series.parquet"
 ROUTES_FILE = "routes.parquet"
 MANIFEST_FILE = "build.json"
@@ -53,17 +53,20 @@ def build_all(settings: BuildSettings, progress: Progress | None = None, *,
     say = progress or (lambda message: None)
     freq = freq or settings.frequency
     records_path = settings.warehouse_dir / RECORDS_FILE
-    if not records_path.exists():
+    aggregates_path = settings.warehouse_dir / AGGREGATES_FILE
+    if not records_path.exists() and not aggregates_path.exists():
         raise NarcotrendError(f"no records store at {records_path}: run `narcotrend ingest FILE…` "
                               "first")
     started = time.perf_counter()
-    say(f"reading {records_path}")
-    records = _read_records(records_path)
+    if records_path.exists():
+        say(f"reading {records_path}")
+        records = _read_records(records_path)
+    else:  # only already-aggregated imports (cbp, unodc-annual) were ingested
+        records = RECORD_SCHEMA.empty_table().to_pandas()
 
     say(f"building series ({freq}) from {len(records):,} records")
     series = build_series(records, freq)
-    aggregates_path = settings.warehouse_dir / AGGREGATES_FILE
-    merged = {"added": 0, "skipped_coarser": 0, "skipped_duplicate": 0}
+    merged = {"added": 0}
     if aggregates_path.exists():
         say(f"merging already-aggregated series from {aggregates_path}")
         series, merged = merge_aggregates(series, pd.read_parquet(aggregates_path), freq)
@@ -73,6 +76,9 @@ def build_all(settings: BuildSettings, progress: Progress | None = None, *,
         if merged["skipped_duplicate"]:
             say(f"left out {merged['skipped_duplicate']} aggregated series whose unique_id the "
                 "records already give")
+        if merged["skipped_conflict"]:
+            say(f"left out {merged['skipped_conflict']} aggregated series with two values for "
+                "one period (two sources under one unique_id)")
 
     say("building route flows")
     routes = build_route_flows(records, freq)

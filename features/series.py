@@ -31,17 +31,15 @@ import numpy as np
 import pandas as pd
 
 from features.errors import NarcotrendError
+from features.schema import METRICS, SERIES_COLUMNS
 
 #: Supported output frequencies -> the pandas period frequency whose periods start on them.
 FREQUENCIES: dict[str, str] = {"MS": "M", "W-MON": "W-SUN", "YS": "Y"}
+#: The geo levels built from records (aggregated imports add their own, such as CBP's "area").
 GEO_LEVELS: tuple[str, ...] = ("world", "region", "subregion", "country")
 #: Drug level -> the record column that names the drug at that level.
 DRUG_LEVELS: dict[str, str] = {"group": "drug_group", "substance": "substance"}
-METRICS: tuple[str, ...] = ("seizures", "kg")
 WORLD = "World"
-SERIES_COLUMNS: list[str] = ["unique_id", "ds", "y", "geo_level", "geo", "region", "drug_level",
-                             "drug", "metric"]
-KEY_COLUMNS: list[str] = ["geo_level", "geo", "region", "drug_level", "drug", "metric"]
 SERIES_RECORD_COLUMNS: list[str] = ["date", "country", "region", "subregion", "drug_group",
                                     "substance", "kg"]
 
@@ -261,36 +259,53 @@ def merge_aggregates(series: pd.DataFrame, aggregates: pd.DataFrame,
 
     Their own geo levels and values are kept; only ``ds`` moves to the period start at ``freq``
     and rows falling in one period are summed (monthly CBP in a yearly build; NaN only when
-    every part is NaN). Series coarser than ``freq`` (a yearly table in a monthly build: no two
-    consecutive periods) are left out rather than read as one month's value, and a
-    ``unique_id`` the records already give is left out rather than duplicated. Returns the
-    merged frame and counts ``added``, ``skipped_coarser``, ``skipped_duplicate``.
+    every part is NaN). Series coarser than ``freq`` (a yearly table in a monthly build: every
+    ``ds`` on 1 January) are left out rather than read as one month's value, and a
+    ``unique_id`` the records already give is left out rather than duplicated. A series with
+    two rows for one ``ds`` (two sources under one ``unique_id``) is left out rather than
+    summed. Returns the merged frame and counts ``added``, ``skipped_coarser``,
+    ``skipped_duplicate``, ``skipped_conflict``.
     """
     check_columns(aggregates, SERIES_COLUMNS, "aggregates")
-    report = {"added": 0, "skipped_coarser": 0, "skipped_duplicate": 0}
+    report = {"added": 0, "skipped_coarser": 0, "skipped_duplicate": 0, "skipped_conflict": 0}
     if aggregates.empty:
         return series, report
-    agg = aggregates[SERIES_COLUMNS].copy()
+    agg = aggregates[list(SERIES_COLUMNS)].copy()
     agg["y"] = pd.to_numeric(agg["y"], errors="coerce").astype(np.float64)
-    ordinal = period_ordinals(agg["ds"], freq)
     agg["ds"] = period_start(agg["ds"], freq)
     keys = [col for col in SERIES_COLUMNS if col != "y"]
     agg = agg.groupby(keys, dropna=False, sort=False, as_index=False)["y"].sum(min_count=1)
 
-    order = pd.DataFrame({"unique_id": aggregates["unique_id"].to_numpy(), "p": ordinal})
-    order = order.drop_duplicates().sort_values(["unique_id", "p"])
-    step = order.groupby("unique_id", sort=False)["p"].diff()
-    min_step = step.groupby(order["unique_id"], sort=False).min()
-    coarser = set(min_step.index[min_step > 1])
-    duplicate = set(agg["unique_id"]) & set(series["unique_id"]) - coarser
+    native = _native_frequency_rank(aggregates["unique_id"], aggregates["ds"])
+    conflict = set(aggregates.loc[aggregates.duplicated(["unique_id", "ds"]), "unique_id"])
+    coarser = set(native.index[native > _FREQUENCY_RANK[freq]]) - conflict
+    duplicate = set(agg["unique_id"]) & set(series["unique_id"]) - coarser - conflict
     report["skipped_coarser"] = len(coarser)
     report["skipped_duplicate"] = len(duplicate)
-    agg = agg[~agg["unique_id"].isin(coarser | duplicate)]
+    report["skipped_conflict"] = len(conflict)
+    agg = agg[~agg["unique_id"].isin(coarser | duplicate | conflict)]
     report["added"] = int(agg["unique_id"].nunique())
     if agg.empty:
         return series, report
     for col in keys:
         if col != "ds":
             agg[col] = agg[col].astype(object).where(agg[col].notna(), None)
-    merged = pd.concat([series, agg[SERIES_COLUMNS]], ignore_index=True)
+    merged = pd.concat([series, agg[list(SERIES_COLUMNS)]], ignore_index=True)
     return merged, report
+
+
+_FREQUENCY_RANK: dict[str, int] = {"W-MON": 1, "MS": 2, "YS": 3}
+
+
+def _native_frequency_rank(unique_id: pd.Series, ds: pd.Series) -> pd.Series:
+    """Per series, the coarsest frequency all its ``ds`` sit on: 3 yearly (every ds on 1
+    January), 2 monthly (every ds on a 1st), else 0 (weekly or finer, never coarser)."""
+    ds = pd.to_datetime(ds)
+    frame = pd.DataFrame({
+        "unique_id": unique_id.to_numpy(),
+        "month_start": (ds.dt.day == 1).to_numpy(),
+        "year_start": ((ds.dt.day == 1) & (ds.dt.month == 1)).to_numpy(),
+    })
+    on = frame.groupby("unique_id", sort=False)[["month_start", "year_start"]].all()
+    return pd.Series(np.where(on["year_start"], 3, np.where(on["month_start"], 2, 0)),
+                     index=on.index)

@@ -33,4 +33,17 @@ def ensure_input_files(settings: Settings, console: Console) -> tuple[list[Path]
 def run_pipeline(settings: Settings, console: Console) -> None:
     """Run every stage once on the configured data."""
     settings.ensure_dirs()
-    ensure_input_files(settings, console)
+    files, fmt = ensure_input_files(settings, console)
+
+    from features.build import build_all
+    from features.ingest import ingest_files
+
+    def progress(message: str) -> None:
+        console.print(f"  {message}", highlight=False)
+
+    report = ingest_files(files, fmt, settings, progress=progress)
+    console.print(f"ingest: {report.rows_read:,} rows read, {report.accepted:,} accepted, "
+                  f"{report.duplicates:,} duplicates, {report.quarantined_total:,} quarantined")
+    built = build_all(settings, progress=progress)
+    console.print(f"build: {built['series']:,} series ({built['freq']}, {built['start']} to "
+                  f"{built['end']}) and {built['routes']:,} route flows")

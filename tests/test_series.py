@@ -222,7 +222,8 @@ def cbp_aggregates(months_: list[str], values_: list[float]) -> pd.DataFrame:
 def test_merge_aggregates_keeps_their_own_geo_levels_and_values(series: pd.DataFrame) -> None:
     aggregates = cbp_aggregates(["2024-01-01", "2024-02-01", "2024-03-01"], [5.0, np.nan, 7.0])
     merged, report = merge_aggregates(series, aggregates, "MS")
-    assert report == {"added": 1, "skipped_coarser": 0, "skipped_duplicate": 0}
+    assert report == {"added": 1, "skipped_coarser": 0, "skipped_duplicate": 0,
+                      "skipped_conflict": 0}
     assert values(merged, "Southwest Border/methamphetamine/seizures") == pytest.approx(
         [5.0, np.nan, 7.0], nan_ok=True)
     assert len(merged) == len(series) + 3
@@ -246,6 +247,14 @@ def test_merge_aggregates_does_not_duplicate_a_built_series(series: pd.DataFrame
     assert report["skipped_duplicate"] == 1
     assert values(merged, "ESP/cocaine/kg") == pytest.approx(values(series, "ESP/cocaine/kg"),
                                                              nan_ok=True)
+
+
+def test_merge_aggregates_leaves_out_a_series_two_sources_share(series: pd.DataFrame) -> None:
+    monthly = cbp_aggregates(["2024-01-01", "2024-02-01", "2024-03-01"], [1.0, 2.0, 4.0])
+    yearly = cbp_aggregates(["2023-01-01", "2024-01-01"], [30.0, 40.0])
+    merged, report = merge_aggregates(series, pd.concat([monthly, yearly]), "MS")
+    assert report["skipped_conflict"] == 1 and report["added"] == 0
+    assert len(merged) == len(series)
 
 
 def write_records(home, records: pd.DataFrame) -> None:
@@ -277,6 +286,19 @@ def test_build_all_writes_series_routes_and_a_manifest(home) -> None:
     assert any("route flows" in message for message in messages)
 
 
+def test_build_all_with_only_aggregated_imports_stores_their_series(home) -> None:
+    from serving.settings import get_settings
+
+    warehouse = get_settings().warehouse_dir
+    warehouse.mkdir(parents=True, exist_ok=True)
+    cbp_aggregates(["2024-01-01", "2024-02-01"], [5.0, 6.0]).to_parquet(
+        warehouse / "aggregates.parquet", index=False)
+    summary = build_all(get_settings())
+    stored = pd.read_parquet(get_settings().series_dir / "series.parquet")
+    assert (summary["series"], summary["routes"], summary["aggregate_series"]) == (1, 0, 1)
+    assert stored["y"].tolist() == [5.0, 6.0]
+
+
 def test_build_all_without_a_records_store_says_to_ingest_first(home) -> None:
     from serving.settings import get_settings
 
@@ -298,3 +320,57 @@ def test_a_substance_named_like_a_group_keeps_unique_ids_unique() -> None:
     series = build_series(records)
     assert not series.duplicated(["unique_id", "ds"]).any()
     assert "ESP/cocaine (substance)/kg" in set(series["unique_id"])
+
+
+@pytest.fixture(scope="module")
+def synthetic_build(tmp_path_factory) -> tuple[pd.DataFrame, dict]:
+    """The default synthetic world at a quarter of its size, ingested and built in a fresh home."""
+    from features.ingest import ingest_files
+    from features.synthetic_world import write_world
+    from serving.settings import Settings
+
+    home = tmp_path_factory.mktemp("synthetic_home")
+    settings = Settings(home=home)
+    written = write_world(settings.demo_dir, seed=7, scale=0.25)
+    ingest_files([settings.demo_dir / "seizures.csv"], "canonical", settings)
+    build_all(settings)
+    truth = json.loads((settings.demo_dir / "events.json").read_text())
+    assert written["records"] > 10_000
+    return pd.read_parquet(settings.series_dir / "series.parquet"), truth
+
+
+def test_synthetic_world_reporting_gap_is_missing_in_every_series_of_the_country(
+        synthetic_build: tuple[pd.DataFrame, dict]) -> None:
+    series, truth = synthetic_build
+    gaps = [d for d in truth["distractors"] if d["type"] == "reporting_gap"]
+    assert gaps
+    for gap in gaps:
+        country = series[series["geo"] == gap["geo"]]
+        inside = country["ds"].between(pd.Timestamp(gap["start"]), pd.Timestamp(gap["end"]))
+        n_months = len(pd.period_range(gap["start"], gap["end"], freq="M"))
+        assert inside.sum() == n_months * country["unique_id"].nunique()
+        assert country.loc[inside, "y"].isna().all()
+        assert country.loc[~inside, "y"].notna().mean() > 0.9
+        # the country's region keeps reporting through the gap: its totals are numbers
+        region = series[(series["geo"] == gap["region"]) & series["ds"].between(
+            pd.Timestamp(gap["start"]), pd.Timestamp(gap["end"]))]
+        assert region["y"].notna().all()
+
+
+@pytest.mark.parametrize("event_type", ["surge", "new_drug"])
+def test_synthetic_world_planted_events_show_in_their_series(
+        synthetic_build: tuple[pd.DataFrame, dict], event_type: str) -> None:
+    series, truth = synthetic_build
+    events = [e for e in truth["events"] if e["type"] == event_type]
+    assert events
+    for event in events:
+        y = series[series["unique_id"] == f"{event['geo']}/{event['drug']}/{event['metric']}"]
+        y = y.set_index("ds")["y"]
+        onset = pd.Timestamp(event["onset"])
+        before = y[(y.index < onset) & (y.index >= onset - pd.DateOffset(months=12))]
+        after = y[(y.index >= onset) & (y.index < onset + pd.DateOffset(months=12))]
+        observed = event["observed_monthly"]
+        assert before.mean() == pytest.approx(observed["before"], rel=0.1, abs=0.2), event["id"]
+        assert after.mean() == pytest.approx(observed["after"], rel=0.1), event["id"]
+        if event_type == "new_drug":  # absence before the onset reads as 0, not missing
+            assert (before == 0).all()
