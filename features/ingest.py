@@ -132,8 +132,13 @@ def _parse_numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     """
     def _parse(uniques: pd.Series) -> pd.DataFrame:
         stripped = uniques.astype(str).str.strip()
-        value = pd.to_numeric(stripped, errors="coerce").astype(float)
-        not_number = value.isna() & ~stripped.str.lower().isin(["nan", "-nan", "+nan"])
+        value = pd.to_numeric(stripped, errors="coerce").astype(float).to_numpy(copy=True)
+        not_number = np.zeros(len(stripped), dtype=bool)
+        for position in np.flatnonzero(np.isnan(value)):  # few: 'NaN', '1e400', 'abc', '1,5'
+            try:
+                value[position] = float(stripped.iloc[position])
+            except ValueError:
+                not_number[position] = True
         return pd.DataFrame({"value": value, "not_number": not_number.astype(float)})
 
     parsed = map_unique(text, _parse)
