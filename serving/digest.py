@@ -58,6 +58,22 @@ class DigestEntry:
         return [f"{geo_name(a['geo'])} ({a['geo']}, {a['severity']})" for a in self.members]
 
     @property
+    def summary(self) -> str:
+        """The detector's one-line reading of the evidence, when it gives one."""
+        return str((self.lead.get("evidence") or {}).get("summary", ""))
+
+    @property
+    def evidence_rows(self) -> list[tuple[str, Any]]:
+        """The evidence numbers other than the summary, as (name, value) rows."""
+        evidence = self.lead.get("evidence") or {}
+        return [(str(k), v) for k, v in evidence.items() if k != "summary"]
+
+    @property
+    def chart_title(self) -> str:
+        lead = self.lead
+        return f"{geo_name(lead['geo'])}: {lead['drug']} ({lead.get('metric', '')})"
+
+    @property
     def title(self) -> str:
         lead = self.lead
         label = TYPE_LABELS.get(lead["type"], lead["type"])

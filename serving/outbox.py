@@ -113,7 +113,7 @@ def _chart_images(entries: list[DigestEntry], settings: Settings, outbox_id: str
                 cache[key] = None
                 continue
             fc = None if forecasts is None else forecasts[forecasts["unique_id"] == entry.unique_id]
-            png = render_chart_png(rows, fc, title=entry.unique_id,
+            png = render_chart_png(rows, fc, title=entry.chart_title,
                                    mark_period=entry.lead["period"])
             cache[key] = base64.b64encode(png).decode("ascii")
     images = []

@@ -442,9 +442,7 @@ def _narcotrend(home: Path, *args: str, port: int) -> subprocess.CompletedProces
 
 def test_cli_alerts_send_reports_deferral_then_next_cycle_delivers(settings, smtp):
     add_alert(settings)
-    added = _narcotrend(settings.home, "subscriptions", "add", "--email", "cli@example.org",
-                        "--geo", "Spain", "--min-severity", "medium", port=smtp.port)
-    assert added.returncode == 0, added.stderr
+    subscribe(settings, "cli@example.org", geos=["Spain"], min_severity="medium")
     smtp.stop()
 
     down = _narcotrend(settings.home, "alerts", "send", port=smtp.port)
@@ -458,18 +456,34 @@ def test_cli_alerts_send_reports_deferral_then_next_cycle_delivers(settings, smt
     assert [rcpt for rcpt, _ in smtp.messages] == [["cli@example.org"]]
 
 
-def test_cli_subscriptions_list_and_remove(home):
+def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """`narcotrend ARGS` in this process (the console entry point): exit code, stdout, stderr."""
+    from serving.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["narcotrend", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_cli_subscriptions_add_list_remove_and_refuse_injection(home, monkeypatch, capsys):
     import json
 
-    added = _narcotrend(home, "subscriptions", "add", "--email", "p@example.org", "--json",
-                        "--drug", "cocaine", port=1)
-    sub_id = json.loads(added.stdout)["id"]
-    listed = _narcotrend(home, "subscriptions", "list", "--json", port=1)
-    assert [(s["id"], s["drugs"]) for s in json.loads(listed.stdout)] == [(sub_id, ["cocaine"])]
-    removed = _narcotrend(home, "subscriptions", "remove", sub_id, port=1)
-    again = _narcotrend(home, "subscriptions", "remove", sub_id, port=1)
-    assert (removed.returncode, again.returncode) == (0, 2)
-    assert "does not exist" in again.stderr
-    injected = _narcotrend(home, "subscriptions", "add", "--email", "a@b.com\r\nBcc: x@y.com",
-                           port=1)
-    assert injected.returncode == 2 and "injection" in injected.stderr
+    code, out, _ = run_cli(monkeypatch, capsys, "subscriptions", "add", "--email",
+                           "p@example.org", "--drug", "cocaine", "--geo", "Western Africa",
+                           "--json")
+    sub_id = json.loads(out)["id"]
+    _, listed, _ = run_cli(monkeypatch, capsys, "subscriptions", "list", "--json")
+    assert [(s["id"], s["geos"], s["drugs"]) for s in json.loads(listed)] == [
+        (sub_id, ["Western Africa"], ["cocaine"])]
+    removed, _, _ = run_cli(monkeypatch, capsys, "subscriptions", "remove", sub_id)
+    again, _, err = run_cli(monkeypatch, capsys, "subscriptions", "remove", sub_id)
+    assert (code, removed, again) == (0, 0, 2)
+    assert "does not exist" in err
+    injected, _, err = run_cli(monkeypatch, capsys, "subscriptions", "add", "--email",
+                               "a@b.com\r\nBcc: x@y.com")
+    assert injected == 2 and "injection" in err
