@@ -374,3 +374,21 @@ def test_synthetic_world_planted_events_show_in_their_series(
         assert after.mean() == pytest.approx(observed["after"], rel=0.1), event["id"]
         if event_type == "new_drug":  # absence before the onset reads as 0, not missing
             assert (before == 0).all()
+
+
+@pytest.mark.realdata
+def test_cbp_series_pass_through_the_build_unchanged_and_complete(home, shared_data) -> None:
+    from features.ingest import ingest_files
+    from serving.settings import get_settings
+
+    settings = get_settings()
+    ingest_files(sorted((shared_data / "cbp_nationwide_drugs").glob("*.csv")), "cbp", settings)
+    build_all(settings)
+    uid = "Southwest Border/methamphetamine/seizures"
+    stored = pd.read_parquet(settings.warehouse_dir / "aggregates.parquet")
+    built = pd.read_parquet(settings.series_dir / "series.parquet")
+    expected = stored[stored["unique_id"] == uid].set_index("ds")["y"].sort_index()
+    got = built[built["unique_id"] == uid].set_index("ds")["y"].sort_index()
+    months_ = pd.date_range("2018-10-01", "2025-05-01", freq="MS")
+    assert got.index.equals(months_) and got.notna().all()
+    pd.testing.assert_series_equal(got, expected)
