@@ -487,3 +487,20 @@ def test_cli_subscriptions_add_list_remove_and_refuse_injection(home, monkeypatc
     injected, _, err = run_cli(monkeypatch, capsys, "subscriptions", "add", "--email",
                                "a@b.com\r\nBcc: x@y.com")
     assert injected == 2 and "injection" in err
+
+
+def test_backoff_doubles_from_one_minute_up_to_one_hour():
+    from serving.outbox import backoff_seconds
+
+    assert [backoff_seconds(n) for n in (1, 2, 3, 4, 7, 30)] == [60, 120, 240, 480, 3600, 3600]
+
+
+def test_ssl_and_starttls_together_are_refused_before_anything_is_claimed(home):
+    from features.errors import NarcotrendError
+
+    settings = Settings(home=home, smtp_host="127.0.0.1", smtp_ssl=True, smtp_starttls=True)
+    add_alert(settings)
+    subscribe(settings, "planner@example.org")
+    with pytest.raises(NarcotrendError, match="SMTP_SSL and NARCOTREND_SMTP_STARTTLS"):
+        run_delivery_cycle(settings)
+    assert [r.status for r in outbox_rows(settings)] == ["pending"]
