@@ -18,6 +18,7 @@ from sqlalchemy import (
     JSON,
     DateTime,
     Float,
+    Index,
     Integer,
     String,
     Text,
@@ -163,6 +164,7 @@ class AuditEntry(Base):
     """Every API call: who, what, when, status."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_key_id_at", "key_id", "at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
@@ -192,7 +194,13 @@ class Job(Base):
 
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
-    """One engine per database URL; SQLite gets WAL and a busy timeout for concurrent readers."""
+    """One engine per database URL, its schema upgraded to the newest migration.
+
+    SQLite gets WAL and a busy timeout for concurrent readers. The upgrade (serving/migrations)
+    is a version check when the schema is current and is serialised between processes.
+    """
+    from serving.migrations import upgrade_database
+
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -205,7 +213,7 @@ def get_engine(url: str) -> Engine:
             cur.close()
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
+    upgrade_database(engine)
     return engine
 
 

@@ -1,14 +1,22 @@
-"""Shared fixtures: an isolated home per test, and the path to ../shared/data."""
+"""Shared fixtures: an isolated home per test, the path to ../shared/data, and the service
+database on SQLite and on the PostgreSQL server of NARCOTREND_TEST_POSTGRES_URL."""
 
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+POSTGRES_URL_ENV = "NARCOTREND_TEST_POSTGRES_URL"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
 
 
 @pytest.fixture
@@ -30,3 +38,51 @@ def shared_data() -> Path:
             pytest.fail(f"CI=true but the shared data folder {SHARED_DATA} is missing")
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The test PostgreSQL database (NARCOTREND_TEST_POSTGRES_URL, a SQLAlchemy URL such as
+    postgresql+psycopg://user:pw@127.0.0.1:5432/db); skipped when unset, except under CI=true."""
+    url = os.environ.get(POSTGRES_URL_ENV)
+    if not url:
+        if in_ci():
+            pytest.fail(f"CI=true but {POSTGRES_URL_ENV} is not set (.ci/run starts PostgreSQL)")
+        pytest.skip(f"{POSTGRES_URL_ENV} not set: no PostgreSQL to test against")
+    return url
+
+
+@pytest.fixture
+def postgres_schema_url(postgres_url: str) -> Iterator[str]:
+    """A URL whose search_path is a new, empty schema of the test database (dropped afterwards),
+    so every test starts from nothing without the cost of a new database."""
+    from sqlalchemy import create_engine, make_url, pool, text
+
+    from serving.db import get_engine
+
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_url, poolclass=pool.NullPool)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = (make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
+           .render_as_string(hide_password=False))
+    yield url
+    get_engine(url).dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The service database URL, once on SQLite in the test home and once on PostgreSQL; the
+    settings (NARCOTREND_DATABASE_URL) point at it, so code that takes settings uses it too."""
+    from serving.settings import get_settings
+
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_schema_url")
+        monkeypatch.setenv("NARCOTREND_DATABASE_URL", url)
+        get_settings.cache_clear()
+    else:
+        get_settings().data_dir.mkdir(parents=True, exist_ok=True)
+    return get_settings().service_database_url

@@ -1,0 +1,1 @@
+"""Alembic revisions of the service database (a package so that installs carry them)."""
