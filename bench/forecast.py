@@ -1,0 +1,175 @@
+"""Bench: the project's forecasts against statsforecast's Auto models on real CBP series.
+
+The CBP monthly Nationwide Drug Seizures (../shared/data/cbp_nationwide_drugs) become series
+(country, CBP region and area of responsibility x drug x seizures/kg); the last 12 months are
+held out. Peers (AutoETS, AutoARIMA, AutoTheta, SeasonalNaive) forecast them in one
+``StatsForecast.forecast`` call; the project runs the whole ``narcotrend train`` stage
+(backtests, choice, final fit, MLflow run and registration) in a scratch home on the same
+training months and cores. Prints one JSON document:
+
+    .venv/bin/python bench/forecast.py [--data DIR] [--n-jobs 2]
+
+MASE is the mean over series of the holdout MAE divided by the training months' seasonal-naive
+MAE (series with a zero scale, where MASE is undefined, are left out and counted); coverage is
+the share of held-out points inside the interval.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "cbp_nationwide_drugs"
+HOLDOUT = 12
+SEASON = 12
+LEVELS = (80, 95)
+
+
+def load_series(folder: Path) -> pd.DataFrame:
+    """CBP series in the project's long format, from the project's importer."""
+    from features.importers.cbp import load_cbp_series
+
+    paths = sorted(folder.glob("*.csv"))
+    if not paths:
+        raise SystemExit(f"no CBP csv files in {folder}")
+    return load_cbp_series(paths)
+
+
+def split(series: pd.DataFrame, holdout: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    cut = series["ds"].max() - pd.DateOffset(months=holdout)
+    return series[series["ds"] <= cut].copy(), series[series["ds"] > cut].copy()
+
+
+def peer_forecasts(train: pd.DataFrame, n_jobs: int) -> tuple[pd.DataFrame, float]:
+    """statsforecast's Auto models in one call, as a user would run them; NaN gaps (none in CBP)
+    interpolated, since statsforecast cannot take them."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, SeasonalNaive
+
+    df = train[["unique_id", "ds", "y"]].copy()
+    df["y"] = df.groupby("unique_id")["y"].transform(
+        lambda s: s.interpolate(limit_area="inside"))
+    df = df.dropna(subset=["y"])
+    models = [AutoETS(season_length=SEASON), AutoARIMA(season_length=SEASON),
+              AutoTheta(season_length=SEASON), SeasonalNaive(season_length=SEASON)]
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sf = StatsForecast(models=models, freq="MS", n_jobs=n_jobs)
+        out = sf.forecast(df=df, h=HOLDOUT, level=list(LEVELS))
+    return out, time.perf_counter() - started
+
+
+def project_forecasts(train: pd.DataFrame, n_jobs: int) -> tuple[pd.DataFrame, dict, float]:
+    """The full train stage in a scratch home; its forecasts, summary and wall time."""
+    from serving.settings import Settings
+    from training.train import train as run_train
+
+    with tempfile.TemporaryDirectory() as home:
+        settings = Settings(home=Path(home), n_jobs=n_jobs, horizon=HOLDOUT)
+        settings.ensure_dirs()
+        train.to_parquet(settings.series_dir / "series.parquet", index=False)
+        started = time.perf_counter()
+        summary = run_train(settings, horizon=HOLDOUT)
+        seconds = time.perf_counter() - started
+        forecasts = pd.read_parquet(settings.forecasts_dir / "forecasts.parquet")
+    return forecasts, summary, seconds
+
+
+def scales(train: pd.DataFrame) -> pd.Series:
+    """Training seasonal-naive MAE per series (NaN pairs skipped)."""
+    frame = train.sort_values(["unique_id", "ds"])
+    diff = frame.groupby("unique_id")["y"].diff(SEASON).abs()
+    return diff.groupby(frame["unique_id"]).mean()
+
+
+def score(test: pd.DataFrame, forecasts: pd.DataFrame, point: str, bounds: dict[int, tuple[str,
+          str]], scale: pd.Series) -> dict[str, float]:
+    data = test[["unique_id", "ds", "y"]].merge(forecasts, on=["unique_id", "ds"], how="inner")
+    data = data[data["y"].notna() & data["unique_id"].isin(scale.index)]
+    err = (data[point] - data["y"]).abs() / data["unique_id"].map(scale)
+    out = {"mase": float(err.groupby(data["unique_id"]).mean().mean()),
+           "n_points": len(data)}
+    for lvl, (lo, hi) in bounds.items():
+        if lo in data:
+            inside = (data["y"] >= data[lo]) & (data["y"] <= data[hi])
+            out[f"coverage_{lvl}"] = float(inside.mean())
+    return out
+
+
+def first_call_seconds() -> dict[str, float]:
+    """Cold import and first-fit cost of the engine in a fresh process (statsforecast 2.x is
+    compiled ahead of time: no numba JIT to pay)."""
+    code = ("import time; t=time.perf_counter(); import numpy as np; "
+            "from statsforecast.models import AutoETS; t1=time.perf_counter(); "
+            "y=np.sin(np.arange(60))+5; AutoETS(season_length=12).fit(y); t2=time.perf_counter();"
+            " AutoETS(season_length=12).fit(y); t3=time.perf_counter(); "
+            "print(t1-t, t2-t1, t3-t2)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    imp, first, second = (float(v) for v in out.stdout.split())
+    return {"import_seconds": round(imp, 3), "first_fit_seconds": round(first, 4),
+            "second_fit_seconds": round(second, 4)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--n-jobs", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args(argv)
+
+    series = load_series(args.data)
+    train, test = split(series, HOLDOUT)
+    scale = scales(train)
+    defined = scale[(scale > 0) & scale.notna()]
+
+    ours, summary, train_seconds = project_forecasts(train, args.n_jobs)
+    peers, peer_seconds = peer_forecasts(train, args.n_jobs)
+
+    bounds = {lvl: (f"lo_{lvl}", f"hi_{lvl}") for lvl in LEVELS}
+    project = score(test, ours, "forecast", bounds, defined)
+    peer_scores = {name: score(test, peers, name, {lvl: (f"{name}-lo-{lvl}", f"{name}-hi-{lvl}")
+                                                   for lvl in LEVELS}, defined)
+                   for name in ("AutoETS", "AutoARIMA", "AutoTheta", "SeasonalNaive")}
+    best_peer = min(peer_scores, key=lambda k: peer_scores[k]["mase"])
+    ratio = project["mase"] / peer_scores[best_peer]["mase"]
+    result = {
+        "data": str(args.data), "holdout_months": HOLDOUT,
+        "train_end": str(train["ds"].max().date()), "test_end": str(test["ds"].max().date()),
+        "n_series": int(series["unique_id"].nunique()),
+        "n_series_scored": int(len(defined)),
+        "n_series_undefined_mase": int(series["unique_id"].nunique() - len(defined)),
+        "n_jobs": args.n_jobs,
+        "project": {**project, "train_seconds": round(train_seconds, 2),
+                    "fit_seconds": round(summary.get("fit_seconds", float("nan")), 2),
+                    "fallbacks": summary["fallbacks"], "backtest_mase": summary["mase"],
+                    "backtest_coverage_80": summary["coverage_80"],
+                    "backtest_coverage_95": summary["coverage_95"]},
+        "peers": peer_scores,
+        "peers_forecast_seconds": round(peer_seconds, 2),
+        "best_peer": best_peer,
+        "mase_ratio_to_best_peer": round(ratio, 4),
+        "engine_cold_start": first_call_seconds(),
+        "acceptance": {
+            "mase_at_most_0.95_best_peer": bool(ratio <= 0.95),
+            "coverage_80_in_72_88": bool(0.72 <= project.get("coverage_80", 0) <= 0.88),
+            "coverage_95_in_90_98": bool(0.90 <= project.get("coverage_95", 0) <= 0.98),
+            "train_not_slower_than_peers": bool(train_seconds <= peer_seconds),
+        },
+    }
+    print(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()

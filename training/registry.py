@@ -1,0 +1,205 @@
+"""MLflow tracking and registry for training runs: one run per `narcotrend train`, a registered
+pyfunc version per run, and the ``champion`` alias behind a backtest-MASE gate.
+
+Aliases and tags only, never stages (deprecated). The tracking URI is set here, inside the
+stage, never at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from features.errors import NarcotrendError
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
+    from training.train import TrainingResult
+
+EXPERIMENT = "narcotrend-training"
+CHAMPION = "champion"
+N_PLOTS = 6
+
+
+def client_for(settings: Any) -> MlflowClient:
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+
+
+def ensure_experiment(client: MlflowClient, settings: Any) -> str:
+    """The training experiment's id, created with the home's artifact location if new."""
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    if experiment is not None:
+        return experiment.experiment_id
+    return client.create_experiment(EXPERIMENT, artifact_location=settings.artifact_location)
+
+
+def gate(candidate: float, champion: float | None, champion_version: str | None) -> tuple[bool,
+                                                                                          str]:
+    """Whether a candidate with backtest MASE ``candidate`` takes the alias, and why."""
+    if not math.isfinite(candidate):
+        return False, f"mase {candidate} is not a number: not promoted"
+    if champion is None or not math.isfinite(champion):
+        return True, f"mase {candidate:.3f}: no champion with a MASE yet"
+    if candidate <= champion:
+        return True, f"mase {candidate:.3f} <= champion {champion:.3f} (version {champion_version})"
+    return False, (f"mase {candidate:.3f} > champion {champion:.3f} (version {champion_version}): "
+                   "champion kept")
+
+
+def current_champion(client: MlflowClient, name: str) -> tuple[str, float | None] | None:
+    """(version, backtest MASE) of the champion, None when no version holds the alias."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mv = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+    mase = mv.tags.get("mase")
+    if mase is None and mv.run_id:
+        mase = client.get_run(mv.run_id).data.metrics.get("mase")
+    return str(mv.version), (float(mase) if mase is not None else None)
+
+
+def _plot_largest(result: TrainingResult, series_values: pd.DataFrame | None,
+                  folder: Path) -> list[Path]:
+    """PNG of history, last backtest window and forecast with 80/95% bands for the largest
+    series (by total observed volume)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if series_values is None or result.forecasts.empty:
+        return []
+    forecast_ids = set(result.forecasts["unique_id"])
+    volume = series_values[series_values["unique_id"].isin(forecast_ids)].groupby(
+        "unique_id")["y"].sum().sort_values(ascending=False)
+    paths = []
+    for uid in volume.index[:N_PLOTS]:
+        hist = series_values[series_values["unique_id"] == uid].tail(48)
+        fc = result.forecasts[result.forecasts["unique_id"] == uid]
+        fig, ax = plt.subplots(figsize=(8, 3.5))
+        ax.plot(hist["ds"], hist["y"], color="black", lw=1.2, label="actual")
+        bt = result.project_backtest
+        if len(bt):
+            bt = bt[bt["unique_id"] == uid]
+            if len(bt):
+                last = bt[bt["cutoff"] == bt["cutoff"].max()]
+                ax.plot(last["ds"], last["forecast"], color="tab:orange", ls="--",
+                        label="backtest forecast")
+        ax.fill_between(fc["ds"], fc["lo_95"], fc["hi_95"], color="tab:blue", alpha=0.15,
+                        label="95%")
+        ax.fill_between(fc["ds"], fc["lo_80"], fc["hi_80"], color="tab:blue", alpha=0.3,
+                        label="80%")
+        ax.plot(fc["ds"], fc["forecast"], color="tab:blue", lw=1.5,
+                label=f"forecast ({fc['model'].iloc[0]})")
+        ax.set_title(uid, fontsize=10)
+        ax.legend(fontsize=7, loc="upper left")
+        fig.tight_layout()
+        safe = "".join(c if c.isalnum() else "_" for c in uid)
+        path = folder / f"{len(paths) + 1:02d}_{safe}.png"
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def _finite(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
+
+
+def log_training_run(settings: Any, result: TrainingResult,
+                     progress: Callable[[str], None] | None = None,
+                     series_values: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Record one training run (params, metrics, artifacts, the pyfunc bundle), register it and
+    move the champion alias if it passes the gate. Returns run id, version and the decision."""
+    import mlflow
+
+    from training.pyfunc import ForecastBundle, bundle_signature
+
+    say = progress or (lambda message: None)
+    settings.mlruns_dir.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+    client = client_for(settings)
+    experiment_id = ensure_experiment(client, settings)
+    name = settings.registered_model_name
+    metrics = dict(result.metrics)
+    metrics.update({"n_series": float(result.forecasts["unique_id"].nunique()),
+                    "n_fallback": float(len(result.fallbacks)),
+                    "n_skipped": float(len(result.skipped))})
+    metrics.update({f"conformal_factor_{lvl}": f for lvl, f in result.factors.items()})
+    metrics.update({f"failures.{alias}": float(n) for alias, n in result.model_failures.items()})
+    metrics.update({f"seconds.{k}": v for k, v in result.timings.items()})
+    with tempfile.TemporaryDirectory() as tmp, mlflow.start_run(
+            experiment_id=experiment_id, run_name="train") as run:
+        folder = Path(tmp)
+        mlflow.log_params({k: (str(v)[:5000]) for k, v in result.params.items()})
+        mlflow.log_metrics(_finite(metrics))
+        mlflow.set_tags({"stage": "train", "n_fallback": str(len(result.fallbacks))})
+        result.backtest.to_parquet(folder / "backtest.parquet", index=False)
+        result.evaluation.to_parquet(folder / "evaluation.parquet", index=False)
+        choices = result.weights.copy()
+        choices.to_parquet(folder / "choices.parquet", index=False)
+        result.forecasts.to_parquet(folder / "forecasts.parquet", index=False)
+        (folder / "fallbacks.json").write_text(json.dumps(
+            {"fallbacks": result.fallbacks, "skipped_no_data": result.skipped}, indent=1))
+        for file in ("backtest.parquet", "evaluation.parquet", "choices.parquet",
+                     "forecasts.parquet", "fallbacks.json"):
+            mlflow.log_artifact(str(folder / file), artifact_path="training")
+        plots = folder / "plots"
+        plots.mkdir()
+        for path in _plot_largest(result, series_values, plots):
+            mlflow.log_artifact(str(path), artifact_path="plots")
+        say("registering the forecast bundle")
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=ForecastBundle(),
+            artifacts={"forecasts": str(folder / "forecasts.parquet"),
+                       "choices": str(folder / "choices.parquet")},
+            signature=bundle_signature(), registered_model_name=name)
+        run_id = run.info.run_id
+    version = str(info.registered_model_version)
+    mase = float(metrics.get("mase", float("nan")))
+    champion = current_champion(client, name)
+    promoted, reason = gate(mase, champion[1] if champion else None,
+                            champion[0] if champion else None)
+    for key in ("mase", "coverage_80", "coverage_95"):
+        if key in metrics:
+            client.set_model_version_tag(name, version, key, f"{metrics[key]:.4f}")
+    client.set_model_version_tag(name, version, "n_series", str(int(metrics["n_series"])))
+    client.set_model_version_tag(name, version, "promotion", reason)
+    if promoted:
+        client.set_registered_model_alias(name, CHAMPION, version)
+    say(f"registered {name} version {version}: {reason}")
+    return {"run_id": run_id, "version": version, "promoted": promoted, "promotion": reason,
+            "champion_version": version if promoted else (champion[0] if champion else None)}
+
+
+def promote(settings: Any, version: str) -> dict[str, Any]:
+    """Move the champion alias to ``version`` by hand (tagged as a manual promotion)."""
+    from mlflow.exceptions import MlflowException
+
+    client = client_for(settings)
+    name = settings.registered_model_name
+    try:
+        client.get_model_version(name, str(version))
+    except MlflowException:
+        raise NarcotrendError(f"model {name!r} has no version {version!r}; "
+                              "`narcotrend models list` shows the versions") from None
+    previous = current_champion(client, name)
+    client.set_registered_model_alias(name, CHAMPION, str(version))
+    reason = f"manual promotion (champion was version {previous[0]})" if previous else \
+        "manual promotion"
+    client.set_model_version_tag(name, str(version), "promotion", reason)
+    return {"version": str(version), "previous": previous[0] if previous else None,
+            "promotion": reason}

@@ -1,0 +1,256 @@
+"""The train stage (`narcotrend train`): backtest, choose, fit, forecast, track, register.
+
+``fit_forecasts`` is the pure part (a long series frame in, forecasts and their evidence out);
+``train`` is the stage around it: it reads ``data/series/series.parquet``, writes
+``data/forecasts/forecasts.parquet`` and records the run in MLflow (:mod:`training.registry`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from features.errors import NarcotrendError
+from models.base import DEFAULT_LEVELS, Forecaster, Panel, season_length_for, to_panel
+from models.baselines import Drift, Naive, SeasonalNaive, WindowMean
+from models.global_gbm import GlobalGBM
+from models.intermittent import TSB, Croston
+from models.statistical import ETS, Theta
+from training.backtest import cross_validation, forecast
+from training.metrics import evaluate, series_scales, summarize
+from training.selection import calibrate, choose, combine, conformal_factors
+
+Progress = Callable[[str], None]
+FORECAST_COLUMNS = ["unique_id", "ds", "forecast", "lo_80", "hi_80", "lo_95", "hi_95", "model"]
+FALLBACK = "snaive"
+# Above this many series x fits the full AutoETS search (all error/trend/season combinations)
+# gives way to additive-season ETS, about half the cost, so the default world trains in minutes.
+FULL_ETS_BUDGET = 8_000
+
+
+def default_models(season_length: int, n_series: int = 0, fits_per_series: int = 4,
+                   freq: str | None = None) -> list[Forecaster]:
+    """The candidate models: cheap benchmarks, ETS, Theta, intermittent-demand methods and the
+    global gradient-boosting model. ARIMA is left out of the default set: its order search costs
+    10-50x an ETS fit per series and per backtest window, and did not win series on the CBP
+    backtests that ETS and Theta did not already win (bench/forecast.py)."""
+    ets_model = "ZZZ" if n_series * fits_per_series <= FULL_ETS_BUDGET else "ZZA"
+    return [
+        Naive(), SeasonalNaive(season_length), Drift(), WindowMean(season_length or 12),
+        ETS(season_length, model=ets_model), Theta(season_length),
+        Croston(), TSB(),
+        GlobalGBM(season_length, lags=_gbm_lags(season_length), freq=freq),
+    ]
+
+
+def _gbm_lags(season_length: int) -> tuple[int, ...]:
+    return (1, 2, 3, 6, 12) if season_length == 12 else tuple(
+        sorted({1, 2, 3, max(season_length, 1)}))
+
+
+@dataclass
+class TrainingResult:
+    """Everything a training run produces, for storage, tracking and tests."""
+
+    forecasts: pd.DataFrame
+    backtest: pd.DataFrame
+    project_backtest: pd.DataFrame
+    evaluation: pd.DataFrame
+    weights: pd.DataFrame
+    factors: dict[int, float]
+    fallbacks: dict[str, str]
+    skipped: list[str]
+    model_failures: dict[str, int]
+    metrics: dict[str, float]
+    params: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
+                  freq: str | None = None, models: Sequence[Forecaster] | None = None,
+                  method: Literal["best", "ensemble"] = "ensemble", top_k: int = 3,
+                  level: Sequence[int] = DEFAULT_LEVELS, n_jobs: int = -1,
+                  dask_scheduler: str | None = None,
+                  progress: Progress | None = None) -> TrainingResult:
+    """Backtest every model on every series, keep the best (or a weighted few) per series,
+    calibrate the intervals on the backtest errors, refit on all data and forecast ``h`` ahead.
+
+    A series with too little history for a backtest, or on which every model failed, gets the
+    seasonal naive forecast and is listed in ``fallbacks``; a series with no observation at all
+    is listed in ``skipped``.
+    """
+    say = progress or (lambda message: None)
+    levels = tuple(level)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    panel = to_panel(series, freq=freq)
+    season_length = season_length_for(panel.freq)
+    min_train = max(2 * season_length, 8)
+    n_obs = panel.n_observed()
+    skipped = [str(u) for u in panel.ids[n_obs == 0]]
+    at_last_cutoff = np.array([np.count_nonzero(~np.isnan(y[:-h])) if len(y) > h else 0
+                               for y in panel.y])
+    eligible = panel.subset(panel.ids[(at_last_cutoff >= min_train) & (n_obs > 0)])
+    short = panel.subset(panel.ids[(at_last_cutoff < min_train) & (n_obs > 0)])
+    models = list(models) if models is not None else default_models(
+        season_length, len(eligible), windows + 1, panel.freq)
+    aliases = [m.alias for m in models]
+    if FALLBACK not in aliases:
+        models.append(SeasonalNaive(season_length, alias=FALLBACK))
+        aliases.append(FALLBACK)
+    say(f"backtesting {len(models)} models on {len(eligible):,} series ({windows} windows, "
+        f"horizon {h}); {len(short):,} short series get the {FALLBACK} fallback")
+
+    cv, cv_failures = cross_validation(eligible, models, h, windows, step, levels, min_train,
+                                       n_jobs, dask_scheduler) if len(eligible) else \
+        (pd.DataFrame(columns=["unique_id", "ds", "cutoff", "y"]), {})
+    timings["backtest_seconds"] = time.perf_counter() - started
+    first_cutoff = cv.groupby("unique_id")["cutoff"].min() if len(cv) else None
+    scales = series_scales(eligible, season_length, first_cutoff)
+    evaluation = evaluate(cv, scales, aliases, levels) if len(cv) else pd.DataFrame(
+        columns=["unique_id", "metric", *aliases])
+    weights = choose(evaluation, "mase", top_k, method) if len(evaluation) else pd.DataFrame(
+        columns=["unique_id", "model", "weight"])
+    project_cv = combine(cv, weights, levels) if len(weights) else pd.DataFrame()
+    factors = conformal_factors(project_cv, levels) if len(project_cv) else {lvl: 1.0
+                                                                             for lvl in levels}
+    fallback_cv = combine(cv, _single(cv["unique_id"].unique(), FALLBACK), levels) \
+        if len(cv) else pd.DataFrame()
+    fallback_factors = conformal_factors(fallback_cv, levels) if len(fallback_cv) else factors
+    say(f"chose per series by backtest MASE ({method}, top {top_k}); interval factors "
+        + ", ".join(f"{lvl}%: {f:.2f}" for lvl, f in factors.items()))
+
+    t_final = time.perf_counter()
+    fallbacks = {str(u): "too short for a backtest" for u in short.ids}
+    all_failed = sorted(set(eligible.ids) - set(weights["unique_id"]))
+    fallbacks.update({str(u): "every model failed in the backtest" for u in all_failed})
+    needed = {alias: set(weights.loc[weights["model"] == alias, "unique_id"])
+              for alias in weights["model"].unique()}
+    final, final_failures = _final_forecasts(eligible, models, needed, h, levels, n_jobs,
+                                             dask_scheduler)
+    chosen = combine(final, weights, levels) if len(final) else pd.DataFrame(
+        columns=["unique_id", "ds", "forecast", "model"])
+    lost = sorted(set(chosen.loc[chosen["forecast"].isna(), "unique_id"]))
+    fallbacks.update({str(u): "the chosen models failed in the final fit" for u in lost})
+    chosen = calibrate(chosen[~chosen["unique_id"].isin(lost)], factors)
+    fallback_ids = sorted(fallbacks)
+    pieces = [chosen]
+    if fallback_ids:
+        fb_panel = panel.subset(fallback_ids)
+        fb, _ = forecast(fb_panel, [SeasonalNaive(season_length, alias=FALLBACK)], h, levels, 1)
+        fb = calibrate(combine(fb, _single(fb_panel.ids, FALLBACK), levels), fallback_factors)
+        fb["model"] = f"{FALLBACK} (fallback)"
+        pieces.append(fb[fb["forecast"].notna()])
+    result = pd.concat([p for p in pieces if len(p)], ignore_index=True) if any(
+        len(p) for p in pieces) else pd.DataFrame(columns=FORECAST_COLUMNS)
+    result = result.rename(columns={f"{side}-{lvl}": f"{side}_{lvl}" for lvl in levels
+                                    for side in ("lo", "hi")})
+    result = result[FORECAST_COLUMNS].sort_values(["unique_id", "ds"], ignore_index=True)
+    timings["final_fit_seconds"] = time.perf_counter() - t_final
+    timings["fit_seconds"] = time.perf_counter() - started
+
+    failures = {alias: len(set(cv_failures.get(alias, {})) | set(final_failures.get(alias, {})))
+                for alias in aliases}
+    metrics = _metrics(evaluation, project_cv, scales, levels)
+    params = {"horizon": h, "backtest_windows": windows, "backtest_step": step,
+              "freq": panel.freq, "season_length": season_length, "models": ",".join(aliases),
+              "method": method, "top_k": top_k, "min_train": min_train,
+              "n_series_total": len(panel), "n_series_backtested": len(eligible)}
+    params.update({f"model.{m.alias}": json.dumps(m.get_params(), default=str) for m in models})
+    return TrainingResult(result, cv, project_cv, evaluation, weights, factors, fallbacks,
+                          skipped, failures, metrics, params, timings)
+
+
+def _single(ids: Sequence[str] | np.ndarray, alias: str) -> pd.DataFrame:
+    return pd.DataFrame({"unique_id": list(ids), "model": alias, "weight": 1.0})
+
+
+def _final_forecasts(panel: Panel, models: Sequence[Forecaster], needed: dict[str, set[str]],
+                     h: int, levels: tuple[int, ...], n_jobs: int,
+                     dask_scheduler: str | None) -> tuple[pd.DataFrame, dict]:
+    """Refit on all data only the models a series uses (global models on every series)."""
+    frame: pd.DataFrame | None = None
+    failures: dict[str, dict[str, str]] = {}
+    for model in models:
+        ids = needed.get(model.alias)
+        if not ids:
+            continue
+        part = panel if getattr(model, "is_global", False) else panel.subset(sorted(ids))
+        out, fails = forecast(part, [model], h, levels, n_jobs, dask_scheduler)
+        failures.update(fails)
+        frame = out if frame is None else frame.merge(out, on=["unique_id", "ds"], how="outer")
+    return (frame if frame is not None else pd.DataFrame(columns=["unique_id", "ds"])), failures
+
+
+def _metrics(evaluation: pd.DataFrame, project_cv: pd.DataFrame, scales: pd.DataFrame,
+             levels: tuple[int, ...]) -> dict[str, float]:
+    """Aggregate backtest metrics of the project's forecast and of each model (mean over
+    series of the per-series metric)."""
+    out: dict[str, float] = {}
+    if len(evaluation):
+        for metric, row in summarize(evaluation).iterrows():
+            for alias, value in row.items():
+                out[f"{metric}.{alias}"] = float(value)
+    if len(project_cv):
+        project_cv = project_cv.rename(columns={"forecast": "project"}).rename(
+            columns=lambda c: f"project-{c}" if c.startswith(("lo-", "hi-")) else c)
+        project = summarize(evaluate(project_cv, scales, ["project"], levels))["project"]
+        out.update({str(k): float(v) for k, v in project.items()})
+    return out
+
+
+def load_series(settings: Any) -> pd.DataFrame:
+    """The built series of a home; a one-line error names the missing file and the fix."""
+    path = settings.series_dir / "series.parquet"
+    if not path.exists():
+        raise NarcotrendError(f"no series at {path}: run `narcotrend build` first")
+    return pd.read_parquet(path, columns=["unique_id", "ds", "y"])
+
+
+def train(settings: Any, horizon: int | None = None,
+          progress: Progress | None = None) -> dict[str, Any]:
+    """`narcotrend train`: forecasts for every built series, stored and tracked; the summary
+    (run id, registered version, whether it became champion, backtest MASE and coverage,
+    number of series and fallbacks)."""
+    from training.registry import log_training_run
+
+    say = progress or (lambda message: None)
+    h = settings.horizon if horizon is None else horizon
+    if isinstance(h, bool) or not isinstance(h, int) or h < 1:
+        raise NarcotrendError(f"--horizon must be a positive integer, got {h!r}")
+    started = time.perf_counter()
+    series = load_series(settings)
+    say(f"training on {series['unique_id'].nunique():,} series from {settings.series_dir}")
+    result = fit_forecasts(series, h, settings.backtest_windows, settings.backtest_step,
+                           settings.frequency, n_jobs=settings.n_jobs,
+                           dask_scheduler=settings.dask_scheduler, progress=say)
+    settings.forecasts_dir.mkdir(parents=True, exist_ok=True)
+    out_path = settings.forecasts_dir / "forecasts.parquet"
+    tmp = out_path.with_suffix(".parquet.tmp")
+    result.forecasts.to_parquet(tmp, index=False)
+    tmp.replace(out_path)
+    say(f"wrote {len(result.forecasts):,} forecast rows to {out_path}")
+    registered = log_training_run(settings, result, say, series)
+    summary = {
+        **registered,
+        "mase": result.metrics.get("mase"),
+        "coverage_80": result.metrics.get("coverage_80"),
+        "coverage_95": result.metrics.get("coverage_95"),
+        "n_series": int(result.forecasts["unique_id"].nunique()),
+        "n_backtested": int(result.params["n_series_backtested"]),
+        "fallbacks": len(result.fallbacks),
+        "fallback_ids": sorted(result.fallbacks)[:50],
+        "skipped_no_data": len(result.skipped),
+        "model_failures": {k: v for k, v in result.model_failures.items() if v},
+        "horizon": h,
+        "forecasts_path": str(out_path),
+        "fit_seconds": round(result.timings["fit_seconds"], 2),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    return summary
