@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 T = TypeVar("T")
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """The database keeps naive UTC; the API says so (RFC 3339 needs an offset)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
+Name = Annotated[str, Field(min_length=1, max_length=64)]
 
 AlertType = Literal["emerging_trend", "surge", "decline", "new_drug", "route_shift",
                     "forecast_threshold"]
@@ -125,8 +134,8 @@ class SilenceIn(BaseModel):
         "geo": "ESP", "drug": "cocaine", "type": "surge",
         "expires_at": "2030-01-01T00:00:00Z", "comment": "known port operation"}]})
 
-    geo: str | None = Field(default=None, max_length=64)
-    drug: str | None = Field(default=None, max_length=64)
+    geo: Name | None = None
+    drug: Name | None = None
     type: AlertType | None = None
     expires_at: datetime
     comment: str = Field(default="", max_length=1000)
@@ -139,8 +148,8 @@ class SilenceOut(BaseModel):
     type: str | None
     comment: str
     created_by: str | None
-    created_at: str | None
-    expires_at: str
+    created_at: UtcDateTime | None
+    expires_at: UtcDateTime
 
 
 class RouteShare(BaseModel):
@@ -165,8 +174,8 @@ class SubscriptionIn(BaseModel):
         "min_severity": "high"}]})
 
     email: EmailStr
-    geos: list[str] = Field(default_factory=list, max_length=50)
-    drugs: list[str] = Field(default_factory=list, max_length=50)
+    geos: list[Name] = Field(default_factory=list, max_length=50)
+    drugs: list[Name] = Field(default_factory=list, max_length=50)
     min_severity: Severity = "low"
 
 
@@ -177,7 +186,7 @@ class SubscriptionOut(BaseModel):
     drugs: list[str]
     min_severity: str
     owner_key_id: str | None
-    created_at: str | None
+    created_at: UtcDateTime | None
 
 
 class ModelVersion(BaseModel):
@@ -186,7 +195,7 @@ class ModelVersion(BaseModel):
     aliases: list[str] = Field(examples=[["champion"]])
     tags: dict[str, str]
     metrics: dict[str, float] = Field(examples=[{"mase": 0.81, "coverage_80": 0.79}])
-    created_at: datetime
+    created_at: UtcDateTime
     is_champion: bool
     serving: bool = Field(description="True for the version this process serves now")
 
@@ -205,9 +214,9 @@ class Job(BaseModel):
     requested_by: str | None
     result: dict[str, Any] | None = None
     error: str | None = None
-    created_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    created_at: UtcDateTime
+    started_at: UtcDateTime | None = None
+    finished_at: UtcDateTime | None = None
 
 
 class KeyIn(BaseModel):
@@ -225,8 +234,8 @@ class KeyInfo(BaseModel):
     role: str
     regions: list[str] | None
     name: str
-    created_at: datetime
-    revoked_at: datetime | None
+    created_at: UtcDateTime
+    revoked_at: UtcDateTime | None
 
 
 class KeyCreated(KeyInfo):
@@ -240,6 +249,7 @@ class Error(BaseModel):
 
 
 _ERROR_DESCRIPTIONS = {
+    400: "Well formed, but a value is not acceptable (the detail says which and why)",
     401: "Missing, unknown or revoked API key",
     403: "The key's role may not do this",
     404: "Not found (or outside the key's regions)",

@@ -122,10 +122,11 @@ def check_geo_scope(state: ServingState, principal: Principal, geo: str | None) 
         except NarcotrendError:
             region = None
     if not principal.sees(region):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=GEO_OUT_OF_SCOPE)
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=GEO_OUT_OF_SCOPE)
 
 
 @router.post("/silences", response_model=SilenceOut, status_code=status.HTTP_201_CREATED,
+             responses=error_responses(400),
              summary="Silence matching alerts until a time (analyst)")
 def create_silence(body: SilenceIn, session: SessionDep, principal: AnalystDep,
                    state: StateDep) -> SilenceOut:
@@ -136,7 +137,7 @@ def create_silence(body: SilenceIn, session: SessionDep, principal: AnalystDep,
                                       expires_at=body.expires_at, comment=body.comment,
                                       created_by=principal.key_id)
     except NarcotrendError as err:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(err)) from err
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(err)) from err
     return SilenceOut.model_validate(silences.silence_to_dict(row))
 
 

@@ -28,6 +28,7 @@ def list_subscriptions(session: SessionDep, principal: PrincipalDep) -> list[Sub
 
 
 @router.post("", response_model=SubscriptionOut, status_code=status.HTTP_201_CREATED,
+             responses=error_responses(400),
              summary="Subscribe an address to alerts")
 def add_subscription(body: SubscriptionIn, session: SessionDep, principal: PrincipalDep,
                      state: StateDep) -> SubscriptionOut:
@@ -41,7 +42,7 @@ def add_subscription(body: SubscriptionIn, session: SessionDep, principal: Princ
         row = subscriptions.add_subscription(session, str(body.email), geos, body.drugs,
                                              body.min_severity, owner_key_id=principal.key_id)
     except NarcotrendError as err:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(err)) from err
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(err)) from err
     return _out(row)
 
 
