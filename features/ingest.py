@@ -196,7 +196,7 @@ def normalise_records(canonical: pd.DataFrame, file: str, today: pd.Timestamp,
         "transit_countries": country_lists_to_iso3(text["transit_countries"]),
         "concealment": text["concealment"],
         "source": text["source"],
-        "file": file,
+        "file": pd.Categorical.from_codes(np.zeros(len(index), dtype=np.int8), [file]),
     }, index=index, copy=False)
     missing_id = records["seizure_id"].isna().to_numpy()
     if missing_id.any():
@@ -360,7 +360,9 @@ def _append_records(path: Path, new: pd.DataFrame) -> None:
 
     if not len(new) and path.exists():
         return
-    table = pa.Table.from_pandas(new, schema=RECORD_SCHEMA, preserve_index=False)
+    # categorical columns travel as dictionaries and are cast to plain strings by Arrow
+    table = pa.Table.from_pandas(new[list(RECORD_COLUMNS)], preserve_index=False)
+    table = table.cast(RECORD_SCHEMA)
     if path.exists():
         table = pa.concat_tables([pq.read_table(path).cast(RECORD_SCHEMA), table])
     tmp = path.with_suffix(".tmp")

@@ -36,20 +36,34 @@ def map_unique(values: pd.Series, func: Callable[[pd.Series], pd.DataFrame]) -> 
     """Apply `func` to the distinct non-null values of `values` and spread its rows back.
 
     `func` receives the uniques as a Series and returns a frame with one row per unique (same
-    order); rows of `values` that are null get a row of nulls.
+    order); rows of `values` that are null get a row of nulls. Text results come back
+    categorical (codes per row, one small table of values), numbers and dates as arrays.
     """
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     mapped = func(pd.Series(np.asarray(uniques, dtype=object), dtype=object))
-    positions = np.where(codes < 0, len(mapped), codes)
     columns = {}
     for name in mapped.columns:
         column = mapped[name].to_numpy()
-        null = np.nan if column.dtype.kind == "f" else (np.datetime64("NaT")
-                                                          if column.dtype.kind == "M" else None)
-        if column.dtype.kind not in "fM":
-            column = column.astype(object)
-        columns[name] = np.append(column, np.array([null], dtype=column.dtype))[positions]
+        if column.dtype.kind in "fM":
+            null = np.array([np.nan if column.dtype.kind == "f" else "NaT"], dtype=column.dtype)
+            columns[name] = np.append(column, null)[np.where(codes < 0, len(mapped), codes)]
+        else:
+            columns[name] = _spread_categorical(codes, column.astype(object))
     return pd.DataFrame(columns, index=values.index, copy=False)
+
+
+def _spread_categorical(codes: np.ndarray, mapped: np.ndarray) -> pd.Categorical:
+    """A categorical with row i = mapped[codes[i]] (null where codes[i] < 0 or the value is)."""
+    mapped_codes, categories = pd.factorize(mapped, use_na_sentinel=True)
+    row_codes = np.append(mapped_codes, -1)[np.where(codes < 0, len(mapped_codes), codes)]
+    return pd.Categorical.from_codes(row_codes, categories=categories)
+
+
+def fill_missing(values: pd.Series, value: str) -> pd.Series:
+    """`values` with nulls replaced by `value`, categorical or not."""
+    if isinstance(values.dtype, pd.CategoricalDtype) and value not in values.cat.categories:
+        values = values.cat.add_categories([value])
+    return values.fillna(value)
 
 
 def _collapse(values: pd.Series):  # noqa: ANN202 - returns a pyarrow StringArray
@@ -80,12 +94,7 @@ def clean_text(values: pd.Series, distinct: bool = False) -> pd.Series:
     """
     if distinct:
         return _clean_array(values.astype(object).fillna(""))
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    cleaned = _clean_array(pd.Series(np.asarray(uniques, dtype=object), dtype=object))
-    clean_codes, categories = pd.factorize(cleaned, use_na_sentinel=True)
-    row_codes = np.where(codes < 0, -1, np.append(clean_codes, -1)[codes])
-    return pd.Series(pd.Categorical.from_codes(row_codes, categories=categories),
-                     index=values.index)
+    return map_unique(values, lambda uniques: pd.DataFrame({"text": _clean_array(uniques)}))["text"]
 
 
 def name_key(text: pd.Series) -> pd.Series:
@@ -295,5 +304,5 @@ def normalise_transport(modes: pd.Series) -> pd.Series:
             decided |= hit
         return pd.DataFrame({"mode": mode.to_numpy(dtype=object)})
 
-    return map_unique(modes, _map)["mode"].fillna("unknown")
+    return fill_missing(map_unique(modes, _map)["mode"], "unknown")
 

@@ -74,8 +74,8 @@ def source_rows(raw: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, pd.Series]
         "geo": labels["Area of Responsibility"],
         "parent": labels["Region"],
         "drug_reported": labels["Drug Type"],
-        "substance": drugs["substance"],
-        "drug_group": drugs["drug_group"],
+        "substance": drugs["substance"].astype(object),
+        "drug_group": drugs["drug_group"].astype(object),
         "seizures": seizures.astype(float),
         "kg": pounds.astype(float) * KG_PER_LB,
     }, index=raw.index)

@@ -54,8 +54,8 @@ def source_rows(raw: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, pd.Series]
     layout = detect_layout(raw, path)
     name_col, iso_col, drug_col, year_col, kg_col = LAYOUTS[layout]
     source = f"{SOURCE_PREFIX}:{layout}"
-    iso3 = countries_to_iso3(clean_text(raw[iso_col]))
-    by_name = countries_to_iso3(clean_text(raw[name_col]))
+    iso3 = countries_to_iso3(clean_text(raw[iso_col])).astype(object)
+    by_name = countries_to_iso3(clean_text(raw[name_col])).astype(object)
     iso3 = iso3.where(iso3.notna(), by_name)
     drug_text = clean_text(raw[drug_col]).astype(object)
     drugs = classify_drugs(drug_text)
@@ -69,10 +69,10 @@ def source_rows(raw: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, pd.Series]
         "key": f"{layout}-" + row_hashes(raw, list(raw.columns)),
         "ds": ds.to_numpy(),
         "geo": iso3,
-        "parent": country_regions(iso3)["region"],
+        "parent": country_regions(iso3)["region"].astype(object),
         "drug_reported": drug_text,
-        "substance": drugs["substance"],
-        "drug_group": drugs["drug_group"],
+        "substance": drugs["substance"].astype(object),
+        "drug_group": drugs["drug_group"].astype(object),
         "seizures": np.nan,
         "kg": kg,
     }, index=raw.index)
