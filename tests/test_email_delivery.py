@@ -88,7 +88,8 @@ def smtp() -> SmtpServer:
 
 
 @pytest.fixture
-def settings(home, smtp) -> Settings:
+def settings(home, db_url, smtp) -> Settings:
+    """Settings on the test SMTP server; the database is `db_url`'s (SQLite, then PostgreSQL)."""
     return Settings(home=home, smtp_host="127.0.0.1", smtp_port=smtp.port,
                     mail_from="Narcotrend <alerts@narcotrend.example.org>",
                     dashboard_url="https://dash.example.org/")

@@ -9,7 +9,6 @@ import pytest
 
 from features.errors import NarcotrendError
 from serving.db import Alert, Subscription, session_scope, utcnow
-from serving.settings import get_settings
 from serving.silences import apply_silences, create_silence, list_silences
 from serving.subscriptions import (
     add_subscription,
@@ -32,11 +31,6 @@ def sub(geos: list[str] | None = None, drugs: list[str] | None = None,
         min_severity: str = "low") -> Subscription:
     return Subscription(email="p@example.org", geos=geos or [], drugs=drugs or [],
                         min_severity=min_severity)
-
-
-@pytest.fixture
-def db_url(home) -> str:
-    return get_settings().service_database_url
 
 
 def test_add_subscription_normalises_address_and_geographies(db_url):
