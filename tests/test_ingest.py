@@ -162,3 +162,29 @@ def test_export_before_build_names_the_missing_stage(home):
         export_source(get_settings(), "series")
     with pytest.raises(NarcotrendError, match="run `narcotrend train` first"):
         export_source(get_settings(), "forecasts")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_export_series_writes_the_stored_series_by_suffix(home, suffix):
+    from serving.cli import _register_commands
+    from serving.cli_app import app
+
+    _register_commands()
+    series = pd.DataFrame({"unique_id": ["ESP/cocaine/kg"] * 2,
+                           "ds": pd.to_datetime(["2024-01-01", "2024-02-01"]), "y": [1.0, None],
+                           "geo_level": "country", "geo": "ESP", "region": "Europe",
+                           "drug_level": "group", "drug": "cocaine", "metric": "kg"})
+    get_settings().series_dir.mkdir(parents=True)
+    series.to_parquet(get_settings().series_dir / "series.parquet", index=False)
+    out = home / f"series{suffix}"
+    result = CliRunner().invoke(app, ["export", "series", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    back = pd.read_csv(out, parse_dates=["ds"]) if suffix == ".csv" else pd.read_parquet(out)
+    pd.testing.assert_frame_equal(back, series, check_dtype=False)
+
+
+def test_export_refuses_an_unknown_suffix(home):
+    from serving.cli_data import ExportWhat, export
+
+    with pytest.raises(NarcotrendError, match="must be .csv or .parquet"):
+        export(what=ExportWhat.series, out=home / "x.xlsx")

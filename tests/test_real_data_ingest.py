@@ -107,3 +107,15 @@ def test_cbp_series_have_no_gaps_inside_their_span(cbp_files):
     assert series["ds"].max() == pd.Timestamp("2025-05-01")
     assert set(series.loc[series["geo_level"] == "region", "geo"]) == {
         "Southwest Border", "Northern Border", "Coastal/Interior"}
+
+
+def test_unodc_annual_tables_give_yearly_colombian_cocaine(shared_data, tmp_path):
+    settings = Settings(home=tmp_path)
+    paths = sorted((shared_data / "unodc_annual_seizures").glob("*.csv"))
+    report = ingest_files(paths, "unodc-annual", settings)
+    assert report.rows_read == 10_941 + 51_201
+    assert report.rows_read == report.accepted + report.duplicates + report.quarantined_total
+    series = pd.read_parquet(settings.warehouse_dir / "aggregates.parquet")
+    cocaine = series[series["unique_id"] == "COL/cocaine/kg"].set_index("ds")["y"]
+    years = pd.date_range("2000-01-01", "2022-01-01", freq="YS")
+    assert (cocaine.reindex(years) > 10_000).all()
