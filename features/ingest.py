@@ -262,8 +262,19 @@ def _to_canonical(table: RawTable, fmt: str) -> pd.DataFrame:
         from features.importers.unodc_ids import to_canonical
 
         return to_canonical(table.frame, table.path)
-    require_columns(table.path, table.frame, REQUIRED_COLUMNS, fmt)
-    return table.frame
+    frame = table.frame.rename(columns=canonical_column_names(table.frame.columns))
+    require_columns(table.path, frame, REQUIRED_COLUMNS, fmt)
+    return frame
+
+
+def canonical_column_names(columns: pd.Index) -> dict[str, str]:
+    """Header spellings of canonical columns ('Date', 'Transport Mode') -> their fixed names."""
+    renames = {}
+    for column in columns:
+        name = "_".join(str(column).strip().lower().replace("-", " ").split())
+        if name in CANONICAL_COLUMNS and name != column and name not in columns:
+            renames[column] = name
+    return renames
 
 
 def _settle(report: IngestReport, parsed: list[tuple[RawTable, pd.DataFrame, pd.Series]],

@@ -124,3 +124,14 @@ def test_cli_quarantines_bad_rows_without_a_traceback(tmp_path):
     assert result.returncode == 0, result.stderr
     assert '"non_positive_quantity": 2' in result.stdout
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("content", "words"), [
+    ("date,country\n".encode("utf-16"), "UTF-16"),
+    (b"PK\x03\x04\x14\x00\x06\x00", "Excel"),
+])
+def test_utf16_and_excel_files_are_refused_with_a_hint(home, tmp_path, content, words):
+    path = tmp_path / "export.csv"
+    path.write_bytes(content)
+    with pytest.raises(NarcotrendError, match=words):
+        ingest_files([path], "canonical", get_settings(), today=TODAY)

@@ -188,3 +188,11 @@ def test_export_refuses_an_unknown_suffix(home):
 
     with pytest.raises(NarcotrendError, match="must be .csv or .parquet"):
         export(what=ExportWhat.series, out=home / "x.xlsx")
+
+
+def test_canonical_headers_are_matched_whatever_their_case_and_spacing(home):
+    text = "Date,COUNTRY,Drug,Quantity,Unit,Transport Mode\n2024-01-05,ESP,heroin,1,kg,Air\n"
+    report = ingest([write(home / "a.csv", text)])
+    records = read_records(get_settings())
+    assert report.accepted == 1
+    assert records["transport_mode"].tolist() == ["air"]

@@ -81,6 +81,10 @@ def _read_csv(path: Path) -> RawTable:
     if not raw.strip():
         raise NarcotrendError(f"{path}: the file is empty; expected a CSV with a header row")
     head = raw[:_SNIFF_BYTES]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise NarcotrendError(f"{path}: UTF-16 text; save it as UTF-8 CSV")
+    if head.startswith(b"PK\x03\x04"):
+        raise NarcotrendError(f"{path}: a ZIP or Excel file, not a CSV text file; export it as CSV")
     if b"\x00" in head:
         raise NarcotrendError(f"{path}: binary content (NUL bytes), not a CSV text file")
     warnings: list[str] = []
