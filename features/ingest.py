@@ -49,7 +49,6 @@ from features.schema import (
     ROW_CHECKS,
     UNCLASSIFIED,
     Reason,
-    RowCheck,
     first_failing_reason,
 )
 
@@ -63,22 +62,12 @@ QUARANTINE_FILE = "quarantine.parquet"
 AGGREGATES_FILE = "aggregates.parquet"
 AGGREGATE_ROWS_FILE = "aggregate_rows.parquet"
 
-# One seizure above this many kg-equivalents is a typo or a unit mix-up (the largest seizures on
-# record are tens of tonnes; precursor chemicals reach hundreds), never a real single seizure.
-MAX_PLAUSIBLE_KG = 1e6
 TOP_UNCLASSIFIED = 20
 
 # The columns whose normalised values identify a seizure that arrives without a seizure_id.
 _CONTENT_COLUMNS = ("date", "country", "drug_reported", "quantity", "unit", "transport_mode",
                     "origin_country", "departure_country", "transit_countries",
                     "destination_country", "concealment", "source")
-
-INGEST_CHECKS: tuple[RowCheck, ...] = ROW_CHECKS + (
-    RowCheck("implausible_quantity",
-             lambda f, today: ~(f["kg"].to_numpy(dtype=float) <= MAX_PLAUSIBLE_KG),
-             f"one seizure may not exceed {MAX_PLAUSIBLE_KG:g} kg-equivalents"),
-)
-
 
 @dataclass
 class IngestReport:
@@ -172,7 +161,7 @@ def normalise_records(canonical: pd.DataFrame, file: str, today: pd.Timestamp,
                               units["unit_kg"].to_numpy(dtype=float),
                               drugs["kg_per_unit"].to_numpy(dtype=float))
     frame["kg"] = pd.Series(kg, index=index)
-    reasons = first_failing_reason(frame, today, INGEST_CHECKS)
+    reasons = first_failing_reason(frame, today, ROW_CHECKS)
 
     regions = country_regions(frame["country"])
     destination = countries_to_iso3(text["destination_country"])
@@ -220,7 +209,7 @@ def _malformed_rows(table: RawTable, file: str) -> pd.DataFrame:
     """Rows the CSV parser could not split into the header's columns, as quarantine rows."""
     return pd.DataFrame({
         "raw_text": [text for _, text in table.malformed],
-        "reason": "malformed_row",
+        "reason": Reason.MALFORMED_ROW,
         "file": file,
         "line": [number if number is not None else -1 for number, _ in table.malformed],
     })

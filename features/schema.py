@@ -37,6 +37,8 @@ class Reason:
     NON_POSITIVE_QUANTITY = "non_positive_quantity"
     UNKNOWN_UNIT = "unknown_unit"
     UNKNOWN_COUNTRY = "unknown_country"
+    IMPLAUSIBLE_QUANTITY = "implausible_quantity"
+    MALFORMED_ROW = "malformed_row"
     # aggregated imports (cbp, unodc-annual)
     UNPARSEABLE_PERIOD = "unparseable_period"
     REPORTED_TOTAL = "reported_total"
@@ -85,6 +87,10 @@ DRUG_GROUPS: tuple[str, ...] = (
 )
 UNCLASSIFIED = "unclassified"
 
+# One seizure above this many kg-equivalents is a typo or a unit mix-up (the largest seizures on
+# record are tens of tonnes; precursor chemicals reach hundreds), never a real single seizure.
+MAX_PLAUSIBLE_KG = 1e6
+
 
 # --- row checks ---------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -132,6 +138,9 @@ ROW_CHECKS: tuple[RowCheck, ...] = (
              "the unit must be one of data/reference/unit_factors.csv"),
     RowCheck(Reason.UNKNOWN_COUNTRY, lambda f, today: _missing(f, "country"),
              "the seizing country must be known to country_converter"),
+    RowCheck(Reason.IMPLAUSIBLE_QUANTITY,
+             lambda f, today: ~(f["kg"].to_numpy(dtype=float) <= MAX_PLAUSIBLE_KG),
+             f"one seizure may not exceed {MAX_PLAUSIBLE_KG:g} kg-equivalents (1,000 t)"),
 )
 
 
