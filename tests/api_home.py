@@ -119,7 +119,8 @@ def make_alerts(series: pd.DataFrame, n_extra: int = 0, seed: int = 2) -> list[d
             "geo_level": row.geo_level, "geo": row.geo, "region": row.region,
             "drug_level": row.drug_level, "drug": row.drug, "metric": row.metric,
             "period": "2023-11", "detected_at": "2023-12", "first_detected_at": "2023-12",
-            "severity": severities[i % 4], "score": float(np.round(rng.uniform(0, 10), 3)),
+            "severity": "critical" if i == 0 else severities[i % 4],
+            "score": float(np.round(rng.uniform(0, 10), 3)),
             "evidence": {"summary": f"+{int(rng.uniform(20, 300))}% over 6 months",
                          "note": EVIL if i == 0 else "checked"},
             "status": "open"})

@@ -90,8 +90,8 @@ async function loadSeries() {
   $("series-note").textContent = "";
   try {
     forecast = await api(`/v1/forecasts/${seriesPath(id)}`);
-    $("series-note").textContent = `forecast by ${forecast.model || "the champion"}` +
-      (forecast.model_version ? `, model version ${forecast.model_version}` : "") + ` (${forecast.source})`;
+    $("series-note").textContent = `forecast by ${forecast.model || "the champion"}, from ` +
+      (forecast.model_version ? `champion model version ${forecast.model_version}` : forecast.source);
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
     $("series-note").textContent = `no forecast: ${err.message}`;

@@ -40,7 +40,7 @@ const Charts = (() => {
     const a = Math.abs(v);
     if (a >= 1e6) return (v / 1e6).toFixed(1) + "M";
     if (a >= 1e3) return (v / 1e3).toFixed(a >= 1e4 ? 0 : 1) + "k";
-    return a >= 10 || v === 0 ? v.toFixed(0) : v.toFixed(1);
+    return a >= 10 || Number.isInteger(v) ? v.toFixed(0) : v.toFixed(1);
   }
 
   function yAxis(svg, y, ticks, x0, x1, format = fmt) {
@@ -89,14 +89,17 @@ const Charts = (() => {
   // Horizontal bars, largest first: [{label, value, detail}].
   function hbars(container, name, data) {
     if (!data.length) return empty(container, name, "nothing to show");
-    const W = 480, row = 24, m = { l: 190, r: 40, t: 8, b: 8 };
+    const W = 480, row = 24, m = { l: 220, r: 40, t: 8, b: 8 };
     const H = m.t + m.b + row * data.length;
     const svg = frame(container, name, W, H);
     const max = Math.max(1e-9, ...data.map((d) => d.value));
     const x = scale(0, max, m.l, W - m.r);
     data.forEach((d, i) => {
       const top = m.t + i * row;
-      svg.appendChild(el("text", { x: m.l - 6, y: top + row * 0.65, "text-anchor": "end" }, d.label));
+      const short = d.label.length > 36 ? d.label.slice(0, 35) + "…" : d.label;
+      const label = el("text", { x: m.l - 6, y: top + row * 0.65, "text-anchor": "end" }, short);
+      label.appendChild(el("title", {}, d.label));
+      svg.appendChild(label);
       const rect = el("rect", { class: "mark", x: m.l, y: top + 3, width: Math.max(1, x(d.value) - m.l),
                                 height: row - 6, fill: d.color || PALETTE[0] });
       rect.appendChild(el("title", {}, d.detail || `${d.label}: ${d.value}`));
