@@ -123,7 +123,12 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.mlruns_dir / 'mlflow.db'}"
 
     @property
-    def artifact_location(self) -> str:
+    def artifact_location(self) -> str | None:
+        """Artifact root of new experiments: under the home, except with a tracking server
+        (http/https), whose own artifact store (proxied or not) is used (None), because the
+        home may not be reachable from the server or from other clients."""
+        if (self.mlflow_tracking_uri or "").lower().startswith(("http://", "https://")):
+            return None
         return (self.mlruns_dir / "artifacts").as_uri()
 
     @property
