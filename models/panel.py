@@ -80,10 +80,34 @@ def scale_floor(metric: np.ndarray) -> np.ndarray:
 
 
 def nan_median(values: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Median ignoring NaN, NaN where a row has no value (no warning)."""
+    """Median ignoring NaN, NaN where a row has no value (no warning).
+
+    Sorting once (NaN sorts last) and picking the middle of the reported values is several
+    times faster than `np.nanmedian` on many short rows.
+    """
+    data = np.moveaxis(np.asarray(values, dtype=float), axis, -1)
+    if data.shape[-1] == 0:
+        return np.full(data.shape[:-1], np.nan)
+    ordered = np.sort(data, axis=-1)
+    n = np.sum(~np.isnan(ordered), axis=-1)
+    lo = np.clip((n - 1) // 2, 0, None)[..., None]
+    hi = np.clip(n // 2, 0, data.shape[-1] - 1)[..., None]
+    mid = 0.5 * (np.take_along_axis(ordered, lo, -1) + np.take_along_axis(ordered, hi, -1))
+    return np.where(n > 0, mid[..., 0], np.nan)
+
+
+def nan_mean(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Mean ignoring NaN, NaN where a row has no value (no warning)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmedian(values, axis=axis)
+        return np.nanmean(values, axis=axis)
+
+
+def nan_std(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Sample standard deviation ignoring NaN, NaN with fewer than two values (no warning)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanstd(values, axis=axis, ddof=1)
 
 
 def robust_scale(values: np.ndarray, axis: int = -1) -> np.ndarray:

@@ -49,7 +49,8 @@ def entity_counts(routes: pd.DataFrame, attribute: str, windows: Windows, *,
 
     Every flow counts at both drug levels (its group and its substance).
 
-    `transit_countries` is `;`-joined: each listed country counts the row's seizures.
+    `transit_countries` is `;`-joined: each of the k listed countries counts 1/k of the row's
+    seizures.
     """
     in_base = routes[time_col].between(windows.baseline_start, windows.baseline_end)
     in_recent = routes[time_col].between(windows.recent_start, windows.recent_end)
@@ -67,7 +68,10 @@ def entity_counts(routes: pd.DataFrame, attribute: str, windows: Windows, *,
     ], ignore_index=True)
     out = out[out["drug"].notna()]
     if attribute == "transit_countries":
+        # each seizure counts once: a route through k countries gives each 1/k of it, so the
+        # table's total is the number of seizures and the test is not fed duplicates
         out["entity"] = out["entity"].str.split(";")
+        out["n"] = out["n"] / [len(v) if isinstance(v, list) else 1 for v in out["entity"]]
         out = out.explode("entity")
         out["entity"] = out["entity"].str.strip()
     out = out[out["entity"].notna() & ~out["entity"].isin(UNKNOWN)]

@@ -5,21 +5,29 @@ Two conditions, both robust to a one-month outlier:
   rising monotone trend, on values whose isolated spikes are first clipped to their neighbours;
   the Theil-Sen slope gives its size;
 - the recent observations sit above the expected interval: at least `min_above` of the last
-  `recent` reported periods exceed the history's upper bound (median + `k` robust spreads of the
-  `baseline` periods before the window), or the forecast's upper 95% bound where a forecast
+  `recent` reported periods exceed the history's upper bound (median + `k` spreads of the
+  `baseline` periods before the window, the spread being the larger of the standard deviation and
+  the robust spread), or the forecast's upper 95% bound where a forecast
   made earlier covers that period.
 NaN (not reporting) is unknown: it is skipped, never read as a zero.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from models.panel import Panel, clip_spikes, nan_median, robust_scale, scale_floor, stabilise
+from models.panel import (
+    Panel,
+    clip_spikes,
+    nan_mean,
+    nan_median,
+    nan_std,
+    robust_scale,
+    scale_floor,
+    stabilise,
+)
 
 
 def mann_kendall(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -47,10 +55,7 @@ def theil_sen_slope(values: np.ndarray) -> np.ndarray:
     upper = np.triu(np.ones((n_t, n_t), dtype=bool), k=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         slopes = (values[:, None, :] - values[:, :, None]) / dt
-    slopes = np.where(upper[None], slopes, np.nan).reshape(len(values), -1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmedian(slopes, axis=1)
+    return nan_median(np.where(upper[None], slopes, np.nan).reshape(len(values), -1), axis=1)
 
 
 def scan_trends(
@@ -85,7 +90,8 @@ def scan_trends(
     hist = z_all[:, max(0, start - baseline):start]
     n_hist = np.sum(~np.isnan(hist), axis=1)
     centre = nan_median(hist, axis=1)
-    spread = np.fmax(robust_scale(hist, axis=1), scale_floor(metric))
+    spread = np.fmax(np.fmax(robust_scale(hist, axis=1), nan_std(hist, axis=1)),
+                     scale_floor(metric))
     win = z_all[:, start:]
     n_win = np.sum(~np.isnan(win), axis=1)
     testable = (n_hist >= min_baseline_valid) & (n_win >= min_valid)
@@ -114,9 +120,7 @@ def scan_trends(
         recent_sum += np.where(take, values[rows, start + j], 0.0)
         recent_n += take.astype(int)
     slope = theil_sen_slope(values[rows, start:])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        expected = np.nanmean(values[rows, max(0, start - baseline):start], axis=1)
+    expected = nan_mean(values[rows, max(0, start - baseline):start], axis=1)
     return pd.DataFrame({
         "row": rows, "z": z, "p_value": stats.norm.sf(z), "slope": slope, "n_above": n_above,
         "expected": expected, "recent_mean": recent_sum / np.maximum(recent_n, 1),

@@ -205,6 +205,22 @@ def _keys(panel: Panel, row: int) -> dict[str, Any]:
     return panel.keys.iloc[int(row)].to_dict()
 
 
+def _seizures_per_period(panel: Panel, row: int, start: int, stop: int) -> float:
+    """Mean seizures a period over columns [start, stop) of a series' count twin.
+
+    A kilogram series moves with the sizes of a few seizures; a kg alert on fewer than
+    `min_seizures` a period would report the luck of one big seizure, not a change.
+    """
+    uid = panel.keys.at[int(row), "unique_id"]
+    twin = uid.rsplit("/", 1)[0] + "/seizures"
+    index = pd.Index(panel.keys["unique_id"])
+    pos = index.get_indexer([twin])[0]
+    if pos < 0:
+        return 0.0
+    window = panel.values[pos, max(0, start):stop]
+    return float(np.nanmean(window)) if np.isfinite(window).any() else 0.0
+
+
 def _shift_alerts(panel: Panel, shifts: pd.DataFrame, config: DetectionConfig,
                   detected_at: str) -> list[dict[str, Any]]:
     alerts = []
@@ -219,6 +235,11 @@ def _shift_alerts(panel: Panel, shifts: pd.DataFrame, config: DetectionConfig,
                 or (up and ratio < config.min_ratio)
                 or (not up and ratio > 1.0 / config.min_ratio)):
             continue
+        if metric != "seizures":
+            tau = int(rec.change_at)
+            start, stop = (tau, panel.n_periods) if up else (tau - config.baseline, tau)
+            if _seizures_per_period(panel, rec.row, start, stop) < config.min_seizures:
+                continue
         evidence = alert_shape.level_evidence(
             rec.after * rec.n_after, rec.before * rec.n_after, int(rec.n_after), metric,
             per_period_before=float(rec.before), per_period_after=float(rec.after),
@@ -242,6 +263,10 @@ def _trend_alerts(panel: Panel, trends: pd.DataFrame, config: DetectionConfig,
         metric = keys["metric"]
         ratio = rec.recent_mean / rec.expected if rec.expected > 0 else np.inf
         if rec.recent_mean < _min_volume(metric, config) or ratio < config.min_ratio:
+            continue
+        if metric != "seizures" and _seizures_per_period(
+                panel, rec.row, panel.n_periods - config.trend_recent,
+                panel.n_periods) < config.min_seizures:
             continue
         months = config.trend_recent
         evidence = alert_shape.level_evidence(

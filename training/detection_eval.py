@@ -31,7 +31,9 @@ Scores:
 - distractor alerts: alerts an analyst would blame on a distractor: a `decline` on a reporting
   gap's country (or an aggregate containing it) during the gap or the 6 months after, and a
   rising alert on a one-month outlier's country and drug (or their aggregates) in the 6 months
-  from the outlier. These must be zero.
+  from the outlier, unless the alert matches a planted event (a region's kg surge that a
+  planted country surge explains is not blamed on an outlier in the same region). These must be
+  zero.
 """
 
 from __future__ import annotations
@@ -172,7 +174,11 @@ def score_alerts(alerts: list[dict[str, Any]], events: list[dict[str, Any]],
         ok = any(matches(alert, e, geo, group_of)
                  and months_between(e["onset"], alert["detected_at"]) >= 0 for e in events)
         keys[key] = keys.get(key, False) or ok
-    blamed = [a for a in alerts if any(_blamed_on(a, d, geo, group_of) for d in distractors)]
+    explained = {id(a) for a in alerts if any(
+        matches(a, e, geo, group_of) and months_between(e["onset"], a["detected_at"]) >= 0
+        for e in events)}
+    blamed = [a for a in alerts if id(a) not in explained
+              and any(_blamed_on(a, d, geo, group_of) for d in distractors)]
     delays = [e["delay"] for e in per_event if e["delay"] is not None]
     unmatched = sorted("/".join(k) for k, ok in keys.items() if not ok)
     return {
