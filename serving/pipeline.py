@@ -47,3 +47,11 @@ def run_pipeline(settings: Settings, console: Console) -> None:
     built = build_all(settings, progress=progress)
     console.print(f"build: {built['series']:,} series ({built['freq']}, {built['start']} to "
                   f"{built['end']}) and {built['routes']:,} route flows")
+
+    # detection runs last: it reads the forecasts (thresholds) when training wrote them
+    from training.detect import detect
+
+    found = detect(settings, progress=progress)
+    kinds = ", ".join(f"{n} {t}" for t, n in sorted(found["by_type"].items())) or "none"
+    console.print(f"detect: {found['alerts']} alerts as of {found['detected_at']} ({kinds}); "
+                  f"{found['created']} new, {found['resolved']} resolved", highlight=False)

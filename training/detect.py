@@ -433,8 +433,10 @@ def load_inputs(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame | None]:
 
 
 def load_thresholds(settings: Settings) -> pd.DataFrame | None:
-    """The planners' thresholds: the configured file, else `data/thresholds.csv` if present."""
-    path = getattr(settings, "alert_thresholds_file", None) or settings.data_dir / THRESHOLDS_FILE
+    """The planners' thresholds: the configured file, else the home's
+    `data/reference/thresholds.csv` if present."""
+    path = (getattr(settings, "alert_thresholds_file", None)
+            or settings.data_dir / "reference" / THRESHOLDS_FILE)
     if not path.exists():
         if getattr(settings, "alert_thresholds_file", None):
             raise NarcotrendError(f"the thresholds file {path} (NARCOTREND_ALERT_THRESHOLDS_FILE)"
@@ -444,7 +446,8 @@ def load_thresholds(settings: Settings) -> pd.DataFrame | None:
 
 
 def detect(settings: Settings, as_of: str | None = None, *,
-           progress: Callable[[str], None] | None = None, log_mlflow: bool = True) -> dict[str, Any]:
+           progress: Callable[[str], None] | None = None,
+           log_mlflow: bool = True) -> dict[str, Any]:
     """Raise or update the alerts as of `as_of` (`YYYY-MM`; default: the last period of data),
     store them, log the run to MLflow, and return a summary."""
     from serving.alerts_store import upsert_alerts
