@@ -513,8 +513,9 @@ FLOWS: tuple[Flow, ...] = (
 
 # The planted truth. Countries are ISO3; onsets are the first month of the effect. `magnitude` is
 # a growth rate per month (emerging_trend, for `duration_months`), a level multiplier (surge,
-# decline), expected seizures per month (new_drug) or the share moved to the gaining entities
-# (route_shift, whose `after` replaces the flow's weights of `attribute` from the onset on).
+# decline) or expected seizures per month (new_drug). A route shift's `after` replaces the flow's
+# weights of `attribute` from the onset on; its published magnitude is the realised growth of the
+# share of the region's records that name a gaining entity.
 PLANTED_EVENTS: tuple[dict, ...] = (
     {"id": "E01", "type": "emerging_trend", "geo": "AFG", "drug_level": "group", "drug": ATS,
      "metric": "seizures", "onset": "2022-05", "magnitude": .08, "duration_months": 18,
@@ -553,7 +554,7 @@ PLANTED_EVENTS: tuple[dict, ...] = (
     {"id": "R01", "type": "route_shift", "flow": "cocaine to Europe", "drug_level": "group",
      "drug": COC, "destination_region": "Europe", "attribute": "departure_country",
      "onset": "2022-10", "gaining": ["ECU"], "losing": ["BRA"],
-     "after": (("BRA", .08), ("ECU", .57), ("COL", .2), ("DOM", .07), ("PAN", .05), ("VEN", .03)),
+     "after": (("BRA", .06), ("ECU", .62), ("COL", .17), ("DOM", .07), ("PAN", .05), ("VEN", .03)),
      "description": "Cocaine bound for Europe leaves from Ecuador instead of Brazil."},
     {"id": "R02", "type": "route_shift", "flow": "heroin to Europe", "drug_level": "substance",
      "drug": "heroin", "destination_region": "Europe", "attribute": "transit_countries",

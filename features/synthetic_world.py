@@ -21,6 +21,10 @@ import pandas as pd
 
 from features import synthetic_catalog as cat
 from features.errors import NarcotrendError
+from features.synthetic_catalog import MODE_NAMES, REPORTED_NAMES, UNIT_NAMES
+
+__all__ = ["EVENTS_FILE", "MODE_NAMES", "REPORTED_NAMES", "SEIZURES_FILE", "UNIT_NAMES",
+           "generate_world", "month_index", "write_world"]
 
 SEIZURES_FILE = "seizures.csv"
 EVENTS_FILE = "events.json"
@@ -397,44 +401,46 @@ def _monthly(values: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def _window_means(series: np.ndarray, t0: int) -> dict[str, float]:
-    before, after = series[max(t0 - 12, 0):t0], series[t0:t0 + 12]
-    return {"before": round(float(before.mean()), 3), "after": round(float(after.mean()), 3)}
+    """Monthly means in the 12 months before the onset, the 12 from it, and months 6 to 17."""
+    windows = {"before": series[max(t0 - 12, 0):t0], "after": series[t0:t0 + 12],
+               "late": series[t0 + 6:t0 + 18]}
+    return {k: round(float(v.mean()), 3) for k, v in windows.items()}
 
 
 def _route_shares(world: _World, s: np.ndarray, t: np.ndarray, routes: dict[str, np.ndarray],
-                  event: dict) -> dict[str, dict[str, float]]:
+                  dest_region: np.ndarray, event: dict) -> tuple[dict, float]:
     """Share of each gaining/losing entity among the drug's records bound for the region whose
-    attribute is known, in the 12 months before and after the onset."""
+    attribute is known, 12 months before and after the onset; and how much the share of records
+    naming any gaining entity grew."""
     column = {"departure_country": "departure", "transit_countries": "transit",
               "transport_mode": "mode"}[event["attribute"]]
-    dest_region = np.array([world.geo_region.get(x) if x else None
-                            for x in routes["destination"]], dtype=object)
     t0 = month_index(event["onset"])
     base = (_drug_mask(world, event)[s] & (dest_region == event["destination_region"])
             & (routes[column] != ""))
     shares: dict[str, dict[str, float]] = {}
+    gaining: dict[str, float] = {}
     windows = (("before", (t >= t0 - 12) & (t < t0)), ("after", (t >= t0) & (t < t0 + 12)))
     for name, window in windows:
-        values = routes[column][base & window]
-        parts = [v.split(";") for v in values] if column == "transit" else [[v] for v in values]
-        shares[name] = {e: round(sum(e in p for p in parts) / max(len(parts), 1), 3)
+        parts = [set(v.split(";")) for v in routes[column][base & window]]
+        total = max(len(parts), 1)
+        shares[name] = {e: round(sum(e in p for p in parts) / total, 3)
                         for e in event["gaining"] + event["losing"]}
-    return shares
+        gaining[name] = sum(bool(p & set(event["gaining"])) for p in parts) / total
+    return shares, round(gaining["after"] - gaining["before"], 3)
 
 
 def _events(world: _World, c: np.ndarray, s: np.ndarray, t: np.ndarray, kg: np.ndarray,
             routes: dict[str, np.ndarray]) -> list[dict]:
     """The planted events as published in events.json, with what the records really show."""
+    dest_region = pd.Series(routes["destination"]).map(world.geo_region).to_numpy(object)
     out = []
     for spec in cat.PLANTED_EVENTS:
         event = {k: v for k, v in spec.items() if k not in ("after", "flow")}
         if spec["type"] == "route_shift":
+            shares, moved = _route_shares(world, s, t, routes, dest_region, spec)
             event.update(geo_level="region", geo=spec["destination_region"],
                          region=spec["destination_region"], metric="seizures", flow=spec["flow"],
-                         magnitude=round(sum(w for lab, w in spec["after"]
-                                             if set(spec["gaining"]) & set(np.atleast_1d(lab))),
-                                         3),
-                         observed_share=_route_shares(world, s, t, routes, spec))
+                         magnitude=moved, observed_share=shares)
         else:
             hit = (c == world.iso3.index(spec["geo"])) & _drug_mask(world, spec)[s]
             weights = kg[hit] if spec["metric"] == "kg" else np.ones(hit.sum())
