@@ -196,3 +196,11 @@ def test_canonical_headers_are_matched_whatever_their_case_and_spacing(home):
     records = read_records(get_settings())
     assert report.accepted == 1
     assert records["transport_mode"].tolist() == ["air"]
+
+
+def test_ingest_reads_gzip_compressed_csv(home):
+    import gzip
+
+    path = home / "a.csv.gz"
+    path.write_bytes(gzip.compress((HEADER + GOOD).encode("utf-8")))
+    assert ingest([path]).accepted == 3

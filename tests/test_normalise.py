@@ -189,3 +189,9 @@ def test_reporter_transport_variants_map_to_modes():
               "container ship", "truck", "courier"]
     assert normalise_transport(pd.Series(values)).tolist() == [
         "land", "sea", "land", "air", "mail", "rail", "sea", "land", "mail"]
+
+
+def test_unknown_country_names_log_nothing(caplog):
+    caplog.set_level("DEBUG")
+    countries_to_iso3(pd.Series(["Atlantis", "Wakanda", "Freedonia"]))
+    assert [r for r in caplog.records if r.name.startswith("country_converter")] == []

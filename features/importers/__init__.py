@@ -1,9 +1,9 @@
 """Reading seizure files and the registry of input formats.
 
 `read_table` turns any CSV (delimiter sniffed; UTF-8 with or without BOM, Latin-1 fallback; CRLF;
-quoted newlines) or Parquet file into a frame of text columns, or raises `NarcotrendError`
-naming the file and what is wrong. The format modules map those columns onto the canonical
-record (`unodc_ids`) or onto series (`cbp`, `unodc_annual`).
+quoted newlines; gzip-compressed or not) or Parquet file into a frame of text columns, or raises
+`NarcotrendError` naming the file and what is wrong. The format modules map those columns onto
+the canonical record (`unodc_ids`) or onto series (`cbp`, `unodc_annual`).
 """
 
 from __future__ import annotations
@@ -78,6 +78,13 @@ def _read_csv(path: Path) -> RawTable:
     import pyarrow.csv as pacsv
 
     raw = path.read_bytes()
+    if raw.startswith(b"\x1f\x8b"):  # gzip-compressed CSV (.csv.gz)
+        import gzip
+
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as err:
+            raise NarcotrendError(f"{path}: a damaged gzip file ({err})") from None
     if not raw.strip():
         raise NarcotrendError(f"{path}: the file is empty; expected a CSV with a header row")
     head = raw[:_SNIFF_BYTES]
