@@ -1,6 +1,6 @@
 """Data tests on ../shared/data: what the ingest of the real UNODC and CBP files must find.
 
-The UNODC IDS ingest takes seconds, so it runs once per session (module fixture) and every test
+The UNODC IDS ingest takes seconds, so it runs once per session (session fixture) and every test
 reads its report and records.
 """
 
