@@ -18,8 +18,10 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from serving.audit import AuditLog, AuditMiddleware
+from serving.auth import PrincipalCache
 from serving.db import get_engine
 from serving.model_store import ModelStore
+from serving.query_cache import QueryCache
 from serving.routers import (
     alerts,
     forecasts,
@@ -60,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit = AuditLog(settings.service_database_url, settings.audit_flush_seconds)
         audit.start()
         app.state.store, app.state.audit = store, audit
+        app.state.key_cache = PrincipalCache(settings.key_cache_seconds)
+        app.state.alerts_cache = QueryCache()
         try:
             yield
         finally:
@@ -68,7 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Narcotrend", version="0.1.0", description=DESCRIPTION,
                   lifespan=lifespan)
-    app.dependency_overrides[get_settings] = lambda: settings
+    # Settings travel on the app state, not through `dependency_overrides`: FastAPI rebuilds
+    # every dependency graph per request while any override is set.
+    app.state.settings = settings
     app.add_middleware(AuditMiddleware)
     for module in (health, series, forecasts, trends, routes, alerts, subscriptions, models,
                    jobs, keys):

@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -133,3 +136,37 @@ def key_summary(row: ApiKey) -> dict[str, object]:
     """A key as shown to people: never the hash."""
     return {"id": row.id, "prefix": row.prefix, "role": row.role, "regions": row.regions,
             "name": row.name, "created_at": row.created_at, "revoked_at": row.revoked_at}
+
+
+class PrincipalCache:
+    """Verified keys by hash for `ttl` seconds, so a busy client costs no database look-up per
+    request. Only successes are kept; `clear()` (on revocation) forgets everything at once."""
+
+    def __init__(self, ttl: float, maxsize: int = 1024) -> None:
+        self.ttl = ttl
+        self.maxsize = maxsize
+        self._items: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key_hash: str) -> Principal | None:
+        if self.ttl <= 0:
+            return None
+        with self._lock:
+            item = self._items.get(key_hash)
+            if item is None or item[0] < time.monotonic():
+                self._items.pop(key_hash, None)
+                return None
+            return item[1]
+
+    def put(self, key_hash: str, principal: Principal) -> None:
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            self._items[key_hash] = (time.monotonic() + self.ttl, principal)
+            self._items.move_to_end(key_hash)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()

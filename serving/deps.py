@@ -15,12 +15,19 @@ from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from serving.auth import Principal, verify_key
+from serving.auth import Principal, PrincipalCache, hash_key, verify_key
 from serving.db import session_scope
 from serving.model_store import ModelStore, ServingState
-from serving.settings import Settings, get_settings
+from serving.query_cache import QueryCache
+from serving.settings import Settings
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+def app_settings(request: Request) -> Settings:
+    """The settings the app was created with (`create_app(settings)`)."""
+    return request.app.state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `narcotrend keys create`.")
 
@@ -44,7 +51,13 @@ def get_principal(
     """The verified key of the call; 401 with `WWW-Authenticate: Bearer` otherwise."""
     principal = None
     if credentials is not None and credentials.scheme.lower() == "bearer":
-        principal = verify_key(session, credentials.credentials)
+        cache: PrincipalCache = request.app.state.key_cache
+        key_hash = hash_key(credentials.credentials)
+        principal = cache.get(key_hash)
+        if principal is None:
+            principal = verify_key(session, credentials.credentials)
+            if principal is not None:
+                cache.put(key_hash, principal)
     if principal is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail=UNAUTHORIZED_DETAIL,
                             headers={"WWW-Authenticate": "Bearer"})
@@ -84,6 +97,13 @@ def get_state(store: StoreDep) -> ServingState:
 
 
 StateDep = Annotated[ServingState, Depends(get_state)]
+
+
+def get_alerts_cache(request: Request) -> QueryCache:
+    return request.app.state.alerts_cache
+
+
+AlertsCacheDep = Annotated[QueryCache, Depends(get_alerts_cache)]
 
 
 def scope_regions(principal: Principal, region: str | None = None) -> list[str] | None:

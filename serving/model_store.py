@@ -62,7 +62,7 @@ class ServingState:
 
     series: SeriesData | None = None
     routes: pd.DataFrame | None = None
-    forecasts: dict[str, pd.DataFrame] | None = None
+    forecasts: dict[str, dict[str, Any]] | None = None
     forecasts_source: str | None = None
     champion: Champion | None = None
     stamps: dict[str, tuple[int, int] | None] = field(default_factory=dict)
@@ -105,17 +105,27 @@ def prepare_routes(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(ds=pd.to_datetime(frame["ds"]).dt.strftime("%Y-%m-%d"))
 
 
-def index_forecasts(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Forecast rows per series, sorted by period, with dates as ISO strings."""
+def index_forecasts(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per series: the model that made the forecast and its points (dates as ISO strings,
+    non-finite numbers as None), built once at load so a request only looks them up."""
     frame = frame.assign(ds=pd.to_datetime(frame["ds"]).dt.strftime("%Y-%m-%d"))
     if "model" not in frame.columns:
         frame = frame.assign(model=None)
-    return {str(uid): part.sort_values("ds").reset_index(drop=True)
-            for uid, part in frame.groupby("unique_id", sort=False)}
+    values = frame[FORECAST_COLUMNS[1:]].astype(float)
+    frame[FORECAST_COLUMNS[1:]] = values.where(np.isfinite(values), None).astype(object)
+    out: dict[str, dict[str, Any]] = {}
+    for uid, part in frame.sort_values(["unique_id", "ds"]).groupby("unique_id", sort=False):
+        models = part["model"].dropna()
+        out[str(uid)] = {"model": str(models.iloc[0]) if len(models) else None,
+                         "points": part[FORECAST_COLUMNS].to_dict(orient="records")}
+    return out
 
 
 def champion_forecasts(model: Any, unique_ids: list[str]) -> pd.DataFrame | None:
-    """The forecast table from the champion pyfunc, or None when it does not answer with one."""
+    """The forecast table from the champion pyfunc (`training.pyfunc.ForecastBundle` answers a
+    frame of `unique_id` with their forecasts), or None when it does not answer with one."""
+    if not unique_ids:
+        return None
     try:
         out = model.predict(pd.DataFrame({"unique_id": unique_ids}))
     except Exception as err:  # noqa: BLE001 - a model that cannot answer falls back to the file
@@ -233,7 +243,7 @@ class ModelStore:
             return current
 
     def _forecasts(self, champion: Champion | None, series: SeriesData | None,
-                   file_exists: bool) -> tuple[dict[str, pd.DataFrame] | None, str | None]:
+                   file_exists: bool) -> tuple[dict[str, dict[str, Any]] | None, str | None]:
         """Forecasts indexed by series, and where they came from."""
         if champion is not None:
             ids = list(series.history) if series is not None else []

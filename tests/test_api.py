@@ -138,13 +138,20 @@ def test_alerts_filter_by_severity_and_paginate(client, seeded: Seeded):
     assert len(ids) == len(set(ids)) == total
 
 
-def test_analyst_acknowledges_an_alert(client, seeded: Seeded):
-    alert = client.get("/v1/alerts", params={"status": "open", "limit": 1},
-                       headers=seeded.auth("viewer")).json()["items"][0]
+def test_analyst_acknowledges_an_alert_and_lists_reflect_it_at_once(client, seeded: Seeded):
+    def open_alerts() -> dict:
+        return client.get("/v1/alerts", params={"status": "open", "limit": 1},
+                          headers=seeded.auth("viewer")).json()
+
+    before = open_alerts()
+    assert open_alerts() == before  # served from the query cache, same answer
+    alert = before["items"][0]
     r = client.post(f"/v1/alerts/{alert['id']}/ack", headers=seeded.auth("analyst"))
     assert r.status_code == 200 and r.json()["status"] == "acknowledged"
     again = client.get(f"/v1/alerts/{alert['id']}", headers=seeded.auth("viewer")).json()
     assert again["status"] == "acknowledged"
+    after = open_alerts()
+    assert after["total"] == before["total"] - 1 and after["items"][0]["id"] != alert["id"]
 
 
 def test_analyst_silences_and_everyone_lists_silences(client, seeded: Seeded):

@@ -7,9 +7,11 @@ Region-scoped keys see only alerts whose `region` is in their scope; an alert ou
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Hashable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from features.errors import NarcotrendError
@@ -17,6 +19,7 @@ from serving import alerts_store, silences
 from serving.auth import Principal
 from serving.db import Alert as AlertRow
 from serving.deps import (
+    AlertsCacheDep,
     AnalystDep,
     PageDep,
     PageParams,
@@ -26,6 +29,7 @@ from serving.deps import (
     scope_regions,
 )
 from serving.model_store import ServingState
+from serving.query_cache import QueryCache, alerts_version
 from serving.schemas import (
     Alert,
     AlertStatus,
@@ -61,15 +65,34 @@ def alert_out(row: AlertRow) -> Alert:
     return Alert.model_validate(data)
 
 
-def alert_page(session: Session, page: PageParams, *, regions: list[str] | None,
-               **filters: str | None) -> Page[Alert]:
-    """One page of alerts from the store; an empty scope returns nothing without a query."""
+def cached_json(session: Session, cache: QueryCache, key: Hashable,
+                build: Callable[[], BaseModel]) -> Response:
+    """The JSON of `build()`, reused while the alerts table is unchanged."""
+    version = alerts_version(session)
+    body = cache.get(key, version)
+    if body is None:
+        body = build().model_dump_json().encode()
+        cache.put(key, version, body)
+    return Response(body, media_type="application/json")
+
+
+def alert_page(session: Session, cache: QueryCache, page: PageParams, *,
+               regions: list[str] | None, **filters: str | None) -> Response:
+    """One page of alerts from the store (cached per query and data version); an empty scope
+    returns nothing without a query."""
     if regions == []:
-        return Page[Alert](total=0, limit=page.limit, offset=page.offset, items=[])
-    rows, total = alerts_store.list_alerts(session, regions=regions, limit=page.limit,
-                                           offset=page.offset, **filters)
-    return Page[Alert](total=total, limit=page.limit, offset=page.offset,
-                       items=[alert_out(row) for row in rows])
+        return Response(Page[Alert](total=0, limit=page.limit, offset=page.offset,
+                                    items=[]).model_dump_json(), media_type="application/json")
+
+    def build() -> Page[Alert]:
+        rows, total = alerts_store.list_alerts(session, regions=regions, limit=page.limit,
+                                               offset=page.offset, **filters)
+        return Page[Alert](total=total, limit=page.limit, offset=page.offset,
+                           items=[alert_out(row) for row in rows])
+
+    key = ("alerts", tuple(sorted(filters.items())), tuple(regions) if regions else None,
+           page.limit, page.offset)
+    return cached_json(session, cache, key, build)
 
 
 def visible_alert(session: Session, principal: Principal, alert_id: str) -> AlertRow:
@@ -81,16 +104,16 @@ def visible_alert(session: Session, principal: Principal, alert_id: str) -> Aler
 
 @router.get("/alerts", response_model=Page[Alert], summary="Alerts, filtered and paginated")
 def list_alerts(
-    session: SessionDep, principal: PrincipalDep, page: PageDep,
+    session: SessionDep, principal: PrincipalDep, page: PageDep, cache: AlertsCacheDep,
     type: AlertType | None = None,
     geo: Annotated[str | None, Query(max_length=64, examples=["ESP"])] = None,
     drug: Annotated[str | None, Query(max_length=64, examples=["cocaine"])] = None,
     severity: Severity | None = None,
     status_: Annotated[AlertStatus | None, Query(alias="status")] = None,
     region: Annotated[str | None, Query(max_length=32, examples=["Europe"])] = None,
-) -> Page[Alert]:
+) -> Response:
     """Alerts in the key's regions matching every filter given."""
-    return alert_page(session, page, type=type, geo=geo, drug=drug, severity=severity,
+    return alert_page(session, cache, page, type=type, geo=geo, drug=drug, severity=severity,
                       status=status_, regions=scope_regions(principal, region))
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 
 from features.errors import NarcotrendError
 from serving import auth
@@ -28,9 +28,13 @@ def create_key(body: KeyIn, session: SessionDep, principal: AdminDep) -> KeyCrea
 
 @router.delete("/{key_id}", response_model=KeyInfo, responses=error_responses(404),
                summary="Revoke a key (admin)")
-def revoke_key(key_id: str, session: SessionDep, principal: AdminDep) -> KeyInfo:
+def revoke_key(key_id: str, session: SessionDep, principal: AdminDep,
+               request: Request) -> KeyInfo:
+    """Revoke a key; this process refuses it from the next request on."""
     try:
         row = auth.revoke_key(session, key_id)
     except NarcotrendError as err:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=UNKNOWN_KEY) from err
+    session.commit()
+    request.app.state.key_cache.clear()
     return KeyInfo.model_validate(auth.key_summary(row))

@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 
-from serving.deps import PageDep, PrincipalDep, SessionDep, StateDep, scope_regions
+from serving.deps import AlertsCacheDep, PageDep, PrincipalDep, SessionDep, StateDep, scope_regions
 from serving.routers.alerts import alert_page
 from serving.schemas import Alert, Metric, Page, RouteFlows, RouteShare, error_responses
 
@@ -83,13 +83,14 @@ def get_routes(
 
 @router.get("/shifts", response_model=Page[Alert], summary="Route-shift alerts")
 def list_route_shifts(
-    session: SessionDep, principal: PrincipalDep, page: PageDep,
+    session: SessionDep, principal: PrincipalDep, page: PageDep, cache: AlertsCacheDep,
     drug: Annotated[str | None, Query(max_length=64)] = None,
     destination: Annotated[str | None, Query(max_length=32, description="UN region",
                                              examples=["Europe"])] = None,
     status_: Annotated[str | None, Query(alias="status", max_length=16)] = None,
-) -> Page[Alert]:
-    """Route-shift alerts (what gained and lost share), newest first, in the key's regions."""
-    return alert_page(session, page, type="route_shift", drug=drug, status=status_,
+) -> Response:
+    """Route-shift alerts (what gained and lost share), most severe first, in the key's
+    regions."""
+    return alert_page(session, cache, page, type="route_shift", drug=drug, status=status_,
                       regions=scope_regions(principal, destination))
 
