@@ -1,0 +1,142 @@
+"""Rolling-origin backtests, choice per series, interval calibration and fallbacks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.base import LocalForecaster
+from models.baselines import Naive, SeasonalNaive, WindowMean
+from training.backtest import backtest_offsets, cross_validation
+from training.selection import calibrate, choose, combine, conformal_factors
+from training.train import fit_forecasts
+
+
+def frame(values: dict[str, np.ndarray]) -> pd.DataFrame:
+    return pd.concat([pd.DataFrame({"unique_id": uid, "ds": pd.date_range(
+        "2016-01-01", periods=len(y), freq="MS"), "y": y}) for uid, y in values.items()],
+        ignore_index=True)
+
+
+class FailsOn(LocalForecaster):
+    """Naive, except that it raises on the series named in ``bad``."""
+
+    def __init__(self, bad: tuple[str, ...] = (), alias: str = "fragile",
+                 nonnegative: bool = True, on_error: str = "nan") -> None:
+        self.bad = bad
+        self.alias = alias
+        self.nonnegative = nonnegative
+        self.on_error = on_error
+
+    def _fit_one(self, y: np.ndarray) -> float:
+        if y.size and y[0] == -1.0:
+            raise RuntimeError("boom")
+        return float(y[-1])
+
+    def _forecast_one(self, state, h, levels):
+        mean = np.full(h, state)
+        return mean, {lvl: (mean - 1, mean + 1) for lvl in levels}
+
+
+def test_backtest_offsets_step_back_from_the_end_oldest_first():
+    assert backtest_offsets(h=6, windows=3, step=3) == [12, 9, 6]
+
+
+def test_cross_validation_has_keys_cutoff_actuals_and_a_column_per_model():
+    df = frame({"a": np.arange(40.0), "b": np.arange(40.0) * 2})
+    cv, failures = cross_validation(df, [Naive(), WindowMean(3)], h=4, windows=3, step=2)
+    assert list(cv.columns[:4]) == ["unique_id", "ds", "cutoff", "y"]
+    assert {"naive", "naive-lo-80", "mean-hi-95"} <= set(cv.columns)
+    assert len(cv) == 2 * 3 * 4
+    assert sorted(cv["cutoff"].unique()) == list(pd.to_datetime(
+        ["2018-08-01", "2018-10-01", "2018-12-01"]))
+    # naive forecasts the value at the cutoff: it saw nothing after it
+    value_of = dict(zip(df.loc[df["unique_id"] == "a", "ds"], np.arange(40.0), strict=True))
+    a = cv[cv["unique_id"] == "a"]
+    assert (a["naive"] == a["cutoff"].map(value_of)).all()
+    assert (a["y"] == a["ds"].map(value_of)).all()
+    assert failures == {"naive": {}, "mean": {}}
+
+
+def test_parallel_backtest_equals_the_serial_one():
+    rng = np.random.default_rng(0)
+    df = frame({f"s{i}": rng.gamma(2, 10, 48) for i in range(8)})
+    serial, _ = cross_validation(df, [Naive(), SeasonalNaive(12)], 6, 2, 3, n_jobs=1)
+    parallel, _ = cross_validation(df, [Naive(), SeasonalNaive(12)], 6, 2, 3, n_jobs=2)
+    pd.testing.assert_frame_equal(serial, parallel)
+
+
+def test_a_model_failing_on_one_series_gives_nan_there_and_is_reported():
+    df = frame({"good": np.arange(30.0), "bad": np.r_[-1.0, np.arange(29.0)]})
+    cv, failures = cross_validation(df, [FailsOn()], h=3, windows=2, step=1)
+    assert cv.loc[cv["unique_id"] == "bad", "fragile"].isna().all()
+    assert cv.loc[cv["unique_id"] == "good", "fragile"].notna().all()
+    assert set(failures["fragile"]) == {"bad"}
+
+
+def test_choose_best_is_the_per_series_idxmin_and_ensemble_weights_sum_to_one():
+    ev = pd.DataFrame({"unique_id": ["a", "b"], "metric": "mase", "x": [0.5, 2.0],
+                       "y": [1.0, 1.0], "z": [2.0, np.nan]})
+    best = choose(ev, method="best")
+    assert dict(zip(best["unique_id"], best["model"], strict=True)) == {"a": "x", "b": "y"}
+    ens = choose(ev, top_k=2)
+    assert ens.groupby("unique_id")["weight"].sum().to_numpy() == pytest.approx([1, 1])
+    a = ens[ens["unique_id"] == "a"].set_index("model")["weight"]
+    assert a["x"] == pytest.approx(2 * a["y"], rel=1e-4)  # weights ~ 1 / MASE
+
+
+def test_conformal_calibration_widens_too_narrow_intervals_to_nominal_coverage():
+    rng = np.random.default_rng(2)
+    n = 4000
+    y = rng.normal(0, 1, n)
+    frame_ = pd.DataFrame({"unique_id": "a", "y": y, "forecast": 0.0,
+                           "lo-80": -0.5, "hi-80": 0.5, "lo-95": -0.8, "hi-95": 0.8})
+    factors = conformal_factors(frame_)
+    assert factors[80] == pytest.approx(1.2816 / 0.5, rel=0.08)
+    calibrated = calibrate(frame_, factors, nonnegative=False)
+    inside = (y >= calibrated["lo-80"]) & (y <= calibrated["hi-80"])
+    assert inside.mean() == pytest.approx(0.80, abs=0.02)
+
+
+def test_combine_averages_members_by_weight_and_names_the_ensemble():
+    fc = pd.DataFrame({"unique_id": ["a"], "ds": [pd.Timestamp("2020-01-01")], "p": [10.0],
+                       "q": [20.0]})
+    for lvl in (80, 95):
+        fc[f"p-lo-{lvl}"], fc[f"p-hi-{lvl}"] = 8.0, 12.0
+        fc[f"q-lo-{lvl}"], fc[f"q-hi-{lvl}"] = 16.0, 24.0
+    weights = pd.DataFrame({"unique_id": ["a", "a"], "model": ["p", "q"], "weight": [0.75, 0.25]})
+    out = combine(fc, weights)
+    assert out["forecast"].iloc[0] == pytest.approx(12.5)
+    assert out["lo-80"].iloc[0] == pytest.approx(10.0)
+    assert out["model"].iloc[0] == "ensemble:p+q"
+
+
+def test_pure_seasonal_series_is_forecast_within_5_percent_by_the_selected_model():
+    season = 100 + 30 * np.sin(2 * np.pi * np.arange(96) / 12)
+    rng = np.random.default_rng(4)
+    df = frame({"pure": season[:84], "noisy": season[:84] + rng.normal(0, 10, 84)})
+    result = fit_forecasts(df, h=12, windows=2, step=3, n_jobs=1,
+                           models=[Naive(), SeasonalNaive(12), WindowMean(12)])
+    pure = result.forecasts[result.forecasts["unique_id"] == "pure"]
+    assert np.abs(pure["forecast"].to_numpy() / season[84:] - 1).max() < 0.05
+    assert (pure["lo_95"] <= pure["forecast"]).all() and (pure["forecast"] <= pure["hi_95"]).all()
+
+
+def test_series_too_short_or_failing_everywhere_fall_back_to_seasonal_naive_and_are_listed():
+    df = frame({"long": np.arange(60.0) % 12 + 5, "short": np.r_[np.full(52, np.nan),
+                                                                   np.arange(8.0)],
+                "cursed": np.r_[-1.0, np.arange(59.0) % 12 + 5], "empty": np.full(60, np.nan)})
+    # both candidates (one standing in for the seasonal naive) fail on "cursed"
+    result = fit_forecasts(df, h=6, windows=2, step=2, n_jobs=1,
+                           models=[FailsOn(), FailsOn(alias="snaive")])
+    assert result.fallbacks == {"short": "too short for a backtest",
+                                "cursed": "every model failed in the backtest"}
+    assert result.skipped == ["empty"]
+    fc = result.forecasts.set_index("unique_id")
+    assert (fc.loc["cursed", "model"] == "snaive (fallback)").all()
+    assert fc.loc["long", "model"].iloc[0] in {"ensemble:fragile+snaive",
+                                               "ensemble:snaive+fragile"}
+    assert list(result.forecasts.columns) == ["unique_id", "ds", "forecast", "lo_80", "hi_80",
+                                              "lo_95", "hi_95", "model"]
+    assert (result.forecasts[["forecast", "lo_80", "lo_95"]] >= 0).all().all()
