@@ -14,7 +14,8 @@ from pathlib import Path
 
 import anyio
 from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from serving.audit import AuditLog, AuditMiddleware
@@ -37,6 +38,7 @@ from serving.routers import (
 from serving.settings import Settings, get_settings
 
 DASHBOARD_DIR = Path(__file__).parent / "dashboard"
+SWAGGER_UI = "/static/vendor/swagger-ui"
 
 DESCRIPTION = """
 Forecasts, emerging trends, route shifts and alerts from drug-seizure reports.
@@ -71,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             audit.stop()
 
     app = FastAPI(title="Narcotrend", version="0.1.0", description=DESCRIPTION,
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
     # Settings travel on the app state, not through `dependency_overrides`: FastAPI rebuilds
     # every dependency graph per request while any override is set.
     app.state.settings = settings
@@ -84,5 +86,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/", include_in_schema=False)
     def dashboard() -> FileResponse:
         return FileResponse(DASHBOARD_DIR / "index.html")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """Swagger UI from the vendored copy: the API's users may have no internet."""
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url, title="Narcotrend API",
+            swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css", swagger_favicon_url="data:,")
 
     return app

@@ -113,3 +113,17 @@ def test_dashboard_refuses_a_wrong_key_and_says_so(browser, seeded: Seeded):
         assert "refused" in page.text_content("#message")
         assert page.evaluate("sessionStorage.getItem('narcotrend.apiKey')") is None
         page.close()
+
+
+def test_api_docs_render_offline_from_the_vendored_swagger_ui(browser, seeded: Seeded):
+    with serve_in_thread(create_app(seeded.settings)) as base:
+        page = browser.new_page()
+        outside: list[str] = []
+        page.on("request", lambda req: req.url.startswith(base)
+                or req.url.startswith("data:") or outside.append(req.url))
+        page.goto(f"{base}/docs")
+        page.wait_for_selector(".opblock", timeout=30_000)
+        assert page.locator(".opblock").count() >= 18
+        assert "Narcotrend" in page.text_content(".info")
+        assert outside == []
+        page.close()
