@@ -57,7 +57,8 @@ def run(home: Path, start: str, months: int) -> dict:
         "seconds_backtest": result["seconds"], "target_seconds": TARGET_SECONDS,
         "alerts": len(result["alerts"]),
         **{k: scores.get(k) for k in ("recall", "precision", "median_delay",
-                                      "distractor_alerts", "alert_keys", "matched_keys")},
+                                      "distractor_alerts", "distractor_alert_keys", "alert_keys",
+                                      "matched_keys")},
         "per_event": [{k: e[k] for k in ("id", "detected", "delay")}
                       for e in scores.get("per_event", [])],
         "unmatched_keys": scores.get("unmatched_keys", []),

@@ -29,11 +29,11 @@ Scores:
   country/region duplicates of one event each count as matching it (they are true statements
   about the world, not false alarms), and a key that matched counts once however long it stays;
 - distractor alerts: alerts an analyst would blame on a distractor: a `decline` on a reporting
-  gap's country (or an aggregate containing it) during the gap or the 6 months after, and a
-  rising alert on a one-month outlier's country and drug (or their aggregates) in the 6 months
-  from the outlier, unless the alert matches a planted event (a region's kg surge that a
-  planted country surge explains is not blamed on an outlier in the same region). These must be
-  zero.
+  gap's country (or an aggregate containing it) whose periods (`period` .. `detected_at`) overlap
+  the gap, and a rising alert on a one-month outlier's country and drug (or their aggregates)
+  whose periods include the outlier's month, unless the alert matches a planted event (a
+  region's kg surge that a planted country surge explains is not blamed on an outlier in the
+  same region). These must be zero.
 """
 
 from __future__ import annotations
@@ -138,11 +138,12 @@ def alert_key(alert: dict) -> tuple[str, ...]:
 
 
 def _blamed_on(alert: dict, distractor: dict, geo: Geography, group_of: dict[str, str]) -> bool:
+    """Whether the distractor lies inside what the alert calls changed: the alert's periods (from
+    its `period` to its `detected_at`) cover part of the gap or the outlier's month, on the
+    distractor's country or an aggregate containing it."""
     start = distractor.get("start") or distractor.get("period") or distractor.get("onset")
     end = distractor.get("end") or start
-    lag_start, lag_end = months_between(start, alert["detected_at"]), months_between(
-        end, alert["detected_at"])
-    if lag_start < 0 or lag_end > WINDOW:
+    if months_between(alert["period"], end) < 0 or months_between(start, alert["detected_at"]) < 0:
         return False
     if not geo.covers(alert["geo"], distractor["geo"]):
         return False
