@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.ensure_dirs()
         get_engine(settings.service_database_url)
+        jobs.fail_interrupted_jobs(settings)
         store = ModelStore(settings)
         await anyio.to_thread.run_sync(store.refresh)
         store.start()

@@ -228,6 +228,16 @@ class KeyIn(BaseModel):
     name: str = Field(default="", max_length=128)
 
 
+class Me(BaseModel):
+    """The calling key, as the dashboard shows it."""
+
+    id: str
+    prefix: str = Field(examples=["nt_x3Hk9aQ2"])
+    role: RoleName
+    regions: list[str] | None = Field(examples=[["Europe"]])
+    name: str
+
+
 class KeyInfo(BaseModel):
     id: str
     prefix: str

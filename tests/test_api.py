@@ -305,3 +305,22 @@ def test_series_file_rewritten_on_disk_is_reloaded(tmp_path):
         pd.concat([series, extra]).to_parquet(settings.series_dir / "series.parquet")
         wait_for(lambda: c.get("/v1/series", headers=auth).json()["total"] == before + 1)
         assert c.get("/v1/series/ESP/cocaine/kgx", headers=auth).status_code == 200
+
+
+def test_jobs_left_running_by_a_stopped_service_are_failed_at_start(tmp_path):
+    from serving.db import Job as JobRow
+    from serving.db import session_scope
+
+    settings = Settings(home=tmp_path)
+    keys = seed_home(settings, with_model=False)
+    with session_scope(settings.service_database_url) as session:
+        session.add_all([JobRow(id="gone", kind="retrain", status="running",
+                                result={"pid": 2 ** 22 + 12345}),
+                         JobRow(id="queued", kind="retrain", status="queued")])
+    with TestClient(create_app(settings)) as c:
+        auth = {"Authorization": f"Bearer {keys['viewer']}"}
+        for job_id in ("gone", "queued"):
+            job = c.get(f"/v1/jobs/{job_id}", headers=auth).json()
+            assert job["status"] == "failed" and job["error"].startswith("interrupted")
+        me = c.get("/v1/me", headers=auth).json()
+        assert me["role"] == "viewer" and me["regions"] is None

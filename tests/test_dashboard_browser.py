@@ -95,6 +95,8 @@ def test_dashboard_draws_every_chart_from_the_api(browser, seeded: Seeded, tmp_p
 def test_dashboard_with_a_europe_key_shows_only_european_alerts(browser, seeded: Seeded):
     with serve_in_thread(create_app(seeded.settings)) as base:
         page, problems = open_dashboard(browser, base, seeded.keys["europe"])
+        assert page.text_content("#who").startswith("analyst key nt_")
+        assert "Europe" in page.text_content("#who")
         places = page.locator("#alerts-table tbody td:nth-child(3)").all_text_contents()
         assert places and all(place.endswith("(Europe)") for place in places)
         options = page.locator("#series-select option").all_text_contents()

@@ -144,7 +144,7 @@ def test_every_get_list_endpoint_is_covered_by_the_scope_test():
                "/v1/alerts", "/v1/alerts/{alert_id}", "/v1/trends", "/v1/routes",
                "/v1/routes/shifts", "/v1/silences", "/v1/subscriptions",
                # global or per key, not regional data:
-               "/v1/models", "/v1/jobs/{job_id}", "/v1/keys"}
+               "/v1/models", "/v1/jobs/{job_id}", "/v1/keys", "/v1/me"}
     assert {path for method, path in v1_operations() if method == "GET"} == covered
 
 

@@ -113,17 +113,24 @@ async function guarded(task) {
   }
 }
 
+async function loadWho() {
+  const me = await api("/v1/me");
+  $("who").textContent = `${me.role} key ${me.prefix}… · ` +
+    (me.regions ? me.regions.join(", ") : "all regions") + (me.name ? ` · ${me.name}` : "");
+}
+
 async function loadAll() {
   say("");
   $("panels").hidden = false;
   $("forget-key").hidden = false;
-  await Promise.all([guarded(loadAlerts), guarded(loadTrends), guarded(loadRoutes),
+  await Promise.all([guarded(loadWho), guarded(loadAlerts), guarded(loadTrends), guarded(loadRoutes),
                      guarded(async () => { if (await loadSeriesList()) await loadSeries(); })]);
   document.body.dataset.loaded = "true";
 }
 
 function forgetKey() {
   sessionStorage.removeItem(KEY_STORAGE);
+  $("who").textContent = "";
   $("panels").hidden = true;
   $("forget-key").hidden = true;
   document.body.dataset.loaded = "false";

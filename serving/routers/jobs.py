@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import logging
 import multiprocessing
+import os
 import threading
 from typing import Annotated, Any
 
@@ -74,9 +75,36 @@ def _supervise(settings: Settings, job_id: str, target: str) -> None:
     process = multiprocessing.get_context("spawn").Process(
         target=run_job_in_child, args=(settings, job_id, target), name=f"job-{job_id}")
     process.start()
+    with session_scope(url) as session:
+        job = session.get(JobRow, job_id)
+        job.result = {"pid": process.pid}
     process.join()
     _finish(url, job_id, status="failed",
             error=f"the training process ended with exit code {process.exitcode}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_interrupted_jobs(settings: Settings) -> int:
+    """At start-up: jobs a previous service process left queued or running, whose training
+    process is gone, are marked failed (else they would block every later retrain)."""
+    failed = 0
+    with session_scope(settings.service_database_url) as session:
+        for job in session.scalars(select(JobRow).where(JobRow.status.in_(("queued", "running")))):
+            pid = (job.result or {}).get("pid")
+            if pid is None or not _alive(int(pid)):
+                job.status, job.finished_at = "failed", utcnow()
+                job.error = "interrupted: the service stopped before the job finished"
+                failed += 1
+    return failed
 
 
 def start_job(settings: Settings, kind: str, requested_by: str | None,

@@ -6,27 +6,27 @@ from fastapi import APIRouter, HTTPException, Request, status
 
 from features.errors import NarcotrendError
 from serving import auth
-from serving.deps import AdminDep, SessionDep
-from serving.schemas import KeyCreated, KeyIn, KeyInfo, error_responses
+from serving.deps import AdminDep, PrincipalDep, SessionDep
+from serving.schemas import KeyCreated, KeyIn, KeyInfo, Me, error_responses
 
-router = APIRouter(prefix="/v1/keys", tags=["keys"], responses=error_responses(401, 403))
+router = APIRouter(prefix="/v1", tags=["keys"], responses=error_responses(401, 403))
 
 UNKNOWN_KEY = "unknown key"
 
 
-@router.get("", response_model=list[KeyInfo], summary="Every key (admin)")
+@router.get("/keys", response_model=list[KeyInfo], summary="Every key (admin)")
 def list_keys(session: SessionDep, principal: AdminDep) -> list[KeyInfo]:
     return [KeyInfo.model_validate(auth.key_summary(row)) for row in auth.list_keys(session)]
 
 
-@router.post("", response_model=KeyCreated, status_code=status.HTTP_201_CREATED,
+@router.post("/keys", response_model=KeyCreated, status_code=status.HTTP_201_CREATED,
              summary="Create a key (admin); the key is in this response only")
 def create_key(body: KeyIn, session: SessionDep, principal: AdminDep) -> KeyCreated:
     raw, row = auth.create_key(session, body.role, body.regions, body.name)
     return KeyCreated(key=raw, **auth.key_summary(row))
 
 
-@router.delete("/{key_id}", response_model=KeyInfo, responses=error_responses(404),
+@router.delete("/keys/{key_id}", response_model=KeyInfo, responses=error_responses(404),
                summary="Revoke a key (admin)")
 def revoke_key(key_id: str, session: SessionDep, principal: AdminDep,
                request: Request) -> KeyInfo:
@@ -38,3 +38,10 @@ def revoke_key(key_id: str, session: SessionDep, principal: AdminDep,
     session.commit()
     request.app.state.key_cache.clear()
     return KeyInfo.model_validate(auth.key_summary(row))
+
+
+@router.get("/me", response_model=Me, summary="The calling key: role and regions")
+def me(principal: PrincipalDep) -> Me:
+    return Me(id=principal.key_id, prefix=principal.prefix, role=principal.role,
+              regions=sorted(principal.regions) if principal.regions is not None else None,
+              name=principal.name)
