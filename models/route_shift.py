@@ -8,6 +8,8 @@ with Benjamini-Hochberg), Cramér's V the effect size, and each entity's share c
 adjusted standardised residual says who gained and who lost. Entities too small to test are
 pooled into one "other" column so that sparse cells cannot make the test anti-conservative; a
 transit country never seen before the recent window still counts when it is large enough.
+Only seizing countries that reported the flow in both windows are counted, so that a change in
+who reports (common in voluntary reporting such as UNODC's) is not read as a change of route.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ class Windows:
 
 def entity_counts(routes: pd.DataFrame, attribute: str, windows: Windows, *,
                   time_col: str = "ds", weight_col: str = "seizures") -> pd.DataFrame:
-    """Seizures per (drug_level, drug, destination_region, entity, window), unknowns dropped.
+    """Seizures per (drug_level, drug, destination_region, reporter, entity, window), unknowns
+    dropped; `reporter` is the seizing country (`country`).
 
     Every flow counts at both drug levels (its group and its substance).
 
@@ -58,6 +61,8 @@ def entity_counts(routes: pd.DataFrame, attribute: str, windows: Windows, *,
     frame = frame[frame["destination_region"].notna()]
     window = np.where(frame[time_col] >= windows.recent_start, "recent", "baseline")
     common = {
+        "reporter": (frame["country"].to_numpy() if "country" in frame.columns
+                     else np.full(len(frame), "")),
         "destination_region": frame["destination_region"].to_numpy(),
         "entity": frame[attribute].astype("string").to_numpy(), "window": window,
         "n": frame[weight_col].to_numpy(dtype=float),
@@ -75,7 +80,7 @@ def entity_counts(routes: pd.DataFrame, attribute: str, windows: Windows, *,
         out = out.explode("entity")
         out["entity"] = out["entity"].str.strip()
     out = out[out["entity"].notna() & ~out["entity"].isin(UNKNOWN)]
-    keys = ["drug_level", "drug", "destination_region", "entity", "window"]
+    keys = ["drug_level", "drug", "destination_region", "reporter", "entity", "window"]
     return out.groupby(keys, as_index=False, observed=True)["n"].sum()
 
 
@@ -149,6 +154,10 @@ def scan_route_shifts(
             seen_before = set(earlier.astype(str).str.split(";").explode().str.strip())
         for (level, drug, dest), part in counts.groupby(
                 ["drug_level", "drug", "destination_region"], observed=True):
+            # only seizing countries that reported this flow in both windows: a country that
+            # joins or leaves the data would otherwise pass for a shift of the route
+            both = part.groupby("reporter")["window"].nunique()
+            part = part[part["reporter"].isin(both.index[both == 2])]
             wide = part.pivot_table(index="entity", columns="window", values="n",
                                     aggfunc="sum", fill_value=0.0)
             base = wide.get("baseline", pd.Series(0.0, index=wide.index))
