@@ -2,15 +2,16 @@
 
 For every series and every candidate change point in the last `max_lag` periods, the periods
 after the change (at least `min_after`, mostly reported) are compared with the `baseline`
-periods before it, on variance-stabilised values (square root of counts, log of kilograms):
-the shift is the difference of means after isolated one-month spikes and dips are clipped to
-their neighbours, scaled by the baseline's spread (the larger of its standard deviation and its
-robust spread, never below a Poisson-like floor). The periods after the change must also mostly
-sit beyond the baseline (`persistence`), so a one-month outlier cannot pass for a level shift.
-NaN (not reporting) is unknown, never a fall. The best change point per series gets a two-sided
-p-value (normal for counts, Student's t for kilograms, whose spread is only estimated),
-Bonferroni-corrected for the number of candidates, so the caller can correct across
-series with Benjamini-Hochberg.
+periods before it, on variance-stabilised values (square root of counts, log of kilograms): the
+shift is the difference of means after isolated one-month spikes and dips are clipped to their
+neighbours and the single most extreme period after the change is replaced by the next one (a
+spike in the last period has no neighbour to clip it), scaled by the baseline's spread (the
+larger of its standard deviation and its robust spread, never below a Poisson-like floor). The
+periods after the change must also mostly sit beyond the baseline (`persistence`), so a one-
+month outlier cannot pass for a level shift. NaN (not reporting) is unknown, never a fall. The
+best change point per series gets a two-sided p-value (normal for counts, Student's t for
+kilograms, whose spread is only estimated), Bonferroni-corrected for the number of candidates,
+so the caller can correct across series with Benjamini-Hochberg.
 """
 
 from __future__ import annotations
@@ -28,6 +29,24 @@ from models.panel import (
     scale_floor,
     stabilise,
 )
+
+
+def _trimmed_means(after: np.ndarray, n_after: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row means with the largest value replaced by the second largest (for a rise), and with
+    the smallest replaced by the second smallest (for a fall): one extreme period, even the
+    last one, cannot make a shift on its own. NaN is skipped."""
+    total = np.nansum(after, axis=1)
+    ordered = np.sort(np.where(np.isnan(after), -np.inf, after), axis=1)  # NaN first, as -inf
+    top, second = ordered[:, -1], ordered[:, -2] if after.shape[1] > 1 else ordered[:, -1]
+    low_sorted = np.sort(np.where(np.isnan(after), np.inf, after), axis=1)
+    bottom = low_sorted[:, 0]
+    next_low = low_sorted[:, 1] if after.shape[1] > 1 else bottom
+    n = np.maximum(n_after, 1)
+    with np.errstate(invalid="ignore"):
+        up = np.where(n_after > 1, (total - top + second) / n, np.nan)
+        down = np.where(n_after > 1, (total - bottom + next_low) / n, np.nan)
+    return up, down
+
 
 COLUMNS = ["row", "direction", "z", "p_value", "change_at", "n_after", "before", "after",
            "persistence"]
@@ -76,13 +95,20 @@ def scan_level_shifts(
             continue
         m_b = nan_mean(before, axis=1)
         spread = np.fmax(np.fmax(robust_scale(before, axis=1), nan_std(before, axis=1)), floor)
+        up_mean, down_mean = _trimmed_means(after, n_a)
         with np.errstate(all="ignore"):
-            z = np.where(ok, (nan_mean(after, axis=1) - m_b) / (
-                spread * np.sqrt(1.0 / n_a + 1.0 / n_b)), 0.0)
-            direction = np.sign(z)[:, None]
-            # persistence is judged on the raw values: a clipped spike does not count for it
-            beyond = direction * (raw_z[:, tau:] - (m_b + np.sign(z) * spread)[:, None]) > 0
-        persistence = np.sum(beyond, axis=1) / np.maximum(n_a, 1)
+            se = spread * np.sqrt(1.0 / n_a + 1.0 / n_b)
+            z_up, z_down = (up_mean - m_b) / se, (down_mean - m_b) / se
+        z = np.where(z_up >= -z_down, np.fmax(z_up, 0.0), np.fmin(z_down, 0.0))
+        z = np.where(ok, np.nan_to_num(z), 0.0)
+        # persistence on the raw values, leaving out the single most extreme period: neither a
+        # clipped spike nor a spike in the last period (which has no neighbour to clip it) counts
+        sign = np.sign(z)
+        raw_after = raw_z[:, tau:]
+        with np.errstate(invalid="ignore"):
+            beyond = sign[:, None] * (raw_after - (m_b + sign * spread)[:, None]) > 0
+        extreme_beyond = np.any(beyond, axis=1)
+        persistence = (np.sum(beyond, axis=1) - extreme_beyond) / np.maximum(n_a - 1, 1)
         better = np.abs(z) > np.abs(best["z"])
         for name, value in (("z", z), ("persistence", persistence), ("n_after", n_a),
                             ("n_before", n_b), ("tau", tau)):
