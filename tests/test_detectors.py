@@ -237,3 +237,11 @@ def test_config_reads_detection_settings(home):
 
     config = DetectionConfig.from_settings(get_settings())
     assert config.false_discovery_rate == get_settings().false_discovery_rate
+
+
+def test_spike_in_last_period_after_two_high_months_is_not_a_surge():
+    kg = [35.0, 21, 61, 65, 24, 118, 66, 22, 240, 109, 34, 113] * 2 + [110, 130, 279, 5377]
+    counts = list(np.random.default_rng(16).poisson(9, len(kg)).astype(float))
+    frame = pd.concat([series_frame({"ITA": kg}, metric="kg"),
+                       series_frame({"ITA": counts})], ignore_index=True)
+    assert [a for a in detect_frame(frame, None, None) if a["type"] == "surge"] == []
