@@ -153,3 +153,44 @@ def sys_path_bench() -> None:
     repo = str(Path(__file__).resolve().parents[1])
     if repo not in sys.path:
         sys.path.insert(0, repo)
+
+
+# --- real data (../shared/data) -------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_unodc_ids_route_shift_names_dominican_republic_losing(shared_data, home):
+    from features.build import build_all
+    from features.ingest import ingest_files
+    from models.route_shift import Windows, scan_route_shifts
+    from serving.settings import get_settings
+
+    settings = get_settings()
+    settings.ensure_dirs()
+    ingest_files([shared_data / "unodc_ids_2011_2016" / "drug-trafficking-unodc.csv"],
+                 "unodc-ids", settings)
+    build_all(settings)
+    routes = pd.read_parquet(settings.series_dir / "routes.parquet")
+    windows = Windows(pd.Timestamp("2011-01-01"), pd.Timestamp("2011-12-01"),
+                      pd.Timestamp("2016-01-01"), pd.Timestamp("2016-12-01"))
+    found = scan_route_shifts(routes, windows, attributes=("departure_country",))
+    cocaine = found[(found["drug"] == "cocaine") & (found["destination_region"] == "Europe")]
+    rec = cocaine.iloc[0]
+    assert "DOM" in rec["losing"] and rec["p_value"] < 1e-6 and rec["cramers_v"] > 0.3
+    before, after = rec["shares"]["DOM"]
+    assert before > 0.12 and after < 0.05
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_cbp_backtest_sees_fentanyl_rise_then_fall_at_southwest_border(shared_data):
+    from features.importers.cbp import load_cbp_series
+
+    folder = shared_data / "cbp_nationwide_drugs"
+    series = load_cbp_series([folder / "cbp_drug_seizures_fy19_22.csv",
+                              folder / "cbp_drug_seizures_fy22_25.csv"])
+    alerts = backtest_alerts(series, None, "2019-10", "2025-05")
+    fentanyl = [(a["type"], a["detected_at"]) for a in alerts
+                if a["geo"] == "Southwest Border" and a["drug"] == "fentanyl"]
+    assert any(t == "surge" and d < "2021-07" for t, d in fentanyl)
+    assert any(t == "decline" and d >= "2023-09" for t, d in fentanyl)
+    assert not any(t == "decline" and d < "2023-01" for t, d in fentanyl)
