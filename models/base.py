@@ -272,6 +272,20 @@ class LocalForecaster(Forecaster):
                       levels: tuple[int, ...]) -> tuple[np.ndarray, Bands]:  # pragma: no cover
         raise NotImplementedError
 
+    def _forward(self, y: np.ndarray) -> np.ndarray:
+        """The scale the model is fit on: ``log1p`` when ``transform="log1p"``."""
+        if getattr(self, "transform", None) == "log1p":
+            return np.log1p(np.maximum(y, 0.0))
+        return y
+
+    def _backward(self, values: np.ndarray) -> np.ndarray:
+        """Back to counts/kg. ``expm1`` of a log-scale mean is the median, not the mean, which
+        is what an absolute-error metric (MASE) rewards on skewed seizure data; quantiles, hence
+        interval bounds, carry over unchanged under a monotone transform."""
+        if getattr(self, "transform", None) == "log1p":
+            return np.expm1(np.minimum(values, 700.0))
+        return values
+
     def _fit_panel(self, panel: Panel) -> LocalForecaster:
         states: list[Any] = []
         trailing: list[int] = []
@@ -284,7 +298,7 @@ class LocalForecaster(Forecaster):
                 try:
                     if hist.size < self.min_length:
                         raise ValueError(f"{hist.size} observed periods, {self.min_length} needed")
-                    states.append(self._fit_one(hist))
+                    states.append(self._fit_one(self._forward(hist)))
                 except Exception as err:  # noqa: BLE001 - one series must not stop the others
                     if self.on_error == "raise":
                         raise
@@ -313,8 +327,10 @@ class LocalForecaster(Forecaster):
                     raise
                 self.failures_[str(self.ids_[i])] = f"{type(err).__name__}: {err}"
                 continue
-            m, b = tidy_bands(np.asarray(m, float)[skip:],
-                              {lvl: (np.asarray(lo, float)[skip:], np.asarray(hi, float)[skip:])
+            back = self._backward
+            m, b = tidy_bands(back(np.asarray(m, float)[skip:]),
+                              {lvl: (back(np.asarray(lo, float)[skip:]),
+                                     back(np.asarray(hi, float)[skip:]))
                                for lvl, (lo, hi) in b.items()}, self.nonnegative)
             mean[i] = m
             for lvl in levels:

@@ -140,3 +140,14 @@ def test_series_too_short_or_failing_everywhere_fall_back_to_seasonal_naive_and_
     assert list(result.forecasts.columns) == ["unique_id", "ds", "forecast", "lo_80", "hi_80",
                                               "lo_95", "hi_95", "model"]
     assert (result.forecasts[["forecast", "lo_80", "lo_95"]] >= 0).all().all()
+
+
+def test_mostly_zero_series_are_not_given_smoothing_models():
+    rng = np.random.default_rng(6)
+    df = frame({"smooth": 50 + rng.normal(0, 5, 48), "sparse": (rng.random(48) < 0.2) * 3.0})
+    result = fit_forecasts(df, h=6, windows=2, step=3, n_jobs=1)
+    ran = result.backtest.groupby("unique_id")[["ets", "theta", "croston"]].count()
+    assert ran.loc["smooth"].gt(0).all()
+    assert ran.loc["sparse", "ets"] == 0 and ran.loc["sparse", "theta"] == 0
+    assert ran.loc["sparse", "croston"] > 0
+    assert result.params["n_series_sparse"] == 1

@@ -8,13 +8,13 @@ import pytest
 from sklearn.exceptions import NotFittedError
 
 from features.errors import NarcotrendError
-from models.baselines import Drift, Naive, SeasonalNaive, WindowMean
+from models.baselines import Drift, Naive, SeasonalNaive, WindowMean, WindowMedian
 from models.global_gbm import GlobalGBM
 from models.intermittent import TSB, Croston
 from models.statistical import ARIMA, ETS, Theta
 
-LOCAL = [Naive(), SeasonalNaive(12), Drift(), WindowMean(12), ETS(12), ARIMA(12), Theta(12),
-         Croston(), TSB()]
+LOCAL = [Naive(), SeasonalNaive(12), Drift(), WindowMean(12), WindowMedian(12), ETS(12),
+         ETS(12, transform="log1p", alias="log_ets"), ARIMA(12), Theta(12), Croston(), TSB()]
 ALL = [*LOCAL, GlobalGBM(12, max_iter=20)]
 
 
@@ -53,7 +53,8 @@ def test_global_model_forecasts_flat_series_flat():
         assert got == pytest.approx(np.full(6, 10.0 * (i + 1)), rel=0.02)
 
 
-@pytest.mark.parametrize("model", [SeasonalNaive(12), ETS(12), Theta(12)],
+@pytest.mark.parametrize("model", [SeasonalNaive(12), ETS(12), Theta(12),
+                                   ETS(12, transform="log1p", alias="log_ets")],
                          ids=lambda m: m.alias)
 def test_pure_seasonal_series_is_forecast_within_5_percent(model):
     y = seasonal(84)
@@ -90,7 +91,8 @@ def test_intervals_contain_the_point_forecast_and_widen_with_level(model):
     assert (fc[f"{model.alias}-hi-95"] - fc[f"{model.alias}-lo-95"]).gt(0).all()
 
 
-@pytest.mark.parametrize("model", [Naive(), WindowMean(12), ETS(12), Theta(12)],
+@pytest.mark.parametrize("model", [Naive(), WindowMean(12), WindowMedian(12), ETS(12), Theta(12),
+                                   Theta(12, transform="log1p", alias="log_theta")],
                          ids=lambda m: m.alias)
 def test_a_reporting_gap_is_not_read_as_zeros(model):
     rng = np.random.default_rng(0)
@@ -153,3 +155,18 @@ def test_tsb_decays_after_demand_stops_while_croston_does_not():
     tsb = TSB(alpha_p=0.2).fit(df).predict(1)["tsb"].iloc[0]
     croston = Croston().fit(df).predict(1)["croston"].iloc[0]
     assert tsb < 0.05 < croston
+
+
+def test_log_transform_forecasts_the_median_of_a_skewed_series():
+    rng = np.random.default_rng(8)
+    y = np.exp(rng.normal(3, 1, 120))  # lognormal: median e^3 ~ 20, mean e^3.5 ~ 33
+    raw = ETS(1, model="ANN").fit(frame({"a": y})).predict(1)["ets"].iloc[0]
+    logged = ETS(1, model="ANN", transform="log1p").fit(frame({"a": y})).predict(1)["ets"].iloc[0]
+    assert abs(logged - np.exp(3)) < abs(raw - np.exp(3))
+    assert logged == pytest.approx(np.exp(3), rel=0.35)
+
+
+def test_window_median_ignores_a_single_spike():
+    y = np.r_[np.full(11, 10.0), 500.0]
+    fc = WindowMedian(12).fit(frame({"a": y})).predict(2)
+    assert fc["median"].tolist() == [10.0, 10.0]

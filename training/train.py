@@ -18,7 +18,7 @@ import pandas as pd
 
 from features.errors import NarcotrendError
 from models.base import DEFAULT_LEVELS, Forecaster, Panel, season_length_for, to_panel
-from models.baselines import Drift, Naive, SeasonalNaive, WindowMean
+from models.baselines import Drift, Naive, SeasonalNaive, WindowMean, WindowMedian
 from models.global_gbm import GlobalGBM
 from models.intermittent import TSB, Croston
 from models.statistical import ETS, Theta
@@ -29,24 +29,42 @@ from training.selection import calibrate, choose, combine, conformal_factors
 Progress = Callable[[str], None]
 FORECAST_COLUMNS = ["unique_id", "ds", "forecast", "lo_80", "hi_80", "lo_95", "hi_95", "model"]
 FALLBACK = "snaive"
-# Above this many series x fits the full AutoETS search (all error/trend/season combinations)
-# gives way to additive-season ETS, about half the cost, so the default world trains in minutes.
-FULL_ETS_BUDGET = 8_000
+# Above this many (smooth series x fits) the full ETS and Theta searches give way to smaller ones
+# (ETS: no trend, additive season; Theta: the standard model), about 4x cheaper, so that a panel of
+# thousands of series still trains in minutes on two cores.
+FULL_SEARCH_BUDGET = 8_000
+SMOOTH_ONLY = ("ets", "theta", "arima")
+SPARSE_ZERO_SHARE = 0.5
 
 
-def default_models(season_length: int, n_series: int = 0, fits_per_series: int = 4,
+def default_models(season_length: int, n_smooth: int = 0, fits_per_series: int = 4,
                    freq: str | None = None) -> list[Forecaster]:
     """The candidate models: cheap benchmarks, ETS, Theta, intermittent-demand methods and the
     global gradient-boosting model. ARIMA is left out of the default set: its order search costs
-    10-50x an ETS fit per series and per backtest window, and did not win series on the CBP
-    backtests that ETS and Theta did not already win (bench/forecast.py)."""
-    ets_model = "ZZZ" if n_series * fits_per_series <= FULL_ETS_BUDGET else "ZZA"
+    10-50x an ETS fit per series and per backtest window, so a backtest of it would cost more
+    than the whole plain forecast of the peers it is measured against (bench/forecast.py)."""
+    full = n_smooth * fits_per_series <= FULL_SEARCH_BUDGET
+    window = max(season_length, 12)
     return [
-        Naive(), SeasonalNaive(season_length), Drift(), WindowMean(season_length or 12),
-        ETS(season_length, model=ets_model), Theta(season_length),
+        Naive(), SeasonalNaive(season_length), Drift(), WindowMean(window),
+        WindowMedian(window), WindowMedian(max(window // 2, 3), alias="median_short"),
+        ETS(season_length, model="ZZZ" if full else "ZNA", transform="log1p"),
+        Theta(season_length, model=None if full else "STM", transform="log1p"),
         Croston(), TSB(),
         GlobalGBM(season_length, lags=_gbm_lags(season_length), freq=freq),
     ]
+
+
+def sparse_series(panel: Panel, h: int) -> np.ndarray:
+    """Ids of series that are mostly zeros before the last backtest cutoff: smoothing models
+    built for continuous data add cost and no accuracy there (Croston/TSB/means cover them)."""
+    out = []
+    for uid, y in zip(panel.ids, panel.y, strict=True):
+        seen = y[:-h] if len(y) > h else y
+        seen = seen[~np.isnan(seen)]
+        if seen.size and np.mean(seen == 0) >= SPARSE_ZERO_SHARE:
+            out.append(uid)
+    return np.array(out, dtype=object)
 
 
 def _gbm_lags(season_length: int) -> tuple[int, ...]:
@@ -98,23 +116,30 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
                                for y in panel.y])
     eligible = panel.subset(panel.ids[(at_last_cutoff >= min_train) & (n_obs > 0)])
     short = panel.subset(panel.ids[(at_last_cutoff < min_train) & (n_obs > 0)])
+    sparse = set(sparse_series(eligible, h))
+    smooth = eligible.subset([u for u in eligible.ids if u not in sparse])
+    routed = models is None
     models = list(models) if models is not None else default_models(
-        season_length, len(eligible), windows + 1, panel.freq)
+        season_length, len(smooth), windows + 1, panel.freq)
     aliases = [m.alias for m in models]
     if FALLBACK not in aliases:
         models.append(SeasonalNaive(season_length, alias=FALLBACK))
         aliases.append(FALLBACK)
     say(f"backtesting {len(models)} models on {len(eligible):,} series ({windows} windows, "
-        f"horizon {h}); {len(short):,} short series get the {FALLBACK} fallback")
+        f"horizon {h}; {len(sparse):,} mostly-zero series without "
+        f"{'/'.join(a for a in SMOOTH_ONLY if a in aliases) or 'smoothing models'}); "
+        f"{len(short):,} short series get the {FALLBACK} fallback")
 
-    cv, cv_failures = cross_validation(eligible, models, h, windows, step, levels, min_train,
-                                       n_jobs, dask_scheduler) if len(eligible) else \
-        (pd.DataFrame(columns=["unique_id", "ds", "cutoff", "y"]), {})
+    groups = [(eligible, [m for m in models if not routed or m.alias not in SMOOTH_ONLY]),
+              (smooth, [m for m in models if routed and m.alias in SMOOTH_ONLY])]
+    cv, cv_failures = _backtest_groups(groups, h, windows, step, levels, min_train, n_jobs,
+                                       dask_scheduler)
     timings["backtest_seconds"] = time.perf_counter() - started
     first_cutoff = cv.groupby("unique_id")["cutoff"].min() if len(cv) else None
     scales = series_scales(eligible, season_length, first_cutoff)
-    evaluation = evaluate(cv, scales, aliases, levels) if len(cv) else pd.DataFrame(
-        columns=["unique_id", "metric", *aliases])
+    ran = [a for a in aliases if a in cv.columns]
+    evaluation = evaluate(cv, scales, ran, levels) if len(cv) else pd.DataFrame(
+        columns=["unique_id", "metric", *ran])
     weights = choose(evaluation, "mase", top_k, method) if len(evaluation) else pd.DataFrame(
         columns=["unique_id", "model", "weight"])
     project_cv = combine(cv, weights, levels) if len(weights) else pd.DataFrame()
@@ -161,10 +186,28 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
     params = {"horizon": h, "backtest_windows": windows, "backtest_step": step,
               "freq": panel.freq, "season_length": season_length, "models": ",".join(aliases),
               "method": method, "top_k": top_k, "min_train": min_train,
-              "n_series_total": len(panel), "n_series_backtested": len(eligible)}
+              "n_series_total": len(panel), "n_series_backtested": len(eligible),
+              "n_series_sparse": len(sparse)}
     params.update({f"model.{m.alias}": json.dumps(m.get_params(), default=str) for m in models})
     return TrainingResult(result, cv, project_cv, evaluation, weights, factors, fallbacks,
                           skipped, failures, metrics, params, timings)
+
+
+def _backtest_groups(groups: Sequence[tuple[Panel, list[Forecaster]]], h: int, windows: int,
+                     step: int, levels: tuple[int, ...], min_train: int, n_jobs: int,
+                     dask_scheduler: str | None) -> tuple[pd.DataFrame, dict]:
+    """Backtests of each (series, models) group, side by side (NaN where a model did not run)."""
+    keys = ["unique_id", "ds", "cutoff", "y"]
+    frame: pd.DataFrame | None = None
+    failures: dict[str, dict[str, str]] = {}
+    for panel, group_models in groups:
+        if not len(panel) or not group_models:
+            continue
+        cv, fails = cross_validation(panel, group_models, h, windows, step, levels, min_train,
+                                     n_jobs, dask_scheduler)
+        failures.update(fails)
+        frame = cv if frame is None else frame.merge(cv, on=keys, how="outer")
+    return (frame if frame is not None else pd.DataFrame(columns=keys)), failures
 
 
 def _single(ids: Sequence[str] | np.ndarray, alias: str) -> pd.DataFrame:
