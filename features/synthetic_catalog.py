@@ -511,78 +511,150 @@ FLOWS: tuple[Flow, ...] = (
          {**_roles("destination", .9, "AFG"), **_roles("departure", .7, "PAK", "IRN", "TUR")}),
 )
 
-# The planted truth. Countries are ISO3; onsets are the first month of the effect. `magnitude` is
-# a growth rate per month (emerging_trend, for `duration_months`), a level multiplier (surge,
-# decline) or expected seizures per month (new_drug). A route shift's `after` replaces the flow's
-# weights of `attribute` from the onset on; its published magnitude is the realised growth of the
-# share of the region's records that name a gaining entity.
-PLANTED_EVENTS: tuple[dict, ...] = (
-    {"id": "E01", "type": "emerging_trend", "geo": "AFG", "drug_level": "group", "drug": ATS,
-     "metric": "seizures", "onset": "2022-05", "magnitude": .08, "duration_months": 18,
-     "description": "Methamphetamine made from local ephedra takes off in Afghanistan: "
-                    "amphetamine-type stimulant seizures grow 8% a month for 18 months."},
-    {"id": "E02", "type": "emerging_trend", "geo": "ZAF", "drug_level": "group", "drug": COC,
-     "metric": "seizures", "onset": "2022-09", "magnitude": .07, "duration_months": 20,
-     "description": "Cocaine trafficking through South Africa grows 7% a month for 20 months."},
-    {"id": "E03", "type": "emerging_trend", "geo": "TUR", "drug_level": "group", "drug": COC,
-     "metric": "seizures", "onset": "2023-01", "magnitude": .07, "duration_months": 15,
-     "description": "Cocaine seizures in Türkiye grow 7% a month for 15 months."},
-    {"id": "S01", "type": "surge", "geo": "BEL", "drug_level": "group", "drug": COC,
-     "metric": "kg", "onset": "2023-02", "magnitude": 3.0,
-     "description": "Larger cocaine consignments reach Antwerp: kilograms seized in Belgium "
-                    "rise threefold (seizure counts unchanged)."},
-    {"id": "S02", "type": "surge", "geo": "SAU", "drug_level": "substance", "drug": "captagon",
-     "metric": "seizures", "onset": "2022-11", "magnitude": 2.5,
-     "description": "Captagon seizures in Saudi Arabia jump 2.5-fold."},
-    {"id": "S03", "type": "surge", "geo": "USA", "drug_level": "substance", "drug": "fentanyl",
-     "metric": "seizures", "onset": "2022-08", "magnitude": 2.5,
-     "description": "Fentanyl seizures in the United States rise 2.5-fold."},
-    {"id": "D01", "type": "decline", "geo": "AFG", "drug_level": "group", "drug": OPI,
-     "metric": "seizures", "onset": "2022-06", "magnitude": .3,
-     "description": "After the opium-poppy ban, opioid seizures in Afghanistan fall to 30%."},
-    {"id": "D02", "type": "decline", "geo": "THA", "drug_level": "group", "drug": CAN,
-     "metric": "seizures", "onset": "2022-07", "magnitude": .4,
-     "description": "Cannabis is decriminalised in Thailand: seizures fall to 40%."},
-    {"id": "N01", "type": "new_drug", "geo": "GBR", "drug_level": "substance", "drug": "nitazenes",
-     "metric": "seizures", "onset": "2023-06", "magnitude": 7.0,
-     "description": "Nitazenes, never seized in the United Kingdom before, appear at about "
-                    "7 seizures a month."},
-    {"id": "N02", "type": "new_drug", "geo": "USA", "drug_level": "substance", "drug": "xylazine",
-     "metric": "seizures", "onset": "2022-03", "magnitude": 8.0,
-     "description": "Xylazine ('tranq'), never seized in the United States before, appears at "
-                    "about 8 seizures a month."},
-    {"id": "R01", "type": "route_shift", "flow": "cocaine to Europe", "drug_level": "group",
-     "drug": COC, "destination_region": "Europe", "attribute": "departure_country",
-     "onset": "2022-10", "gaining": ["ECU"], "losing": ["BRA"],
+# The planted truth is drawn per seed (`features/synthetic_events.py`) from the pools below, so
+# that a detector tuned on some seeds meets other events on others. Each level candidate is a
+# (country, drug) series where the change is plausible; its story opens the event's description.
+# The generator raises the series' level before the onset to the event's baseline when the
+# catalog's rates are lower (the seed's world then knows it as an established, modest market), so
+# that a planted change is a change a monthly count can show.
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A (country, drug) series on which an event of one type may be planted."""
+
+    geo: str
+    drug_level: str
+    drug: str
+    story: str
+    metric: str = "seizures"
+
+
+EMERGING_CANDIDATES: tuple[Candidate, ...] = (
+    Candidate("AFG", "group", ATS, "Methamphetamine made from local ephedra takes off in "
+                                   "Afghanistan"),
+    Candidate("ZAF", "group", COC, "Cocaine trafficking through South Africa's ports grows"),
+    Candidate("TUR", "group", COC, "Cocaine reaches Türkiye on new container routes"),
+    Candidate("HRV", "group", COC, "Balkan networks move cocaine through Croatian ports"),
+    Candidate("HKG", "group", COC, "Cocaine transits Hong Kong for Asian markets"),
+    Candidate("AUS", "group", COC, "Cocaine use spreads in Australia"),
+    Candidate("NGA", "substance", "methamphetamine", "Methamphetamine laboratories multiply in "
+                                                     "Nigeria"),
+    Candidate("NLD", "substance", "methamphetamine", "Methamphetamine production moves to the "
+                                                     "Netherlands"),
+    Candidate("POL", "substance", "methamphetamine", "Methamphetamine spreads in Poland"),
+    Candidate("IRQ", "substance", "captagon", "Captagon finds a market in Iraq"),
+    Candidate("ARE", "substance", "captagon", "Captagon reaches the United Arab Emirates"),
+    Candidate("MYS", "substance", "ketamine", "Ketamine trafficking grows in Malaysia"),
+)
+SURGE_CANDIDATES: tuple[Candidate, ...] = (
+    Candidate("SAU", "substance", "captagon", "Captagon seizures in Saudi Arabia jump"),
+    Candidate("USA", "substance", "fentanyl", "Fentanyl seizures in the United States jump"),
+    Candidate("ECU", "group", COC, "Ecuador becomes a cocaine hub: seizures jump"),
+    Candidate("MEX", "substance", "methamphetamine", "Methamphetamine output in Mexico jumps"),
+    Candidate("THA", "substance", "methamphetamine tablets", "Yaba floods Thailand"),
+    Candidate("ESP", "substance", "cannabis resin", "Moroccan hashish landings in Spain jump"),
+    Candidate("PHL", "substance", "methamphetamine", "Shabu seizures in the Philippines jump"),
+    Candidate("JOR", "substance", "captagon", "Captagon smuggling through Jordan jumps"),
+    Candidate("BEL", "group", COC, "Larger cocaine consignments reach Antwerp", "kg"),
+    Candidate("NLD", "group", COC, "Larger cocaine consignments reach Rotterdam", "kg"),
+    Candidate("ESP", "group", COC, "Larger cocaine consignments reach Algeciras and Valencia", "kg"),
+)
+DECLINE_CANDIDATES: tuple[Candidate, ...] = (
+    Candidate("AFG", "group", OPI, "After the opium-poppy ban, opioid seizures in Afghanistan fall"),
+    Candidate("IRN", "group", OPI, "With Afghan opium scarce, opioid seizures in Iran fall"),
+    Candidate("MMR", "group", OPI, "Opium seizures in Myanmar fall as farmers turn to other crops"),
+    Candidate("THA", "group", CAN, "Cannabis is decriminalised in Thailand: seizures fall"),
+    Candidate("USA", "group", CAN, "More states legalise cannabis: US seizures fall"),
+    Candidate("MEX", "group", CAN, "Mexican cannabis loses its US market: seizures fall"),
+    Candidate("DEU", "group", CAN, "Germany decriminalises cannabis: seizures fall"),
+    Candidate("CAN", "group", CAN, "Legal cannabis crowds out the illicit market in Canada: "
+                                   "seizures fall"),
+)
+# New drugs: substance -> the countries where it may appear (never seized anywhere before).
+NEW_DRUG_CANDIDATES: dict[str, tuple[str, ...]] = {
+    "nitazenes": ("GBR", "IRL", "DEU", "NLD", "SWE", "FRA", "AUS", "CAN", "USA"),
+    "xylazine": ("USA", "CAN", "GBR", "MEX"),
+}
+NEW_DRUG_STORIES: dict[str, str] = {
+    "nitazenes": "Nitazenes, synthetic opioids never seized here before, appear",
+    "xylazine": "Xylazine ('tranq'), a veterinary sedative never seized here before, appears",
+}
+
+# Route shifts: a flow's weights of `attribute` replaced by `after` from the onset on; `new` names
+# gaining entities the flow never had before. At most one shift per flow is drawn.
+ROUTE_CANDIDATES: tuple[dict, ...] = (
+    {"flow": "cocaine to Europe", "drug_level": "group", "drug": COC,
+     "destination_region": "Europe", "attribute": "departure_country", "gaining": ["ECU"],
+     "losing": ["BRA"], "new": [],
      "after": (("BRA", .06), ("ECU", .62), ("COL", .17), ("DOM", .07), ("PAN", .05), ("VEN", .03)),
      "description": "Cocaine bound for Europe leaves from Ecuador instead of Brazil."},
-    {"id": "R02", "type": "route_shift", "flow": "heroin to Europe", "drug_level": "substance",
-     "drug": "heroin", "destination_region": "Europe", "attribute": "transit_countries",
-     "onset": "2023-04", "gaining": ["AZE", "GEO"], "losing": ["TUR"],
+    {"flow": "cocaine to Europe", "drug_level": "group", "drug": COC,
+     "destination_region": "Europe", "attribute": "departure_country", "gaining": ["BRA"],
+     "losing": ["ECU", "COL"], "new": [],
+     "after": (("BRA", .7), ("ECU", .08), ("COL", .06), ("DOM", .07), ("PAN", .06), ("VEN", .03)),
+     "description": "After crackdowns in Ecuador and Colombia, cocaine bound for Europe leaves "
+                    "from Brazil's ports."},
+    {"flow": "heroin to Europe", "drug_level": "substance", "drug": "heroin",
+     "destination_region": "Europe", "attribute": "transit_countries", "gaining": ["AZE", "GEO"],
+     "losing": ["TUR"], "new": ["AZE", "GEO"],
      "after": ((("IRN", "AZE", "GEO"), .3), (("IRN", "AZE", "GEO", "ROU"), .2),
                (("IRN", "TUR", "BGR"), .2), (("IRN", "TUR", "BGR", "SRB"), .1),
                (("PAK", "TZA"), .05), (("IRN", "TUR", "GRC", "ALB"), .05), ((), .1)),
      "description": "Heroin for Europe takes the southern Caucasus route through Azerbaijan and "
                     "Georgia (never seen as transit before), bypassing Türkiye."},
-    {"id": "R03", "type": "route_shift", "flow": "methamphetamine to Oceania",
-     "drug_level": "substance", "drug": "methamphetamine", "destination_region": "Oceania",
-     "attribute": "transport_mode", "onset": "2022-08", "gaining": ["mail"], "losing": ["sea"],
-     "after": (("sea", .12), ("air", .18), ("mail", .7)),
+    {"flow": "methamphetamine to Oceania", "drug_level": "substance", "drug": "methamphetamine",
+     "destination_region": "Oceania", "attribute": "transport_mode", "gaining": ["mail"],
+     "losing": ["sea"], "new": [], "after": (("sea", .12), ("air", .18), ("mail", .7)),
      "description": "Methamphetamine for Australia and New Zealand moves from sea freight to "
                     "the post."},
-    {"id": "R04", "type": "route_shift", "flow": "captagon in the Middle East",
-     "drug_level": "substance", "drug": "captagon", "destination_region": "Asia",
-     "attribute": "departure_country", "onset": "2023-06", "gaining": ["JOR"], "losing": ["LBN"],
-     "after": (("SYR", .3), ("LBN", .08), ("JOR", .52), ("IRQ", .1)),
+    {"flow": "captagon in the Middle East", "drug_level": "substance", "drug": "captagon",
+     "destination_region": "Asia", "attribute": "departure_country", "gaining": ["JOR"],
+     "losing": ["LBN"], "new": [], "after": (("SYR", .3), ("LBN", .08), ("JOR", .52), ("IRQ", .1)),
      "description": "Captagon for the Gulf leaves through Jordan instead of Lebanon."},
+    {"flow": "cocaine to North America", "drug_level": "group", "drug": COC,
+     "destination_region": "Americas", "attribute": "transport_mode", "gaining": ["sea"],
+     "losing": ["land"], "new": [], "after": (("land", .08), ("sea", .82), ("air", .1)),
+     "description": "Cocaine for North America moves from land crossings to maritime routes "
+                    "through the eastern Pacific."},
+    {"flow": "methamphetamine in Asia", "drug_level": "substance", "drug": "methamphetamine",
+     "destination_region": "Asia", "attribute": "departure_country", "gaining": ["LAO"],
+     "losing": ["MMR"], "new": [],
+     "after": (("MMR", .05), ("LAO", .72), ("THA", .12), ("KHM", .08), ("CHN", .03)),
+     "description": "Methamphetamine for South-East Asia leaves from Lao PDR instead of "
+                    "Myanmar."},
 )
 
-# Distractors: a country that stops reporting (not a decline), a giant seizure (not a trend).
-REPORTING_GAPS: tuple[tuple[str, str, str], ...] = (("PAK", "2023-03", "2023-06"),
-                                                     ("KEN", "2022-10", "2022-12"))
-# geo, substance, reported name, period, day, kg (raised to 5x the series' biggest month), mode,
-# origin
-OUTLIERS: tuple[tuple[str, str, str, str, int, float, str, str], ...] = (
-    ("ITA", "cocaine hydrochloride", "Cocaine HCL", "2023-07", 14, 5300.0, "sea", "COL"),
-    ("AUS", "methamphetamine", "Crystal meth", "2024-03", 9, 1600.0, "sea", "MMR"),
+# How the drawn events are sized. Trends grow by a monthly rate until their level has multiplied
+# by TREND_MAX_FOLD (a doubling within 5 to 9 months); surges and declines multiply the level;
+# kilogram surges (bigger consignments, same counts) multiply seizure sizes, on more seizures and
+# by more, since a monthly sum of heavy-tailed sizes is noisy; new drugs appear at a rate.
+ONSET_RANGE = ("2022-03", "2023-06")
+EVENTS_PER_TYPE = (2, 3)  # inclusive range of events drawn per type
+TREND_GROWTH = (.08, .15)
+TREND_MAX_FOLD = 4.0
+SURGE_FOLD = (2.0, 3.5)
+KG_SURGE_FOLD = (3.0, 4.5)
+KG_SURGE_CHANCE = .5  # chance that one of a seed's surges is a kilogram surge
+DECLINE_FOLD = (.3, .5)
+NEW_DRUG_RATE = (6.0, 10.0)
+BASELINE = (20.0, 30.0)  # seizures a month before the onset, at least (scale 1)
+KG_BASELINE = (30.0, 45.0)
+
+# Distractors, also drawn per seed: countries that stop reporting for a few months (not a
+# decline) and one-month giant seizures (not a trend). A country with a gap or an outlier carries
+# no level event of the same drug group (none at all for a gap).
+GAP_COUNTRIES: tuple[str, ...] = ("PAK", "KEN", "PER", "UKR", "EGY", "IDN", "VNM", "TZA", "DZA",
+                                  "GHA")
+GAP_RANGE = ("2022-04", "2024-02")  # first month of a gap
+GAP_MONTHS = (3, 4)
+# geo, substance, reported name, nominal kg (raised to 5x the series' biggest month), mode, origin
+OUTLIER_CANDIDATES: tuple[tuple[str, str, str, float, str, str], ...] = (
+    ("ITA", "cocaine hydrochloride", "Cocaine HCL", 5300.0, "sea", "COL"),
+    ("AUS", "methamphetamine", "Crystal meth", 1600.0, "sea", "MMR"),
+    ("FRA", "cannabis resin", "Hashish", 9000.0, "sea", "MAR"),
+    ("DEU", "cocaine hydrochloride", "Cocaine", 4000.0, "sea", "COL"),
+    ("MYS", "methamphetamine", "methamphetamine", 1200.0, "sea", "MMR"),
+    ("GBR", "heroin", "Heroin", 900.0, "land", "AFG"),
 )
+OUTLIER_RANGE = ("2022-06", "2024-05")

@@ -3,8 +3,8 @@
 `generate_world` draws nine years of monthly seizure records (2016-01..2024-12) for real countries
 with base rates that follow the real geography (tables in `features/synthetic_catalog.py`),
 seasonality, slow drift, routes for the main trafficking flows, planted events (emerging trends,
-surges, declines, new drugs, route shifts), distractors (reporting gaps, giant seizures) and the
-dirt of real data (exact duplicates, bad rows, names written as codes or names). Everything is
+surges, declines, new drugs, route shifts) and distractors (reporting gaps, giant seizures), both
+drawn per seed (`features/synthetic_events.py`), and the dirt of real data (exact duplicates, bad rows, names written as codes or names). Everything is
 vectorised over records, so a million rows cost seconds. `write_world` writes `seizures.csv` and
 `events.json`, byte-identical for the same seed.
 """
@@ -22,6 +22,7 @@ import pandas as pd
 from features import synthetic_catalog as cat
 from features.errors import NarcotrendError
 from features.synthetic_catalog import MODE_NAMES, REPORTED_NAMES, UNIT_NAMES
+from features.synthetic_events import Plan, draw_plan
 
 __all__ = ["EVENTS_FILE", "MODE_NAMES", "REPORTED_NAMES", "SEIZURES_FILE", "UNIT_NAMES",
            "generate_world", "month_index", "write_world"]
@@ -32,7 +33,7 @@ START, END = "2016-01", "2024-12"
 COLUMNS = ("seizure_id", "date", "country", "drug", "quantity", "unit", "transport_mode",
            "origin_country", "departure_country", "transit_countries", "destination_country",
            "concealment", "source")
-VOLUME = 0.6  # scales the catalog's base rates to a default world of ~130,000 records
+VOLUME = 0.54  # scales the catalog's base rates to a default world of ~130,000 records
 N_MONTHS = 108
 _CONTINENT_TO_REGION = {"Africa": "Africa", "America": "Americas", "Asia": "Asia",
                         "Europe": "Europe", "Oceania": "Oceania"}
@@ -174,14 +175,25 @@ def _drug_mask(world: _World, event: dict) -> np.ndarray:
     return np.array([s.name == event["drug"] for s in world.subs])
 
 
-def _apply_events(lam: np.ndarray, world: _World, scale: float) -> None:
-    """Plant the level events (trend, surge, decline, new drug) and the reporting gaps."""
+def _apply_events(lam: np.ndarray, world: _World, scale: float, plan: Plan) -> None:
+    """Plant the level events (trend, surge, decline, new drug) and the reporting gaps.
+
+    A level event's series is first raised, over its whole history, to the event's baseline (mean
+    seizures a month in the year before the onset) where the catalog's rates are lower.
+    """
     t = np.arange(N_MONTHS)
-    for event in cat.PLANTED_EVENTS:
-        if event["type"] == "route_shift" or event["metric"] == "kg":
+    for event in plan.events:
+        if event["type"] == "route_shift":
             continue
         c, t0 = world.iso3.index(event["geo"]), month_index(event["onset"])
         drugs, after = _drug_mask(world, event), t >= t0
+        if "baseline" in event:
+            level = lam[c, drugs, max(t0 - 12, 0):t0].sum(axis=0).mean()
+            target = event["baseline"] * scale
+            if 0 < level < target:
+                lam[c, drugs] *= target / level
+        if event["metric"] == "kg":
+            continue
         if event["type"] == "emerging_trend":
             steps = np.clip(t - t0 + 1, 0, event["duration_months"])
             lam[c, drugs] *= (1 + event["magnitude"]) ** steps
@@ -189,7 +201,7 @@ def _apply_events(lam: np.ndarray, world: _World, scale: float) -> None:
             lam[c, drugs] *= np.where(after, event["magnitude"], 1.0)
         elif event["type"] == "new_drug":
             lam[c, drugs] = np.where(after, event["magnitude"] * scale, 0.0)
-    for geo, start, end in cat.REPORTING_GAPS:
+    for geo, start, end in plan.gaps:
         if geo in world.iso3:
             lam[world.iso3.index(geo), :, month_index(start):month_index(end) + 1] = 0
 
@@ -217,12 +229,12 @@ def _choose_rows(rng: np.random.Generator, forms: list[tuple[tuple, tuple]],
     return labels[row, pick]
 
 
-def _sizes(world: _World, c: np.ndarray, s: np.ndarray, t: np.ndarray,
+def _sizes(world: _World, c: np.ndarray, s: np.ndarray, t: np.ndarray, plan: Plan,
            rng: np.random.Generator) -> np.ndarray:
     """Kilogram-equivalents: lognormal per substance and country, kg surges planted."""
     sigma = np.array([sub.sigma for sub in world.subs])
     log_kg = world.size_mu[c, s] + sigma[s] * rng.standard_normal(len(c))
-    for event in cat.PLANTED_EVENTS:
+    for event in plan.events:
         if event.get("metric") == "kg" and event["type"] == "surge":
             hit = ((c == world.iso3.index(event["geo"])) & _drug_mask(world, event)[s]
                    & (t >= month_index(event["onset"])))
@@ -275,9 +287,9 @@ def _route_draw(rng: np.random.Generator, t: np.ndarray, before: tuple, after: t
 
 
 def _fill_flow(out: dict[str, np.ndarray], idx: np.ndarray, t: np.ndarray, flow: cat.Flow,
-               geo: str, role: str, rng: np.random.Generator) -> None:
+               geo: str, role: str, plan: Plan, rng: np.random.Generator) -> None:
     """Route fields of the records seized in `geo` on `flow`, consistent with `geo`'s role."""
-    shifts = {e["attribute"]: e for e in cat.PLANTED_EVENTS if e.get("flow") == flow.name}
+    shifts = {e["attribute"]: e for e in plan.events if e.get("flow") == flow.name}
 
     def shifted(attribute: str, weights: tuple, join: bool = False) -> tuple:
         event = shifts.get(attribute)
@@ -325,7 +337,7 @@ def _strip_transit(transit: np.ndarray, departure: np.ndarray,
     return cleaned[inverse]
 
 
-def _routes(world: _World, c: np.ndarray, s: np.ndarray, t: np.ndarray,
+def _routes(world: _World, c: np.ndarray, s: np.ndarray, t: np.ndarray, plan: Plan,
             rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Origin, departure, transit, destination (ISO3, "" when unknown) and transport mode."""
     n, n_s = len(c), len(world.subs)
@@ -351,7 +363,7 @@ def _routes(world: _World, c: np.ndarray, s: np.ndarray, t: np.ndarray,
         for geo, (role, _) in flow.seized_at.items():
             idx = members[c[members] == world.iso3.index(geo)]
             if len(idx):
-                _fill_flow(out, idx, t[idx], flow, geo, role, rng)
+                _fill_flow(out, idx, t[idx], flow, geo, role, plan, rng)
     rest = np.flatnonzero(flow_of < 0)
     known = rest[rng.random(len(rest)) < .5]
     out["mode"][known] = _choose(rng, _GENERIC_MODES, len(known))
@@ -430,11 +442,11 @@ def _route_shares(world: _World, s: np.ndarray, t: np.ndarray, routes: dict[str,
 
 
 def _events(world: _World, c: np.ndarray, s: np.ndarray, t: np.ndarray, kg: np.ndarray,
-            routes: dict[str, np.ndarray]) -> list[dict]:
+            routes: dict[str, np.ndarray], plan: Plan) -> list[dict]:
     """The planted events as published in events.json, with what the records really show."""
     dest_region = pd.Series(routes["destination"]).map(world.geo_region).to_numpy(object)
     out = []
-    for spec in cat.PLANTED_EVENTS:
+    for spec in plan.events:
         event = {k: v for k, v in spec.items() if k not in ("after", "flow")}
         if spec["type"] == "route_shift":
             shares, moved = _route_shares(world, s, t, routes, dest_region, spec)
@@ -451,10 +463,11 @@ def _events(world: _World, c: np.ndarray, s: np.ndarray, t: np.ndarray, kg: np.n
     return out
 
 
-def _distractors(world: _World, outliers: list[tuple], outlier_ids: list[str]) -> list[dict]:
+def _distractors(world: _World, plan: Plan, outliers: list[tuple],
+                 outlier_ids: list[str]) -> list[dict]:
     """The reporting gaps and giant seizures, as published in events.json."""
     out: list[dict] = []
-    for geo, start, end in cat.REPORTING_GAPS:
+    for geo, start, end in plan.gaps:
         if geo not in world.iso3:
             continue
         out.append({"type": "reporting_gap", "geo_level": "country", "geo": geo,
@@ -531,12 +544,13 @@ def generate_world(seed: int = 7, scale: float = 1.0) -> tuple[pd.DataFrame, dic
     _check(seed, scale)
     rng = np.random.default_rng(seed)
     world = _build_world(scale, rng)
+    plan = draw_plan(seed, world.names)
     lam = _rates(world, scale, rng)
-    _apply_events(lam, world, scale)
+    _apply_events(lam, world, scale, plan)
     counts = rng.poisson(lam)
     c, s, t = np.unravel_index(np.repeat(np.arange(counts.size), counts.ravel()), counts.shape)
     sub_index = {sub.name: j for j, sub in enumerate(world.subs)}
-    outliers = [o for o in cat.OUTLIERS if o[0] in world.iso3]
+    outliers = [o for o in plan.outliers if o[0] in world.iso3]
     n_genuine = len(c)
     c = np.concatenate([c, [world.iso3.index(o[0]) for o in outliers]]).astype(np.int64)
     s = np.concatenate([s, [sub_index[o[1]] for o in outliers]]).astype(np.int64)
@@ -546,13 +560,13 @@ def generate_world(seed: int = 7, scale: float = 1.0) -> tuple[pd.DataFrame, dic
     days_in = np.array([pd.Period(_period(m)).days_in_month for m in range(N_MONTHS)])
     day = (rng.random(n) * days_in[t]).astype(np.int64) + 1
     day[n_genuine:] = [o[4] for o in outliers]
-    kg = _sizes(world, c, s, t, rng)
+    kg = _sizes(world, c, s, t, plan, rng)
     for k, o in enumerate(outliers, start=n_genuine):  # at least 5x the series' biggest month
         same = np.flatnonzero((c[:n_genuine] == c[k]) & (s[:n_genuine] == s[k]))
         top = _monthly(kg[same], t[same]).max(initial=0.0)
         kg[k] = max(o[5], math.ceil(5 * top / 100) * 100)
     outliers = [o[:5] + (float(kg[k]),) + o[6:] for k, o in enumerate(outliers, start=n_genuine)]
-    routes = _routes(world, c, s, t, rng)
+    routes = _routes(world, c, s, t, plan, rng)
     for k, o in enumerate(outliers, start=n_genuine):
         routes["mode"][k], routes["origin"][k], routes["destination"][k] = o[6], o[7], o[0]
         routes["departure"][k] = routes["transit"][k] = ""
@@ -570,7 +584,7 @@ def generate_world(seed: int = 7, scale: float = 1.0) -> tuple[pd.DataFrame, dic
     rank[order] = np.arange(n)
     outlier_ids = [records["seizure_id"][rank[k]] for k in range(n_genuine, n)]
 
-    gap_c = [world.iso3.index(g) for g, _, _ in cat.REPORTING_GAPS if g in world.iso3]
+    gap_c = [world.iso3.index(g) for g, _, _ in plan.gaps if g in world.iso3]
     pool = np.flatnonzero(~np.isin(c[order], gap_c) & (order < n_genuine))
     records, dirt = _dirty(records, pool, scale, rng)
     frame = pd.DataFrame({col: records[col] for col in COLUMNS})
@@ -579,8 +593,8 @@ def generate_world(seed: int = 7, scale: float = 1.0) -> tuple[pd.DataFrame, dic
             frame[col] = frame[col].where(frame[col] != "", None)
     truth = {"seed": int(seed), "scale": float(scale), "start": START, "end": END,
              "countries": len(world.iso3), "substances": len(world.subs),
-             "events": _events(world, c, s, t, kg, routes),
-             "distractors": _distractors(world, outliers, outlier_ids), "dirt": dirt}
+             "events": _events(world, c, s, t, kg, routes, plan),
+             "distractors": _distractors(world, plan, outliers, outlier_ids), "dirt": dirt}
     return frame, truth
 
 
