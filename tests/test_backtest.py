@@ -146,8 +146,8 @@ def test_mostly_zero_series_are_not_given_smoothing_models():
     rng = np.random.default_rng(6)
     df = frame({"smooth": 50 + rng.normal(0, 5, 48), "sparse": (rng.random(48) < 0.2) * 3.0})
     result = fit_forecasts(df, h=6, windows=2, step=3, n_jobs=1)
-    ran = result.backtest.groupby("unique_id")[["ets", "theta", "croston"]].count()
+    ran = result.backtest.groupby("unique_id")[["ets", "theta", "tsb"]].count()
     assert ran.loc["smooth"].gt(0).all()
     assert ran.loc["sparse", "ets"] == 0 and ran.loc["sparse", "theta"] == 0
-    assert ran.loc["sparse", "croston"] > 0
+    assert ran.loc["sparse", "tsb"] > 0
     assert result.params["n_series_sparse"] == 1
