@@ -582,7 +582,9 @@ NEW_DRUG_STORIES: dict[str, str] = {
 }
 
 # Route shifts: a flow's weights of `attribute` replaced by `after` from the onset on; `new` names
-# gaining entities the flow never had before. At most one shift per flow is drawn.
+# gaining entities the flow never had before. At most one shift per flow is drawn. A departure
+# shift gains only countries that are not transit options of its flow (a seizure's transit list
+# leaves out its departure country, so such a shift would also move the transit shares).
 ROUTE_CANDIDATES: tuple[dict, ...] = (
     {"flow": "cocaine to Europe", "drug_level": "group", "drug": COC,
      "destination_region": "Europe", "attribute": "departure_country", "gaining": ["ECU"],
@@ -609,20 +611,20 @@ ROUTE_CANDIDATES: tuple[dict, ...] = (
      "description": "Methamphetamine for Australia and New Zealand moves from sea freight to "
                     "the post."},
     {"flow": "captagon in the Middle East", "drug_level": "substance", "drug": "captagon",
-     "destination_region": "Asia", "attribute": "departure_country", "gaining": ["JOR"],
-     "losing": ["LBN"], "new": [], "after": (("SYR", .3), ("LBN", .08), ("JOR", .52), ("IRQ", .1)),
-     "description": "Captagon for the Gulf leaves through Jordan instead of Lebanon."},
+     "destination_region": "Asia", "attribute": "transport_mode", "gaining": ["sea"],
+     "losing": ["land"], "new": [], "after": (("land", .3), ("sea", .62), ("air", .08)),
+     "description": "Captagon for the Gulf moves from overland smuggling through Jordan to "
+                    "containers shipped from Syrian and Lebanese ports."},
     {"flow": "cocaine to North America", "drug_level": "group", "drug": COC,
      "destination_region": "Americas", "attribute": "transport_mode", "gaining": ["sea"],
      "losing": ["land"], "new": [], "after": (("land", .08), ("sea", .82), ("air", .1)),
      "description": "Cocaine for North America moves from land crossings to maritime routes "
                     "through the eastern Pacific."},
-    {"flow": "methamphetamine in Asia", "drug_level": "substance", "drug": "methamphetamine",
-     "destination_region": "Asia", "attribute": "departure_country", "gaining": ["LAO"],
-     "losing": ["MMR"], "new": [],
-     "after": (("MMR", .05), ("LAO", .72), ("THA", .12), ("KHM", .08), ("CHN", .03)),
-     "description": "Methamphetamine for South-East Asia leaves from Lao PDR instead of "
-                    "Myanmar."},
+    {"flow": "methamphetamine in Asia", "drug_level": "group", "drug": ATS,
+     "destination_region": "Asia", "attribute": "transport_mode", "gaining": ["sea"],
+     "losing": ["land"], "new": [], "after": (("land", .25), ("sea", .67), ("air", .08)),
+     "description": "Methamphetamine from Myanmar moves by sea across the Andaman Sea instead of "
+                    "overland through the Mekong region."},
 )
 
 # How the drawn events are sized. Trends grow by a monthly rate until their level has multiplied

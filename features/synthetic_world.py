@@ -421,14 +421,15 @@ def _window_means(series: np.ndarray, t0: int) -> dict[str, float]:
 
 def _route_shares(world: _World, s: np.ndarray, t: np.ndarray, routes: dict[str, np.ndarray],
                   dest_region: np.ndarray, event: dict) -> tuple[dict, float]:
-    """Share of each gaining/losing entity among the drug's records bound for the region whose
-    attribute is known, 12 months before and after the onset; and how much the share of records
-    naming any gaining entity grew."""
+    """Share of each gaining/losing entity among the records of the flow's substances bound for
+    the region whose attribute is known, 12 months before and after the onset; and how much the
+    share of records naming any gaining entity grew."""
     column = {"departure_country": "departure", "transit_countries": "transit",
               "transport_mode": "mode"}[event["attribute"]]
     t0 = month_index(event["onset"])
-    base = (_drug_mask(world, event)[s] & (dest_region == event["destination_region"])
-            & (routes[column] != ""))
+    flow = next(f for f in cat.FLOWS if f.name == event["flow"])
+    on_flow = np.isin(np.array([sub.name for sub in world.subs])[s], flow.substances)
+    base = on_flow & (dest_region == event["destination_region"]) & (routes[column] != "")
     shares: dict[str, dict[str, float]] = {}
     gaining: dict[str, float] = {}
     windows = (("before", (t >= t0 - 12) & (t < t0)), ("after", (t >= t0) & (t < t0 + 12)))
@@ -450,8 +451,10 @@ def _events(world: _World, c: np.ndarray, s: np.ndarray, t: np.ndarray, kg: np.n
         event = {k: v for k, v in spec.items() if k not in ("after", "flow")}
         if spec["type"] == "route_shift":
             shares, moved = _route_shares(world, s, t, routes, dest_region, spec)
+            substances = next(f for f in cat.FLOWS if f.name == spec["flow"]).substances
             event.update(geo_level="region", geo=spec["destination_region"],
                          region=spec["destination_region"], metric="seizures", flow=spec["flow"],
+                         substances=list(substances),
                          magnitude=moved, observed_share=shares)
         else:
             hit = (c == world.iso3.index(spec["geo"])) & _drug_mask(world, spec)[s]

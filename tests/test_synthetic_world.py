@@ -211,9 +211,9 @@ def test_new_drugs_are_absent_before_onset_and_seized_monthly_after(world, clean
 def test_route_shifts_move_the_gaining_and_losing_shares_by_20_points(world, clean):
     column = {"departure_country": "departure_country", "transit_countries": "transit_countries",
               "transport_mode": "mode"}
-    for event in _events(world, "route_shift"):
-        level = "group" if event["drug_level"] == "group" else "substance"
-        rows = clean[(clean[level] == event["drug"])
+    for event in _events(world, "route_shift"):  # on the flow's substances (a group may hold
+        # other flows to the same region)
+        rows = clean[clean["substance"].isin(event["substances"])
                      & (clean["destination_region"] == event["destination_region"])]
         values = rows[column[event["attribute"]]].dropna().str.split(";")
         months = rows.loc[values.index, "month"]
