@@ -3,11 +3,17 @@ transit countries or transport modes change between a baseline window and a rece
 
 Per (drug, destination region, attribute) the seizures of the two windows form a 2 x K
 contingency table over the attribute's known entities (unknown parts stay out: shares are of
-seizures with a known value). A G-test gives the p-value (the caller corrects across all tests
-with Benjamini-Hochberg), Cramér's V the effect size, and each entity's share change with its
-adjusted standardised residual says who gained and who lost. Entities too small to test are
-pooled into one "other" column so that sparse cells cannot make the test anti-conservative; a
-transit country never seen before the recent window still counts when it is large enough.
+seizures with a known value). The p-value (the caller corrects across all tests with
+Benjamini-Hochberg) is the smallest of the table's G-test and of each entity's own test (its
+share against the rest, the adjusted standardised residual), Bonferroni-corrected for their
+number: a route shift is usually one or two entities moving, which their own tests see long
+before an omnibus test over many entities does. Cramér's V gives the effect size, and each
+entity's share change with its residual says who gained and who lost. Entities too small to test are
+pooled into one "other" column so that sparse cells cannot make the test anti-conservative.
+Transit is tested on whole transit routes (the set of countries a seizure names, each seizure
+once, so the test is valid however many countries a route lists); the countries that gained or
+lost are then named from the share of seizures naming each country, with a two-proportion test,
+so a transit country never seen before the recent window counts as soon as enough seizures name it.
 Only seizing countries that reported the flow in both windows are counted, so that a change in
 who reports (common in voluntary reporting such as UNODC's) is not read as a change of route.
 """
@@ -52,8 +58,8 @@ def entity_counts(routes: pd.DataFrame, attribute: str, windows: Windows, *,
 
     Every flow counts at both drug levels (its group and its substance).
 
-    `transit_countries` is `;`-joined: each of the k listed countries counts 1/k of the row's
-    seizures.
+    `transit_countries` is `;`-joined: the entity is the route, its countries sorted (the same
+    set of countries in another order is the same route), so each seizure counts once.
     """
     in_base = routes[time_col].between(windows.baseline_start, windows.baseline_end)
     in_recent = routes[time_col].between(windows.recent_start, windows.recent_end)
@@ -73,22 +79,63 @@ def entity_counts(routes: pd.DataFrame, attribute: str, windows: Windows, *,
     ], ignore_index=True)
     out = out[out["drug"].notna()]
     if attribute == "transit_countries":
-        # each seizure counts once: a route through k countries gives each 1/k of it, so the
-        # table's total is the number of seizures and the test is not fed duplicates
-        out["entity"] = out["entity"].str.split(";")
-        out["n"] = out["n"] / [len(v) if isinstance(v, list) else 1 for v in out["entity"]]
-        out = out.explode("entity")
-        out["entity"] = out["entity"].str.strip()
+        out["entity"] = out["entity"].map(route_key, na_action="ignore")
     out = out[out["entity"].notna() & ~out["entity"].isin(UNKNOWN)]
     keys = ["drug_level", "drug", "destination_region", "reporter", "entity", "window"]
     return out.groupby(keys, as_index=False, observed=True)["n"].sum()
+
+
+def route_key(value: str) -> str:
+    """A transit list as a route: its known countries, sorted and `;`-joined ("" if none)."""
+    parts = {x.strip() for x in str(value).split(";")} - UNKNOWN - {""}
+    return ";".join(sorted(parts))
+
+
+def union_p_value(p_table: float, z: list[float]) -> float:
+    """The smallest of a table's p-value and the two-sided p-values of its entities' z-scores,
+    Bonferroni-corrected for their number (valid whatever their dependence)."""
+    p_entities = [2.0 * float(stats.norm.sf(abs(v))) for v in z]
+    return float(min(1.0, (len(p_entities) + 1) * min([p_table, *p_entities])))
+
+
+def name_countries(baseline: pd.Series, recent: pd.Series, *, min_cell: float = 5.0,
+                   min_share_change: float = 0.05, residual: float = 2.0) -> dict:
+    """Which countries of transit routes gained or lost: per country, the share of seizures whose
+    route names it in each window (`baseline`, `recent`: seizures per route), and a
+    two-proportion z-test of the change (countries named fewer than 2 x `min_cell` times are
+    not tested). Returns `shares`, `gaining`, `losing`, `entity_z`."""
+    n_b, n_r = float(baseline.sum()), float(recent.sum())
+    named: dict[str, list[float]] = {}
+    for window, counts in ((0, baseline), (1, recent)):
+        for route, n in counts.items():
+            for country in str(route).split(";"):
+                if country and country != OTHER:
+                    named.setdefault(country, [0.0, 0.0])[window] += float(n)
+    shares, gaining, losing, entity_z = {}, [], [], {}
+    for country, (a, b) in named.items():
+        p_b, p_r = a / n_b, b / n_r
+        shares[country] = (p_b, p_r)
+        if a + b < 2 * min_cell:
+            continue
+        pooled = (a + b) / (n_b + n_r)
+        se = np.sqrt(pooled * (1 - pooled) * (1 / n_b + 1 / n_r))
+        z = (p_r - p_b) / se if se > 0 else 0.0
+        entity_z[country] = float(z)
+        if p_r - p_b >= min_share_change and z >= residual:
+            gaining.append(country)
+        elif p_b - p_r >= min_share_change and z <= -residual:
+            losing.append(country)
+    gaining.sort(key=lambda c: shares[c][0] - shares[c][1])
+    losing.sort(key=lambda c: shares[c][1] - shares[c][0])
+    return {"shares": shares, "gaining": gaining, "losing": losing, "entity_z": entity_z}
 
 
 def compare_shares(baseline: pd.Series, recent: pd.Series, *, min_cell: float = 5.0,
                min_share_change: float = 0.05, residual: float = 2.0) -> dict | None:
     """G-test of one 2 x K table (seizures per entity in each window); None if untestable.
 
-    Returns `g`, `dof`, `p_value`, `cramers_v`, `shares` (entity -> (baseline, recent)),
+    Returns `g`, `dof`, `p_value` (see `union_p_value`), `p_table` (the G-test's), `cramers_v`,
+    `shares` (entity -> (baseline, recent)), `entity_z` (adjusted residuals of the recent window),
     `gaining` and `losing` (entities sorted by share change).
     """
     table = pd.concat({"baseline": baseline, "recent": recent}, axis=1).fillna(0.0)
@@ -118,9 +165,13 @@ def compare_shares(baseline: pd.Series, recent: pd.Series, *, min_cell: float = 
     losing = [entities[k] for k in np.argsort(change)
               if change[k] <= -min_share_change and adj[1, k] <= -residual
               and entities[k] != OTHER]
+    p_table = float(stats.chi2.sf(g, dof))
+    entity_z = {e: float(adj[1, k]) for k, e in enumerate(entities) if e != OTHER}
+    if len(entities) == 2:  # one 2 x 2 table: the entity tests are the table's test
+        entity_z = {}
     return {
-        "g": float(g), "dof": int(dof), "p_value": float(stats.chi2.sf(g, dof)),
-        "cramers_v": float(np.sqrt(chi2 / total)),
+        "g": float(g), "dof": int(dof), "p_value": union_p_value(p_table, list(entity_z.values())),
+        "p_table": p_table, "entity_z": entity_z, "cramers_v": float(np.sqrt(chi2 / total)),
         "shares": {e: (float(shares[0, k]), float(shares[1, k])) for k, e in enumerate(entities)},
         "gaining": gaining, "losing": losing,
         "baseline_total": float(row[0, 0]), "recent_total": float(row[1, 0]),
@@ -165,14 +216,19 @@ def scan_route_shifts(
             if base.sum() < min_total or recent.sum() < min_total:
                 continue
             result = compare_shares(base, recent, min_cell=min_cell,
-                                min_share_change=min_share_change)
+                                    min_share_change=min_share_change)
             if result is None:
                 continue
+            if attribute == "transit_countries":
+                result.update(name_countries(base, recent, min_cell=min_cell,
+                                             min_share_change=min_share_change))
+                result["p_value"] = union_p_value(result["p_table"],
+                                                  list(result["entity_z"].values()))
             new = [e for e in result["gaining"] if attribute == "transit_countries"
                    and e not in seen_before]
             rows.append({"drug_level": level, "drug": drug, "destination_region": dest,
                          "attribute": attribute, **result, "new": new})
     columns = ["drug_level", "drug", "destination_region", "attribute", "g", "dof", "p_value",
-               "cramers_v", "shares", "gaining", "losing", "baseline_total", "recent_total",
+               "p_table", "cramers_v", "shares", "gaining", "losing", "baseline_total", "recent_total",
                "new"]
     return pd.DataFrame(rows, columns=columns)
