@@ -30,6 +30,7 @@ from models.novelty import scan_new_drugs
 from models.panel import (
     Panel,
     mask_incomplete_aggregates,
+    nan_mean,
     slice_panel,
     to_panel,
     to_period_start,
@@ -70,6 +71,7 @@ class DetectionConfig:
     route_min_effect: float = 0.1  # Cramér's V
     route_min_share_change: float = 0.05
     max_missing_share: float = 0.1  # aggregates with more of their usual volume unreported: unknown
+    min_test_seizures: float = 2.0  # mean seizures a period (whole scan span) a series needs to be tested
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DetectionConfig:
@@ -158,13 +160,19 @@ def detect_panel(
     detected_at = panel.period_label(panel.n_periods - 1)
     forecast_upper = _forecast_upper(panel, forecasts)
 
+    tested = testable_rows(panel, config)
+    sub = Panel(panel.keys.iloc[tested].reset_index(drop=True), panel.values[tested],
+                panel.periods)
     trends = scan_trends(
-        panel, window=config.trend_window, min_valid=config.trend_min_valid,
+        sub, window=config.trend_window, min_valid=config.trend_min_valid,
         baseline=config.baseline, recent=config.trend_recent, min_above=config.trend_min_above,
-        k=config.trend_k, forecast_upper=forecast_upper)
+        k=config.trend_k,
+        forecast_upper=None if forecast_upper is None else forecast_upper[tested])
     shifts = scan_level_shifts(
-        panel, baseline=config.baseline, max_lag=config.shift_max_lag,
+        sub, baseline=config.baseline, max_lag=config.shift_max_lag,
         min_after=config.shift_min_after)
+    trends["row"] = tested[trends["row"].to_numpy(int)]
+    shifts["row"] = tested[shifts["row"].to_numpy(int)]
     route_tests = pd.DataFrame()
     if routes is not None and len(routes):
         windows = Windows.ending(as_of, config.route_recent, config.route_baseline)
@@ -194,6 +202,29 @@ def detect_panel(
     if forecasts is not None and thresholds is not None and len(thresholds):
         out += _threshold_alerts(panel, forecasts, thresholds, as_of, detected_at)
     return out
+
+
+def count_twins(keys: pd.DataFrame) -> np.ndarray:
+    """For each series, the row of its seizure-count twin (itself for a count series; -1 when
+    the twin is absent)."""
+    twin = keys["unique_id"].str.rsplit("/", n=1).str[0] + "/seizures"
+    return pd.Index(keys["unique_id"]).get_indexer(twin)
+
+
+def testable_rows(panel: Panel, config: DetectionConfig) -> np.ndarray:
+    """Rows worth a trend or level-shift test: series whose seizure counts (their own, or their
+    count twin's for kilograms) average at least `min_test_seizures` a period over the span the
+    scans read (baseline and recent periods together).
+
+    Filtering on the total volume leaves the tests valid (for Poisson counts the total is
+    independent of how it splits between baseline and recent periods under no change) and spares
+    Benjamini-Hochberg thousands of series too small to ever pass the volume gates.
+    """
+    twin = count_twins(panel.keys)
+    span = panel.values[:, -(config.baseline + config.shift_max_lag):]
+    volume = np.nan_to_num(nan_mean(span, axis=1))
+    own = np.where(twin >= 0, volume[np.maximum(twin, 0)], 0.0)
+    return np.flatnonzero(own >= config.min_test_seizures)
 
 
 # --- from detector findings to alerts ----------------------------------------------------------
