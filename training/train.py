@@ -33,6 +33,7 @@ FALLBACK = "snaive"
 # thousands of series still trains in minutes on two cores.
 FULL_SEARCH_BUDGET = 8_000
 SMOOTH_ONLY = ("ets", "theta", "arima")
+SPARSE_ONLY = ("tsb", "croston")
 SPARSE_ZERO_SHARE = 0.5
 
 
@@ -90,12 +91,18 @@ class TrainingResult:
 
 def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
                   freq: str | None = None, models: Sequence[Forecaster] | None = None,
-                  method: Literal["best", "ensemble"] = "ensemble", top_k: int = 3,
+                  method: Literal["best", "ensemble"] = "best", top_k: int = 3,
                   level: Sequence[int] = DEFAULT_LEVELS, n_jobs: int = -1,
                   dask_scheduler: str | None = None,
                   progress: Progress | None = None) -> TrainingResult:
     """Backtest every model on every series, keep the best (or a weighted few) per series,
     calibrate the intervals on the backtest errors, refit on all data and forecast ``h`` ahead.
+
+    ``method="best"`` (the per-series idxmin of backtest MASE) is the default: on the CBP holdout
+    it scored a mean MASE of 1.94 over regular series against 1.97 for inverse-MASE weighted
+    ensembles of the best 2 or 3 (bench/forecast.py). Smoothing models (ETS, Theta, ARIMA) run
+    on smooth series only and intermittent-demand ones (TSB, Croston) on mostly-zero ones,
+    when the default candidates are used.
 
     A series with too little history for a backtest, or on which every model failed, gets the
     seasonal naive forecast and is listed in ``fallbacks``; a series with no observation at all
@@ -125,12 +132,15 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
         models.append(SeasonalNaive(season_length, alias=FALLBACK))
         aliases.append(FALLBACK)
     say(f"backtesting {len(models)} models on {len(eligible):,} series ({windows} windows, "
-        f"horizon {h}; {len(sparse):,} mostly-zero series without "
-        f"{'/'.join(a for a in SMOOTH_ONLY if a in aliases) or 'smoothing models'}); "
+        f"horizon {h}; smoothing models on {len(smooth):,} series, intermittent-demand "
+        f"models on {len(sparse):,} mostly-zero ones); "
         f"{len(short):,} short series get the {FALLBACK} fallback")
 
-    groups = [(eligible, [m for m in models if not routed or m.alias not in SMOOTH_ONLY]),
-              (smooth, [m for m in models if routed and m.alias in SMOOTH_ONLY])]
+    sparse_panel = eligible.subset(sorted(sparse))
+    groups = [(eligible, [m for m in models
+                          if not routed or m.alias not in SMOOTH_ONLY + SPARSE_ONLY]),
+              (smooth, [m for m in models if routed and m.alias in SMOOTH_ONLY]),
+              (sparse_panel, [m for m in models if routed and m.alias in SPARSE_ONLY])]
     cv, cv_failures = _backtest_groups(groups, h, windows, step, levels, min_train, n_jobs,
                                        dask_scheduler)
     timings["backtest_seconds"] = time.perf_counter() - started
