@@ -48,6 +48,16 @@ def run_pipeline(settings: Settings, console: Console) -> None:
     console.print(f"build: {built['series']:,} series ({built['freq']}, {built['start']} to "
                   f"{built['end']}) and {built['routes']:,} route flows")
 
+    from training.train import train
+
+    trained = train(settings, progress=progress)
+    console.print(f"train: {trained['n_series']:,} series forecast {trained['horizon']} periods "
+                  f"ahead in {trained['seconds']:.0f}s, backtest MASE {trained['mase'] or 0:.3f}, "
+                  f"coverage {trained['coverage_80'] or 0:.0%}/{trained['coverage_95'] or 0:.0%} "
+                  f"(80/95%), {trained['fallbacks']} fallbacks; model version "
+                  f"{trained['version']}{' (champion)' if trained['promoted'] else ''}",
+                  highlight=False)
+
     # detection runs last: it reads the forecasts (thresholds) when training wrote them
     from training.detect import detect
 
