@@ -3,19 +3,21 @@ transit countries or transport modes change between a baseline window and a rece
 
 Per (drug, destination region, attribute) the seizures of the two windows form a 2 x K
 contingency table over the attribute's known entities (unknown parts stay out: shares are of
-seizures with a known value). The p-value (the caller corrects across all tests with
-Benjamini-Hochberg) is the smallest of the table's G-test and of each entity's own test (its
-share against the rest, the adjusted standardised residual), Bonferroni-corrected for their
-number: a route shift is usually one or two entities moving, which their own tests see long
-before an omnibus test over many entities does. Cramér's V gives the effect size, and each
-entity's share change with its residual says who gained and who lost. Entities too small to test are
-pooled into one "other" column so that sparse cells cannot make the test anti-conservative.
-Transit is tested on whole transit routes (the set of countries a seizure names, each seizure
-once, so the test is valid however many countries a route lists); the countries that gained or
-lost are then named from the share of seizures naming each country, with a two-proportion test,
-so a transit country never seen before the recent window counts as soon as enough seizures name it.
-Only seizing countries that reported the flow in both windows are counted, so that a change in
-who reports (common in voluntary reporting such as UNODC's) is not read as a change of route.
+seizures with a known value). Each entity is tested on its own (its share against the rest) with
+a Mantel-Haenszel test stratified by seizing country: a route changed when the seizures of the
+same countries name it more or less often, not when the mix of seizing countries changed (a surge
+of captagon seizures in Saudi Arabia raises the share of captagon's departure countries among
+amphetamine-type stimulants bound for Asia without any route moving). The p-value (the caller
+corrects across all tests with Benjamini-Hochberg) is the smallest entity p-value,
+Bonferroni-corrected for the number of entities tested: a route shift is usually one or two
+entities moving, which their own tests see long before an omnibus test over many entities does.
+Cramér's V of the pooled table gives the effect size, and each entity's pooled share change with
+its z says who gained and who lost. Entities too small to test are pooled into one "other"
+column. Transit is counted per whole route (the set of countries a seizure names, each seizure
+once); a country is then tested on the share of seizures naming it, so a transit country never
+seen before the recent window counts as soon as enough seizures name it. Only seizing countries
+that reported the flow in both windows are counted, so that a change in who reports (common in
+voluntary reporting such as UNODC's) is not read as a change of route.
 """
 
 from __future__ import annotations
@@ -91,19 +93,55 @@ def route_key(value: str) -> str:
     return ";".join(sorted(parts))
 
 
-def union_p_value(p_table: float, z: list[float]) -> float:
-    """The smallest of a table's p-value and the two-sided p-values of its entities' z-scores,
-    Bonferroni-corrected for their number (valid whatever their dependence)."""
-    p_entities = [2.0 * float(stats.norm.sf(abs(v))) for v in z]
-    return float(min(1.0, (len(p_entities) + 1) * min([p_table, *p_entities])))
+def union_p_value(z: list[float]) -> float:
+    """The smallest two-sided p-value of the entities' z-scores, Bonferroni-corrected for their
+    number (valid whatever their dependence); 1 when none was tested."""
+    if not z:
+        return 1.0
+    return float(min(1.0, len(z) * 2.0 * stats.norm.sf(max(abs(v) for v in z))))
 
 
-def name_countries(baseline: pd.Series, recent: pd.Series, *, min_cell: float = 5.0,
-                   min_share_change: float = 0.05, residual: float = 2.0) -> dict:
-    """Which countries of transit routes gained or lost: per country, the share of seizures whose
-    route names it in each window (`baseline`, `recent`: seizures per route), and a
-    two-proportion z-test of the change (countries named fewer than 2 x `min_cell` times are
-    not tested). Returns `shares`, `gaining`, `losing`, `entity_z`."""
+def named_counts(part: pd.DataFrame) -> pd.DataFrame:
+    """Transit route counts turned into counts of seizures naming each country (a seizure naming
+    k countries counts once for each of them)."""
+    out = part.assign(entity=part["entity"].str.split(";")).explode("entity")
+    return out[out["entity"].notna() & (out["entity"] != "")]
+
+
+def stratified_z(part: pd.DataFrame, entities: list[str], *,
+                 routes: bool = False) -> dict[str, float]:
+    """Mantel-Haenszel z per entity: recent seizures naming it against those expected if each
+    seizing country (`reporter`) kept its baseline share, over the hypergeometric variance.
+
+    `part`: seizures per (reporter, entity, window); a reporter's totals are its seizures with a
+    known value. With `routes`, entities are `;`-joined transit routes: the totals are taken per
+    route, the entity counts per country named."""
+    totals = part.pivot_table(index="reporter", columns="window", values="n", aggfunc="sum",
+                              fill_value=0.0).reindex(columns=["baseline", "recent"], fill_value=0.0)
+    counted = named_counts(part) if routes else part
+    counted = counted[counted["entity"].isin(entities)]
+    cells = counted.pivot_table(index=["entity", "reporter"], columns="window", values="n",
+                                aggfunc="sum", fill_value=0.0)
+    cells = cells.reindex(columns=["baseline", "recent"], fill_value=0.0).reset_index()
+    big_b = totals["baseline"].reindex(cells["reporter"]).to_numpy()
+    big_c = totals["recent"].reindex(cells["reporter"]).to_numpy()
+    m = (cells["baseline"] + cells["recent"]).to_numpy()
+    n = big_b + big_c
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = np.where(n > 0, big_c * m / n, 0.0)
+        var = np.where(n > 1, big_b * big_c * m * (n - m) / (n ** 2 * (n - 1)), 0.0)
+    sums = pd.DataFrame({"entity": cells["entity"], "o": cells["recent"], "e": expected,
+                         "v": var}).groupby("entity")[["o", "e", "v"]].sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(sums["v"] > 0, (sums["o"] - sums["e"]) / np.sqrt(sums["v"]), 0.0)
+    return {e: float(v) for e, v in zip(sums.index, z, strict=True)}
+
+
+def name_countries(baseline: pd.Series, recent: pd.Series, *,
+                   min_cell: float = 5.0) -> tuple[dict[str, tuple[float, float]], list[str]]:
+    """Pooled share of seizures naming each country of the transit routes (`baseline`, `recent`:
+    seizures per route) in each window, and the countries named at least 2 x `min_cell` times
+    (those worth a test)."""
     n_b, n_r = float(baseline.sum()), float(recent.sum())
     named: dict[str, list[float]] = {}
     for window, counts in ((0, baseline), (1, recent)):
@@ -111,32 +149,29 @@ def name_countries(baseline: pd.Series, recent: pd.Series, *, min_cell: float = 
             for country in str(route).split(";"):
                 if country and country != OTHER:
                     named.setdefault(country, [0.0, 0.0])[window] += float(n)
-    shares, gaining, losing, entity_z = {}, [], [], {}
-    for country, (a, b) in named.items():
-        p_b, p_r = a / n_b, b / n_r
-        shares[country] = (p_b, p_r)
-        if a + b < 2 * min_cell:
-            continue
-        pooled = (a + b) / (n_b + n_r)
-        se = np.sqrt(pooled * (1 - pooled) * (1 / n_b + 1 / n_r))
-        z = (p_r - p_b) / se if se > 0 else 0.0
-        entity_z[country] = float(z)
-        if p_r - p_b >= min_share_change and z >= residual:
-            gaining.append(country)
-        elif p_b - p_r >= min_share_change and z <= -residual:
-            losing.append(country)
-    gaining.sort(key=lambda c: shares[c][0] - shares[c][1])
-    losing.sort(key=lambda c: shares[c][1] - shares[c][0])
-    return {"shares": shares, "gaining": gaining, "losing": losing, "entity_z": entity_z}
+    shares = {c: (a / n_b, b / n_r) for c, (a, b) in named.items()}
+    return shares, [c for c, (a, b) in named.items() if a + b >= 2 * min_cell]
+
+
+def movers(shares: dict[str, tuple[float, float]], z: dict[str, float], *,
+           min_share_change: float = 0.05, residual: float = 2.0) -> tuple[list[str], list[str]]:
+    """Entities that gained and lost (share change and z both beyond their bounds), largest
+    change first."""
+    change = {e: shares[e][1] - shares[e][0] for e in z if e in shares}
+    gaining = [e for e in sorted(change, key=lambda e: -change[e])
+               if change[e] >= min_share_change and z[e] >= residual]
+    losing = [e for e in sorted(change, key=lambda e: change[e])
+              if change[e] <= -min_share_change and z[e] <= -residual]
+    return gaining, losing
 
 
 def compare_shares(baseline: pd.Series, recent: pd.Series, *, min_cell: float = 5.0,
                min_share_change: float = 0.05, residual: float = 2.0) -> dict | None:
     """G-test of one 2 x K table (seizures per entity in each window); None if untestable.
 
-    Returns `g`, `dof`, `p_value` (see `union_p_value`), `p_table` (the G-test's), `cramers_v`,
-    `shares` (entity -> (baseline, recent)), `entity_z` (adjusted residuals of the recent window),
-    `gaining` and `losing` (entities sorted by share change).
+    Returns `g`, `dof`, `p_value`, `cramers_v`, `shares` (entity -> (baseline, recent)),
+    `gaining` and `losing` (entities sorted by share change, by the adjusted residuals of the
+    pooled table).
     """
     table = pd.concat({"baseline": baseline, "recent": recent}, axis=1).fillna(0.0)
     small = table.sum(axis=1) < 2 * min_cell
@@ -165,13 +200,9 @@ def compare_shares(baseline: pd.Series, recent: pd.Series, *, min_cell: float = 
     losing = [entities[k] for k in np.argsort(change)
               if change[k] <= -min_share_change and adj[1, k] <= -residual
               and entities[k] != OTHER]
-    p_table = float(stats.chi2.sf(g, dof))
-    entity_z = {e: float(adj[1, k]) for k, e in enumerate(entities) if e != OTHER}
-    if len(entities) == 2:  # one 2 x 2 table: the entity tests are the table's test
-        entity_z = {}
     return {
-        "g": float(g), "dof": int(dof), "p_value": union_p_value(p_table, list(entity_z.values())),
-        "p_table": p_table, "entity_z": entity_z, "cramers_v": float(np.sqrt(chi2 / total)),
+        "g": float(g), "dof": int(dof), "p_value": float(stats.chi2.sf(g, dof)),
+        "cramers_v": float(np.sqrt(chi2 / total)),
         "shares": {e: (float(shares[0, k]), float(shares[1, k])) for k, e in enumerate(entities)},
         "gaining": gaining, "losing": losing,
         "baseline_total": float(row[0, 0]), "recent_total": float(row[1, 0]),
@@ -220,10 +251,14 @@ def scan_route_shifts(
             if result is None:
                 continue
             if attribute == "transit_countries":
-                result.update(name_countries(base, recent, min_cell=min_cell,
-                                             min_share_change=min_share_change))
-                result["p_value"] = union_p_value(result["p_table"],
-                                                  list(result["entity_z"].values()))
+                result["shares"], tested = name_countries(base, recent, min_cell=min_cell)
+            else:
+                tested = [e for e in result["shares"] if e != OTHER]
+            z = stratified_z(part, tested, routes=attribute == "transit_countries")
+            result["p_table"] = result["p_value"]
+            result["p_value"] = union_p_value(list(z.values()))
+            result["gaining"], result["losing"] = movers(
+                result["shares"], z, min_share_change=min_share_change)
             new = [e for e in result["gaining"] if attribute == "transit_countries"
                    and e not in seen_before]
             rows.append({"drug_level": level, "drug": drug, "destination_region": dest,
