@@ -51,6 +51,7 @@ class DetectionConfig:
     geo_levels: tuple[str, ...] = ("world", "region", "subregion", "country")
     min_seizures: float = 5.0  # mean seizures per period at stake in a count series
     min_kg: float = 5.0  # mean kg per period at stake in a kg series
+    min_kg_seizures: float = 10.0  # mean seizures a period behind a kg alert (sizes are heavy-tailed)
     min_ratio: float = 1.5  # fold change a level alert needs (1 / it for a decline)
     baseline: int = 24  # periods of history a level is compared with
     trend_window: int = 8
@@ -58,6 +59,7 @@ class DetectionConfig:
     trend_recent: int = 3
     trend_min_above: int = 2
     trend_k: float = 2.0
+    trend_metrics: tuple[str, ...] = ("seizures",)  # kg sums move with a few big seizures
     shift_max_lag: int = 9
     shift_min_after: int = 3
     shift_min_persistence: float = 0.75
@@ -161,17 +163,16 @@ def detect_panel(
     forecast_upper = _forecast_upper(panel, forecasts)
 
     tested = testable_rows(panel, config)
-    sub = Panel(panel.keys.iloc[tested].reset_index(drop=True), panel.values[tested],
-                panel.periods)
+    trended = tested[np.isin(panel.keys["metric"].to_numpy()[tested], config.trend_metrics)]
     trends = scan_trends(
-        sub, window=config.trend_window, min_valid=config.trend_min_valid,
+        sub_panel(panel, trended), window=config.trend_window, min_valid=config.trend_min_valid,
         baseline=config.baseline, recent=config.trend_recent, min_above=config.trend_min_above,
         k=config.trend_k,
-        forecast_upper=None if forecast_upper is None else forecast_upper[tested])
+        forecast_upper=None if forecast_upper is None else forecast_upper[trended])
     shifts = scan_level_shifts(
-        sub, baseline=config.baseline, max_lag=config.shift_max_lag,
+        sub_panel(panel, tested), baseline=config.baseline, max_lag=config.shift_max_lag,
         min_after=config.shift_min_after)
-    trends["row"] = tested[trends["row"].to_numpy(int)]
+    trends["row"] = trended[trends["row"].to_numpy(int)]
     shifts["row"] = tested[shifts["row"].to_numpy(int)]
     route_tests = pd.DataFrame()
     if routes is not None and len(routes):
@@ -211,6 +212,11 @@ def count_twins(keys: pd.DataFrame) -> np.ndarray:
     return pd.Index(keys["unique_id"]).get_indexer(twin)
 
 
+def sub_panel(panel: Panel, rows: np.ndarray) -> Panel:
+    """The panel's series at `rows` (renumbered from 0)."""
+    return Panel(panel.keys.iloc[rows].reset_index(drop=True), panel.values[rows], panel.periods)
+
+
 def testable_rows(panel: Panel, config: DetectionConfig) -> np.ndarray:
     """Rows worth a trend or level-shift test: series whose seizure counts (their own, or their
     count twin's for kilograms) average at least `min_test_seizures` a period over the span the
@@ -239,8 +245,9 @@ def _keys(panel: Panel, row: int) -> dict[str, Any]:
 def _seizures_per_period(panel: Panel, row: int, start: int, stop: int) -> float:
     """Mean seizures a period over columns [start, stop) of a series' count twin.
 
-    A kilogram series moves with the sizes of a few seizures; a kg alert on fewer than
-    `min_seizures` a period would report the luck of one big seizure, not a change.
+    A kilogram series moves with the sizes of a few seizures (a monthly sum of n lognormal sizes
+    has a coefficient of variation near 3 / sqrt(n)); a kg alert on fewer than `min_kg_seizures`
+    a period would report the luck of a few big seizures, not a change.
     """
     uid = panel.keys.at[int(row), "unique_id"]
     twin = uid.rsplit("/", 1)[0] + "/seizures"
@@ -269,7 +276,7 @@ def _shift_alerts(panel: Panel, shifts: pd.DataFrame, config: DetectionConfig,
         if metric != "seizures":
             tau = int(rec.change_at)
             start, stop = (tau, panel.n_periods) if up else (tau - config.baseline, tau)
-            if _seizures_per_period(panel, rec.row, start, stop) < config.min_seizures:
+            if _seizures_per_period(panel, rec.row, start, stop) < config.min_kg_seizures:
                 continue
         evidence = alert_shape.level_evidence(
             rec.after * rec.n_after, rec.before * rec.n_after, int(rec.n_after), metric,
@@ -297,7 +304,7 @@ def _trend_alerts(panel: Panel, trends: pd.DataFrame, config: DetectionConfig,
             continue
         if metric != "seizures" and _seizures_per_period(
                 panel, rec.row, panel.n_periods - config.trend_recent,
-                panel.n_periods) < config.min_seizures:
+                panel.n_periods) < config.min_kg_seizures:
             continue
         months = config.trend_recent
         evidence = alert_shape.level_evidence(
