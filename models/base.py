@@ -171,6 +171,23 @@ class Panel:
         })
 
 
+PERIODS = {"MS": "M", "M": "M", "ME": "M", "QS": "Q", "YS": "Y", "Y": "Y", "YE": "Y",
+           "W-MON": "W-SUN", "D": "D"}
+
+
+def _period_steps(ds: np.ndarray, freq: str) -> np.ndarray | None:
+    """Period ordinals of period-start dates (consecutive periods differ by 1), for the common
+    frequencies; None for the others, which are checked date by date."""
+    period = PERIODS.get(freq.upper())
+    if period is None:
+        return None
+    index = pd.DatetimeIndex(ds)
+    ordinals = index.to_period(period)
+    if not (ordinals.start_time == index).all():  # not period starts: check date by date
+        return None
+    return ordinals.asi8
+
+
 def to_panel(df: pd.DataFrame, id_col: str = "unique_id", time_col: str = "ds",
              target_col: str = "y", freq: str | None = None) -> Panel:
     """Cut a long frame into per-series arrays on a regular grid (missing periods become NaN)."""
@@ -187,10 +204,14 @@ def to_panel(df: pd.DataFrame, id_col: str = "unique_id", time_col: str = "ds",
     y_all = frame[target_col].to_numpy(dtype=float)
     ds_list = np.split(ds_all, starts[1:])
     y_list = np.split(y_all, starts[1:])
+    steps = _period_steps(ds_all, freq)
+    step_list = np.split(steps, starts[1:]) if steps is not None else None
     for i, ds in enumerate(ds_list):
         if len(ds) > 1 and np.any(ds[1:] == ds[:-1]):
             raise NarcotrendError(f"series {ids[i]!r} has repeated dates in `{time_col}`; "
                                   "each (unique_id, ds) must appear once")
+        if step_list is not None and np.all(np.diff(step_list[i]) == 1):
+            continue  # already a regular grid: no need to build one
         grid = pd.date_range(ds[0], ds[-1], freq=freq).to_numpy()
         if len(grid) != len(ds) or not np.array_equal(grid, ds):
             full = pd.Series(y_list[i], index=ds).reindex(grid)
