@@ -48,7 +48,8 @@ def demo_data(
 def run(
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Run the pipeline only.")] = False,
 ) -> None:
-    """The main job: every stage on the configured data (the built-in world when none), then serve."""
+    """The main job: every stage on the configured data (the built-in world when none), then
+    serve."""
     from serving.pipeline import run_pipeline
 
     cfg = settings()

@@ -18,10 +18,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NARCOTREND_", extra="ignore")
 
-    home: Path = Field(default_factory=Path.cwd, description="Root of data/, mlruns/ and the database")
+    home: Path = Field(default_factory=Path.cwd,
+                       description="Root of data/, mlruns/ and the database")
     data_files: list[Path] = Field(
         default_factory=list,
-        description="Seizure files `narcotrend run` ingests; empty means the built-in synthetic world",
+        description="Seizure files `narcotrend run` ingests; empty: the built-in synthetic world",
     )
     data_format: Literal["canonical", "unodc-ids", "cbp", "unodc-annual"] = "canonical"
     demo_seed: int = 7
@@ -34,7 +35,8 @@ class Settings(BaseSettings):
     backtest_windows: int = Field(default=3, ge=1)
     backtest_step: int = Field(default=3, ge=1)
     n_jobs: int = -1
-    dask_scheduler: str | None = Field(default=None, description="tcp://host:port of a Dask scheduler")
+    dask_scheduler: str | None = Field(default=None,
+                                       description="tcp://host:port of a Dask scheduler")
     registered_model_name: str = "narcotrend-forecaster"
 
     # detection
@@ -67,6 +69,9 @@ class Settings(BaseSettings):
         "series/forecast files on disk, reloading what changed")
     audit_flush_seconds: float = Field(
         default=0.5, gt=0, description="How often buffered audit rows are written to the database")
+    key_cache_seconds: float = Field(
+        default=2.0, ge=0, description="How long a verified API key is trusted without a database "
+        "look-up (0: every request); a key revoked by another process is refused within this")
 
     # e-mail
     smtp_host: str | None = None
