@@ -300,7 +300,11 @@ def _trend_alerts(panel: Panel, trends: pd.DataFrame, config: DetectionConfig,
         keys = _keys(panel, rec.row)
         metric = keys["metric"]
         ratio = rec.recent_mean / rec.expected if rec.expected > 0 else np.inf
-        if rec.recent_mean < _min_volume(metric, config) or ratio < config.min_ratio:
+        yearly = rec.recent_mean / rec.last_year if rec.last_year > 0 else np.inf
+        # the rise must hold against the history and against the same months a year before, so
+        # that a seasonal peak is not a trend
+        if (rec.recent_mean < _min_volume(metric, config) or ratio < config.min_ratio
+                or yearly < config.min_ratio):
             continue
         if metric != "seizures" and _seizures_per_period(
                 panel, rec.row, panel.n_periods - config.trend_recent,
@@ -310,7 +314,8 @@ def _trend_alerts(panel: Panel, trends: pd.DataFrame, config: DetectionConfig,
         evidence = alert_shape.level_evidence(
             rec.recent_mean * months, rec.expected * months, months, metric,
             slope_per_period=float(rec.slope), window=config.trend_window,
-            periods_above_expected=int(rec.n_above), z=float(rec.z), q_value=float(rec.q_value))
+            periods_above_expected=int(rec.n_above), z=float(rec.z), q_value=float(rec.q_value),
+            same_months_last_year=float(rec.last_year * months))
         alerts.append(alert_shape.make_alert(
             type_="emerging_trend", keys=keys,
             period=panel.period_label(int(rec.window_start)), detected_at=detected_at,
