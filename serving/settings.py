@@ -41,7 +41,7 @@ class Settings(BaseSettings):
 
     # detection
     false_discovery_rate: float = Field(default=0.05, gt=0, lt=1)
-    min_seizures: float = Field(default=5.0, ge=0, description="Mean seizures a period a count "
+    min_seizures: float = Field(default=10.0, ge=0, description="Mean seizures a period a count "
                                 "series needs at stake before it can alert")
     min_kg: float = Field(default=5.0, ge=0, description="The same for kilogram series")
     min_ratio: float = Field(default=1.5, gt=1, description="Fold change a surge, decline or "

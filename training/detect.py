@@ -49,9 +49,10 @@ class DetectionConfig:
 
     false_discovery_rate: float = 0.05
     geo_levels: tuple[str, ...] = ("world", "region", "subregion", "country")
-    min_seizures: float = 5.0  # mean seizures per period at stake in a count series
+    min_seizures: float = 10.0  # mean seizures per period at stake in a count series (a change of a
+    # few seizures from a handful is Poisson noise)
     min_kg: float = 5.0  # mean kg per period at stake in a kg series
-    min_kg_seizures: float = 10.0  # mean seizures a period behind a kg alert (sizes are heavy-tailed)
+    min_kg_seizures: float = 20.0  # mean seizures a period behind a kg alert (sizes are heavy-tailed)
     min_ratio: float = 1.5  # fold change a level alert needs (1 / it for a decline)
     baseline: int = 24  # periods of history a level is compared with
     trend_window: int = 8
@@ -220,7 +221,8 @@ def sub_panel(panel: Panel, rows: np.ndarray) -> Panel:
 def testable_rows(panel: Panel, config: DetectionConfig) -> np.ndarray:
     """Rows worth a trend or level-shift test: series whose seizure counts (their own, or their
     count twin's for kilograms) average at least `min_test_seizures` a period over the span the
-    scans read (baseline and recent periods together).
+    scans read (baseline and recent periods together); for kilograms at least half of
+    `min_kg_seizures`, below which no kg alert could pass its count gate.
 
     Filtering on the total volume leaves the tests valid (for Poisson counts the total is
     independent of how it splits between baseline and recent periods under no change) and spares
@@ -230,7 +232,9 @@ def testable_rows(panel: Panel, config: DetectionConfig) -> np.ndarray:
     span = panel.values[:, -(config.baseline + config.shift_max_lag):]
     volume = np.nan_to_num(nan_mean(span, axis=1))
     own = np.where(twin >= 0, volume[np.maximum(twin, 0)], 0.0)
-    return np.flatnonzero(own >= config.min_test_seizures)
+    need = np.where(panel.keys["metric"].to_numpy() == "seizures", config.min_test_seizures,
+                    max(config.min_test_seizures, config.min_kg_seizures / 2))
+    return np.flatnonzero(own >= need)
 
 
 # --- from detector findings to alerts ----------------------------------------------------------
