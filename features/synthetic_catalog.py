@@ -558,10 +558,12 @@ SURGE_CANDIDATES: tuple[Candidate, ...] = (
     Candidate("JOR", "substance", "captagon", "Captagon smuggling through Jordan jumps"),
     Candidate("BEL", "group", COC, "Larger cocaine consignments reach Antwerp", "kg"),
     Candidate("NLD", "group", COC, "Larger cocaine consignments reach Rotterdam", "kg"),
-    Candidate("ESP", "group", COC, "Larger cocaine consignments reach Algeciras and Valencia", "kg"),
+    Candidate("ESP", "group", COC, "Larger cocaine consignments reach Algeciras and Valencia",
+              "kg"),
 )
 DECLINE_CANDIDATES: tuple[Candidate, ...] = (
-    Candidate("AFG", "group", OPI, "After the opium-poppy ban, opioid seizures in Afghanistan fall"),
+    Candidate("AFG", "group", OPI, "After the opium-poppy ban, opioid seizures in Afghanistan "
+                                   "fall"),
     Candidate("IRN", "group", OPI, "With Afghan opium scarce, opioid seizures in Iran fall"),
     Candidate("MMR", "group", OPI, "Opium seizures in Myanmar fall as farmers turn to other crops"),
     Candidate("THA", "group", CAN, "Cannabis is decriminalised in Thailand: seizures fall"),

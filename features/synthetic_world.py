@@ -4,7 +4,8 @@
 with base rates that follow the real geography (tables in `features/synthetic_catalog.py`),
 seasonality, slow drift, routes for the main trafficking flows, planted events (emerging trends,
 surges, declines, new drugs, route shifts) and distractors (reporting gaps, giant seizures), both
-drawn per seed (`features/synthetic_events.py`), and the dirt of real data (exact duplicates, bad rows, names written as codes or names). Everything is
+drawn per seed (`features/synthetic_events.py`), and the dirt of real data (exact duplicates,
+bad rows, names written as codes or names). Everything is
 vectorised over records, so a million rows cost seconds. `write_world` writes `seizures.csv` and
 `events.json`, byte-identical for the same seed.
 """

@@ -117,7 +117,8 @@ def stratified_z(part: pd.DataFrame, entities: list[str], *,
     known value. With `routes`, entities are `;`-joined transit routes: the totals are taken per
     route, the entity counts per country named."""
     totals = part.pivot_table(index="reporter", columns="window", values="n", aggfunc="sum",
-                              fill_value=0.0).reindex(columns=["baseline", "recent"], fill_value=0.0)
+                              fill_value=0.0)
+    totals = totals.reindex(columns=["baseline", "recent"], fill_value=0.0)
     counted = named_counts(part) if routes else part
     counted = counted[counted["entity"].isin(entities)]
     cells = counted.pivot_table(index=["entity", "reporter"], columns="window", values="n",
@@ -264,6 +265,7 @@ def scan_route_shifts(
             rows.append({"drug_level": level, "drug": drug, "destination_region": dest,
                          "attribute": attribute, **result, "new": new})
     columns = ["drug_level", "drug", "destination_region", "attribute", "g", "dof", "p_value",
-               "p_table", "cramers_v", "shares", "gaining", "losing", "baseline_total", "recent_total",
+               "p_table", "cramers_v", "shares", "gaining", "losing", "baseline_total",
+               "recent_total",
                "new"]
     return pd.DataFrame(rows, columns=columns)

@@ -12,7 +12,7 @@ from models.novelty import scan_new_drugs
 from models.panel import clip_spikes, mask_incomplete_aggregates, to_panel
 from models.route_shift import Windows, compare_shares, scan_route_shifts
 from models.threshold import scan_thresholds
-from models.trend import mann_kendall, scan_trends
+from models.trend import mann_kendall, null_scale, scan_trends
 from training.detect import DetectionConfig, benjamini_hochberg, detect_frame
 
 START = "2019-01-01"
@@ -245,3 +245,99 @@ def test_spike_in_last_period_after_two_high_months_is_not_a_surge():
     frame = pd.concat([series_frame({"ITA": kg}, metric="kg"),
                        series_frame({"ITA": counts})], ignore_index=True)
     assert [a for a in detect_frame(frame, None, None) if a["type"] == "surge"] == []
+
+
+# --- trends against seasonality, noise calibration ------------------------------------------
+def seasonal(level: float, n: int, seed: int, amplitude: float = 0.35) -> list[float]:
+    months = np.arange(n)
+    lam = level * (1 + amplitude * np.cos(2 * np.pi * (months % 12 - 9) / 12))
+    return list(np.random.default_rng(seed).poisson(lam).astype(float))
+
+
+def test_seasonal_peak_as_high_as_last_years_is_not_a_trend():
+    frame = series_frame({"ESP": seasonal(40, 46, 21)})  # ends at the October peak
+    assert not [a for a in detect_frame(frame, None, None) if a["type"] == "emerging_trend"]
+
+
+def test_trend_compares_the_recent_months_with_the_same_months_last_year():
+    ramp = [20 * 1.15 ** k for k in range(1, 9)]
+    ys = noisy(20, 26, 11) + list(np.random.default_rng(12).poisson(ramp).astype(float))
+    rec = scan_trends(to_panel(series_frame({"ESP": ys}))).iloc[0]
+    assert rec["last_year"] == pytest.approx(np.mean(ys[-15:-12]))
+    assert rec["recent_mean"] > 1.5 * rec["last_year"]
+
+
+def test_null_scale_widens_only_series_whose_history_swings_more_than_noise():
+    level = np.r_[np.linspace(5, 200, 20), 10.0, 200.0]
+    past_var = np.r_[1 + 0.01 * level[:20], 0.8, np.nan]  # extra variance grows with the level
+    scale = null_scale(past_var, level)
+    assert scale[20] == 1.0  # a quiet small series is never narrowed below independent noise
+    assert scale[21] == pytest.approx(np.sqrt(1 + 0.01 * 200), rel=0.05)  # no history: the model
+    assert scale[19] == pytest.approx(np.sqrt(3), rel=0.05)
+
+
+def test_trend_z_is_smaller_on_a_series_with_slow_waves_than_on_plain_noise():
+    rng = np.random.default_rng(22)
+    t = np.arange(60)
+    wavy = rng.poisson(200 * (1 + 0.2 * np.sin(2 * np.pi * t / 30))).astype(float)
+    flat = rng.poisson(200, 60).astype(float)
+    wavy[-8:] = flat[-8:] = rng.poisson(200 * 1.25, 8)
+    found = scan_trends(to_panel(series_frame({"ESP": list(wavy), "FRA": list(flat)})))
+    z = dict(zip(found["row"], found["z"], strict=True))
+    assert z[0] < z[1]  # ESP (row 0) swings on its own, so its rise says less
+
+
+# --- volume gates ---------------------------------------------------------------------------
+def test_kg_surge_needs_twenty_seizures_a_period_behind_it():
+    rng = np.random.default_rng(23)
+    kg = list(rng.lognormal(4, .3, 30)) + list(rng.lognormal(5.5, .3, 4))
+    for counts, alerted in ((8.0, False), (30.0, True)):
+        frame = pd.concat([series_frame({"BEL": kg}, metric="kg"),
+                           series_frame({"BEL": noisy(counts, 34, 24)})], ignore_index=True)
+        surges = [a for a in detect_frame(frame, None, None)
+                  if a["type"] == "surge" and a["metric"] == "kg"]
+        assert bool(surges) is alerted, counts
+
+
+def test_series_too_small_to_alert_are_not_tested():
+    from training.detect import testable_rows
+
+    frame = series_frame({"ESP": noisy(20, 34, 25), "MLT": noisy(0.5, 34, 26)})
+    panel = to_panel(frame)
+    assert panel.keys.loc[testable_rows(panel, DetectionConfig()), "geo"].tolist() == ["ESP"]
+
+
+# --- route shifts stratified by seizing country -------------------------------------------------
+def reporter_routes(recent_a: dict[str, int], recent_b: dict[str, int],
+                    a_factor: int = 1) -> pd.DataFrame:
+    """Flows seized by two countries with their own departure mixes: 24 baseline months, then 6."""
+    rows = []
+    base = {"ESP": {"BRA": 12, "COL": 4}, "NLD": {"BRA": 3, "COL": 12}}
+    for k, ds in enumerate(pd.date_range(START, periods=30, freq="MS")):
+        mixes = base if k < 24 else {"ESP": recent_a, "NLD": recent_b}
+        for country, mix in mixes.items():
+            for dep, n in mix.items():
+                rows.append({"ds": ds, "country": country, "drug_group": "cocaine",
+                             "substance": "cocaine hydrochloride", "destination_region": "Europe",
+                             "departure_country": dep, "transit_countries": None,
+                             "transport_mode": "sea", "seizures": n * (a_factor if k >= 24 and
+                                                                        country == "ESP" else 1),
+                             "kg": 10.0 * n})
+    return pd.DataFrame(rows)
+
+
+def test_route_shift_more_seizures_in_one_country_is_not_a_route_change():
+    routes = reporter_routes({"BRA": 12, "COL": 4}, {"BRA": 3, "COL": 12}, a_factor=3)
+    windows = Windows.ending(pd.Timestamp("2021-06-01"), recent=6, baseline=24)
+    found = scan_route_shifts(routes, windows, attributes=("departure_country",))
+    rec = found[found["drug_level"] == "group"].iloc[0]
+    assert rec["p_table"] < 1e-3  # the pooled shares moved with the mix of seizing countries
+    assert rec["p_value"] > 0.05 and not rec["gaining"] and not rec["losing"]
+
+
+def test_route_shift_within_seizing_countries_is_found():
+    routes = reporter_routes({"BRA": 4, "COL": 12}, {"BRA": 1, "COL": 14})
+    windows = Windows.ending(pd.Timestamp("2021-06-01"), recent=6, baseline=24)
+    found = scan_route_shifts(routes, windows, attributes=("departure_country",))
+    rec = found[found["drug_level"] == "group"].iloc[0]
+    assert rec["p_value"] < 1e-6 and rec["gaining"] == ["COL"] and rec["losing"] == ["BRA"]

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.errors import NarcotrendError
 from features import synthetic_catalog as cat
+from features.errors import NarcotrendError
 from features.synthetic_catalog import (
     GROUPS,
     MODE_NAMES,
@@ -279,7 +279,7 @@ def _check_plan(plan) -> None:
             assert .3 <= event["magnitude"] <= .5
         elif event["type"] == "new_drug":
             assert event["magnitude"] >= 6
-    for geo, start, end in plan.gaps:
+    for _, start, end in plan.gaps:
         assert 3 <= len(pd.period_range(start, end, freq="M")) <= 4 and end <= "2024-06"
 
 

@@ -9,6 +9,12 @@ False alarms: every statistical test of a run (trend, level shift, route shift) 
 Benjamini-Hochberg correction at `false_discovery_rate`; on top, a finding must involve a
 minimum volume and a minimum fold change, and it must persist (several periods beyond the
 history), so a one-month outlier or a reporting gap (NaN, unknown) cannot raise an alert.
+
+Fewer, better-chosen tests: only series whose seizure counts could ever pass the volume gates are
+tested (`testable_rows`, a filter on the total volume, which leaves the tests valid), trends are
+tested on seizure counts only (a kilogram sum moves with its few largest seizures, which the
+level-shift test, with Student's t tails and a count gate, judges better), and a kilogram alert
+needs `min_kg_seizures` a period behind it.
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ class DetectionConfig:
     min_seizures: float = 10.0  # mean seizures per period at stake in a count series (a change of a
     # few seizures from a handful is Poisson noise)
     min_kg: float = 5.0  # mean kg per period at stake in a kg series
-    min_kg_seizures: float = 20.0  # mean seizures a period behind a kg alert (sizes are heavy-tailed)
+    min_kg_seizures: float = 20.0  # mean seizures a period behind a kg alert (heavy-tailed sizes)
     min_ratio: float = 1.5  # fold change a level alert needs (1 / it for a decline)
     baseline: int = 24  # periods of history a level is compared with
     trend_window: int = 8
@@ -74,7 +80,7 @@ class DetectionConfig:
     route_min_effect: float = 0.1  # Cramér's V
     route_min_share_change: float = 0.05
     max_missing_share: float = 0.1  # aggregates with more of their usual volume unreported: unknown
-    min_test_seizures: float = 2.0  # mean seizures a period (whole scan span) a series needs to be tested
+    min_test_seizures: float = 2.0  # mean seizures a period (scan span) to be tested at all
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DetectionConfig:
