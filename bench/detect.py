@@ -4,9 +4,11 @@ Writes the world at `--seed` into a temporary home (or uses `--home`, already bu
 and builds it, replays detection month by month from `--start` for `--months` months, scores
 the alerts (`training.detection_eval`) and prints one JSON document:
 `{seed, months, series, seconds_backtest, seconds_prepare, recall, precision, median_delay,
-distractor_alerts, alerts, per_event}`. The target is a 30-month backtest under 300 s.
+distractor_alerts, alerts, per_event}`. The target is a 30-month backtest under 300 s. With
+`--seeds`, one world per seed (each seed plants other events): a JSON list, then a table.
 
-    .venv/bin/python bench/detect.py [--seed 7] [--start 2022-01] [--months 30] [--home DIR]
+    .venv/bin/python bench/detect.py [--seed 7 | --seeds 404 505 606] [--start 2022-01]
+                                     [--months 30] [--home DIR]
 """
 
 from __future__ import annotations
@@ -70,16 +72,36 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7, help="world seed (default: demo_seed 7)")
     parser.add_argument("--start", default="2022-01")
     parser.add_argument("--months", type=int, default=30)
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="several world seeds: one backtest each, then a table")
     parser.add_argument("--home", type=Path, default=None, help="an already built home")
     args = parser.parse_args()
     if args.home is not None:
         out = {"seed": None, "seconds_prepare": 0.0, **run(args.home, args.start, args.months)}
-    else:
-        with tempfile.TemporaryDirectory(prefix="narcotrend-bench-detect-") as tmp:
-            prepared = prepare(Path(tmp), args.seed)
-            out = {"seed": args.seed, "seconds_prepare": round(prepared, 2),
-                   **run(Path(tmp), args.start, args.months)}
-    print(json.dumps(out, indent=1))
+        print(json.dumps(out, indent=1))
+        return
+    results = [bench_seed(seed, args.start, args.months) for seed in (args.seeds or [args.seed])]
+    print(json.dumps(results if args.seeds else results[0], indent=1))
+    if args.seeds:
+        print(table(results))
+
+
+def bench_seed(seed: int, start: str, months: int) -> dict:
+    """World at `seed` in a temporary home, prepared and backtested."""
+    with tempfile.TemporaryDirectory(prefix="narcotrend-bench-detect-") as tmp:
+        prepared = prepare(Path(tmp), seed)
+        return {"seed": seed, "seconds_prepare": round(prepared, 2),
+                **run(Path(tmp), start, months)}
+
+
+def table(results: list[dict]) -> str:
+    """One line per seed: events, recall, precision, median delay, distractor alerts, seconds."""
+    lines = ["seed  events  recall  precision  median_delay  distractor_alerts  seconds"]
+    for r in results:
+        lines.append(f"{r['seed']:>4}  {len(r['per_event']):>6}  {r['recall']:>6.2f}  "
+                     f"{r['precision']:>9.2f}  {r['median_delay']:>12}  "
+                     f"{r['distractor_alerts']:>17}  {r['seconds_backtest']:>7.1f}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
