@@ -488,10 +488,10 @@ def load_inputs(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame | None]:
 def load_thresholds(settings: Settings) -> pd.DataFrame | None:
     """The planners' thresholds: the configured file, else the home's
     `data/reference/thresholds.csv` if present."""
-    path = (getattr(settings, "alert_thresholds_file", None)
-            or settings.data_dir / "reference" / THRESHOLDS_FILE)
+    configured = settings.alert_thresholds_file
+    path = configured or settings.data_dir / "reference" / THRESHOLDS_FILE
     if not path.exists():
-        if getattr(settings, "alert_thresholds_file", None):
+        if configured:
             raise NarcotrendError(f"the thresholds file {path} (NARCOTREND_ALERT_THRESHOLDS_FILE)"
                                   " does not exist")
         return None
@@ -525,7 +525,7 @@ def detect(settings: Settings, as_of: str | None = None, *,
     detected_at = pd.Timestamp(visible_end).strftime("%Y-%m")
     with session_scope(settings.service_database_url) as session:
         counts = upsert_alerts(session, alerts, detected_at,
-                               getattr(settings, "alert_resolve_after_periods", 3))
+                               settings.alert_resolve_after_periods)
     summary = {
         "detected_at": detected_at, "alerts": len(alerts),
         "by_type": dict(Counter(a["type"] for a in alerts)),
