@@ -61,12 +61,9 @@ def run(
 
 
 def _register_commands() -> None:
+    """Import every command module so its commands join the app."""
     for name in COMMAND_MODULES:
-        try:
-            importlib.import_module(f"serving.{name}")
-        except ModuleNotFoundError as err:
-            if err.name != f"serving.{name}":
-                raise
+        importlib.import_module(f"serving.{name}")
 
 
 def main() -> None:
