@@ -12,6 +12,7 @@ import pytest
 from api_home import EVIL, Seeded, serve_in_thread
 
 from serving.app import create_app
+from serving.db import Alert, session_scope
 
 pytest_plugins = ("api_home",)  # the seeded home fixture
 
@@ -36,7 +37,7 @@ def browser():
         browser.close()
 
 
-def open_dashboard(browser, base: str, key: str):
+def open_dashboard(browser, base: str, key: str, path: str = "/"):
     """A page on the dashboard with the key entered; returns (page, problems seen)."""
     page = browser.new_page(viewport={"width": 1400, "height": 1500})
     problems: list[str] = []
@@ -46,7 +47,7 @@ def open_dashboard(browser, base: str, key: str):
             or problems.append(f"HTTP {res.status}: {res.url}"))
     page.on("request", lambda req: req.url.startswith(base)
             or req.url.startswith("data:") or problems.append(f"outside request: {req.url}"))
-    page.goto(f"{base}/")
+    page.goto(f"{base}{path}")
     page.fill("#api-key", key)
     page.click("#key-form button[type=submit]")
     page.wait_for_selector("body[data-loaded=true]", timeout=30_000)
@@ -128,4 +129,64 @@ def test_api_docs_render_offline_from_the_vendored_swagger_ui(browser, seeded: S
         assert page.locator(".opblock").count() >= 18
         assert "Narcotrend" in page.text_content(".info")
         assert outside == []
+        page.close()
+
+
+def alert_id(seeded: Seeded, fingerprint: str) -> str:
+    with session_scope(seeded.settings.service_database_url) as session:
+        return session.query(Alert).filter_by(fingerprint=fingerprint).one().id
+
+
+def test_a_digest_link_opens_its_alert_with_its_series(browser, seeded: Seeded):
+    """The e-mail digest links to /?alert=<id>: once the key is entered the dashboard shows that
+    alert's fields (HTML in evidence as text) and draws its series."""
+    target = alert_id(seeded, "fp-00000")
+    with serve_in_thread(create_app(seeded.settings)) as base:
+        page = browser.new_page(viewport={"width": 1400, "height": 1500})
+        page.goto(f"{base}/?alert={target}")
+        assert "linked alert" in page.text_content("#message")
+        page.close()
+        page, problems = open_dashboard(browser, base, seeded.keys["viewer"], f"/?alert={target}")
+        assert page.is_visible("#alert-panel")
+        alert = page.request.get(f"{base}/v1/alerts/{target}", headers=seeded.auth("viewer")).json()
+        fields = page.text_content("#alert-fields")
+        assert alert["period"] in fields and alert["severity"] in fields
+        assert EVIL in fields and page.locator("#alert-panel img").count() == 0
+        series_id = f"{alert['geo']}/{alert['drug']}/{alert['metric']}"
+        page.wait_for_function(f"document.getElementById('series-select').value === {series_id!r}")
+        assert marks(page, "series-forecast", ".history") >= 1
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-alert.png"), full_page=True)
+        assert problems == []
+        page.close()
+
+
+def test_a_route_shift_link_shows_the_route_shares_it_is_about(browser, seeded: Seeded):
+    target = alert_id(seeded, "fp-route")
+    with serve_in_thread(create_app(seeded.settings)) as base:
+        page, problems = open_dashboard(browser, base, seeded.keys["analyst"], f"/?alert={target}")
+        assert "Gaining" in page.text_content("#alert-fields")
+        assert "ECU" in page.text_content("#alert-fields")
+        assert page.input_value("#routes-attribute") == "departure_country"
+        assert page.input_value("#routes-destination") == "Europe"
+        assert marks(page, "route-shares") >= 3
+        assert problems == []
+        page.close()
+
+
+def test_alert_links_respect_the_keys_regions_and_the_table_opens_alerts(browser, seeded: Seeded):
+    with session_scope(seeded.settings.service_database_url) as session:
+        outside = session.query(Alert).filter(Alert.region != "Europe").first().id
+    with serve_in_thread(create_app(seeded.settings)) as base:
+        page, _ = open_dashboard(browser, base, seeded.keys["europe"], f"/?alert={outside}")
+        assert "outside this key's regions" in page.text_content("#message")
+        assert not page.is_visible("#alert-panel")
+
+        # A click on an alert's type in the table opens it and puts it in the address.
+        first = page.locator("#alerts-table tbody tr").first
+        first.locator("a").click()
+        page.wait_for_selector("#alert-panel:not([hidden])")
+        assert "?alert=" in page.url
+        assert ", Europe)" in page.text_content("#alert-fields")
+        assert page.text_content("#message") == ""
         page.close()

@@ -51,7 +51,12 @@ async function loadAlerts() {
     badge.className = `sev sev-${alert.severity}`;
     badge.textContent = alert.severity;
     sev.appendChild(badge);
-    cell(row, alert.type.replace("_", " "));
+    const type = cell(row, "");
+    const link = document.createElement("a");
+    link.href = alertHref(alert.id);
+    link.textContent = alert.type.replace("_", " ");
+    link.addEventListener("click", (event) => { event.preventDefault(); openAlert(alert.id); });
+    type.appendChild(link);
     cell(row, `${alert.geo} (${alert.region})`);
     cell(row, alert.drug);
     cell(row, evidenceText(alert.evidence), "evidence");
@@ -106,6 +111,78 @@ async function loadRoutes() {
   Charts.stackedShares($("routes-chart"), "route-shares", flows.keys, flows.shares);
 }
 
+// --- one alert, opened from a digest e-mail's link (/?alert=<id>) or from the table -----------
+const alertHref = (id) => `?${query({ alert: id })}`;
+const linkedAlertId = () => new URLSearchParams(window.location.search).get("alert");
+
+function openAlert(id) {
+  window.history.pushState(null, "", alertHref(id));
+  return guarded(() => showAlert(id));
+}
+
+function alertFields(alert) {
+  const fields = [["Type", alert.type.replace("_", " ")], ["Severity", alert.severity],
+    ["Status", alert.status], ["Where", `${alert.geo} (${alert.geo_level}, ${alert.region})`],
+    ["Drug", `${alert.drug} (${alert.drug_level})`], ["Measure", alert.metric],
+    ["Period", alert.period], ["Detected on data up to", alert.detected_at], ["Score", String(alert.score)]];
+  if (alert.route) {
+    fields.push(["Route", `${alert.route.attribute.replace("_", " ")} to ${alert.route.destination}`]);
+    if ((alert.route.gaining || []).length) fields.push(["Gaining", alert.route.gaining.join(", ")]);
+    if ((alert.route.losing || []).length) fields.push(["Losing", alert.route.losing.join(", ")]);
+  }
+  for (const [key, value] of Object.entries(alert.evidence || {})) {
+    fields.push([key.replaceAll("_", " "), typeof value === "object" ? JSON.stringify(value) : String(value)]);
+  }
+  return fields;
+}
+
+async function showAlert(id) {
+  let alert;
+  try {
+    alert = await api(`/v1/alerts/${encodeURIComponent(id)}`);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) {
+      $("alert-panel").hidden = true;
+      say(`Alert ${id} was not found, or it lies outside this key's regions.`);
+      return;
+    }
+    throw err;
+  }
+  say("");
+  $("alert-title").textContent = `Alert: ${alert.type.replace("_", " ")} · ${alert.geo} · ${alert.drug}`;
+  const list = $("alert-fields");
+  list.replaceChildren();
+  for (const [term, text] of alertFields(alert)) {
+    const dt = document.createElement("dt");
+    dt.textContent = term;
+    const dd = document.createElement("dd");
+    dd.textContent = text;
+    list.append(dt, dd);
+  }
+  $("alert-panel").hidden = false;
+  if (alert.route) {
+    $("routes-drug").value = alert.drug;
+    $("routes-destination").value = alert.route.destination;
+    $("routes-attribute").value = alert.route.attribute;
+    await guarded(loadRoutes);
+  } else {
+    selectSeries(`${alert.geo}/${alert.drug}/${alert.metric}`);
+    await guarded(loadSeries);
+  }
+  $("alert-panel").scrollIntoView();
+}
+
+function selectSeries(id) {
+  const select = $("series-select");
+  if (![...select.options].some((option) => option.value === id)) {
+    const option = document.createElement("option");
+    option.value = id;
+    option.textContent = id;
+    select.prepend(option);
+  }
+  select.value = id;
+}
+
 async function guarded(task) {
   try { await task(); } catch (err) {
     if (err instanceof ApiError && err.status === 401) { forgetKey(); say("That key was refused (missing, unknown or revoked)."); return; }
@@ -125,6 +202,9 @@ async function loadAll() {
   $("forget-key").hidden = false;
   await Promise.all([guarded(loadWho), guarded(loadAlerts), guarded(loadTrends), guarded(loadRoutes),
                      guarded(async () => { if (await loadSeriesList()) await loadSeries(); })]);
+  const linked = linkedAlertId();
+  if (linked) await guarded(() => showAlert(linked));
+  else $("alert-panel").hidden = true;
   document.body.dataset.loaded = "true";
 }
 
@@ -146,5 +226,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("forget-key").addEventListener("click", () => { forgetKey(); say("Key forgotten."); });
   $("series-select").addEventListener("change", () => guarded(loadSeries));
   $("routes-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(loadRoutes); });
+  window.addEventListener("popstate", () => { if (sessionStorage.getItem(KEY_STORAGE)) loadAll(); });
   if (sessionStorage.getItem(KEY_STORAGE)) loadAll();
+  else if (linkedAlertId()) say("Enter your API key to see the linked alert.");
 });
