@@ -329,9 +329,11 @@ def _ingest_aggregates(tables: list[RawTable], fmt: str, settings: Settings,
     say(f"building series from {len(all_rows):,} aggregated rows")
     _write_parquet(all_rows, rows_path)
     is_cbp = (all_rows["source"] == cbp.SOURCE).to_numpy()
-    series = [frame for frame in (cbp.series_from_rows(all_rows.loc[is_cbp]),
-                                  unodc_annual.series_from_rows(all_rows.loc[~is_cbp]))
-              if len(frame)]
+    # `source` lets the build tell a yearly table from a monthly source sharing a series id
+    series = [frame.assign(source=source) for frame, source in (
+        (cbp.series_from_rows(all_rows.loc[is_cbp]), cbp.SOURCE),
+        (unodc_annual.series_from_rows(all_rows.loc[~is_cbp]), unodc_annual.SOURCE_PREFIX))
+        if len(frame)]
     _write_parquet(pd.concat(series, ignore_index=True), settings.warehouse_dir / AGGREGATES_FILE)
     _replace_quarantine(settings.warehouse_dir / QUARANTINE_FILE, bad,
                         [str(t.path.resolve()) for t in tables])

@@ -263,24 +263,38 @@ def merge_aggregates(series: pd.DataFrame, aggregates: pd.DataFrame,
     ``ds`` on 1 January) are left out rather than read as one month's value, and a
     ``unique_id`` the records already give is left out rather than duplicated. A series with
     two rows for one ``ds`` (two sources under one ``unique_id``) is left out rather than
-    summed. Returns the merged frame and counts ``added``, ``skipped_coarser``,
-    ``skipped_duplicate``, ``skipped_conflict``.
+    summed. With a ``source`` column, coarseness is judged per source first, so a yearly table
+    and a monthly source that share an id (UNODC's annual ``USA/fentanyl/kg`` and CBP's) leave
+    the monthly series in a monthly build instead of cancelling each other. Returns the merged
+    frame and counts ``added``, ``skipped_coarser``, ``skipped_duplicate``, ``skipped_conflict``.
     """
     check_columns(aggregates, SERIES_COLUMNS, "aggregates")
     report = {"added": 0, "skipped_coarser": 0, "skipped_duplicate": 0, "skipped_conflict": 0}
     if aggregates.empty:
         return series, report
+    if "source" in aggregates.columns:
+        per_source = aggregates["unique_id"].astype(str) + "\0" + aggregates["source"].astype(str)
+        native = _native_frequency_rank(per_source, aggregates["ds"])
+        coarse_parts = native.index[native > _FREQUENCY_RANK[freq]]
+        coarse_ids = {key.split("\0")[0] for key in coarse_parts}
+        kept = aggregates.loc[~per_source.isin(coarse_parts)]
+        report["skipped_coarser"] = len(coarse_ids - set(kept["unique_id"]))
+        aggregates = kept
     agg = aggregates[list(SERIES_COLUMNS)].copy()
     agg["y"] = pd.to_numeric(agg["y"], errors="coerce").astype(np.float64)
     agg["ds"] = period_start(agg["ds"], freq)
+    conflict = set(aggregates.loc[aggregates.duplicated(["unique_id", "ds"]), "unique_id"])
+    if "source" in aggregates.columns:  # two sources in one period (CBP's months in a year)
+        n_sources = agg.assign(source=aggregates["source"].to_numpy()).groupby(
+            ["unique_id", "ds"], sort=False)["source"].nunique()
+        conflict |= set(n_sources[n_sources > 1].index.get_level_values("unique_id"))
     keys = [col for col in SERIES_COLUMNS if col != "y"]
     agg = agg.groupby(keys, dropna=False, sort=False, as_index=False)["y"].sum(min_count=1)
 
     native = _native_frequency_rank(aggregates["unique_id"], aggregates["ds"])
-    conflict = set(aggregates.loc[aggregates.duplicated(["unique_id", "ds"]), "unique_id"])
     coarser = set(native.index[native > _FREQUENCY_RANK[freq]]) - conflict
     duplicate = set(agg["unique_id"]) & set(series["unique_id"]) - coarser - conflict
-    report["skipped_coarser"] = len(coarser)
+    report["skipped_coarser"] += len(coarser)
     report["skipped_duplicate"] = len(duplicate)
     report["skipped_conflict"] = len(conflict)
     agg = agg[~agg["unique_id"].isin(coarser | duplicate | conflict)]

@@ -147,7 +147,7 @@ def test_cbp_ingest_writes_aggregates_and_dedupes_on_reingest(home, cbp_files):
     aggregates = pd.read_parquet(get_settings().warehouse_dir / "aggregates.parquet")
     assert (first.rows_read, first.accepted, first.duplicates) == (7, 6, 1)
     assert (again.accepted, again.duplicates) == (0, 7)
-    expected = load_cbp_series(cbp_files)
+    expected = load_cbp_series(cbp_files).assign(source="cbp")
     pd.testing.assert_frame_equal(aggregates.reset_index(drop=True), expected)
 
 
@@ -193,3 +193,33 @@ def test_unodc_annual_refuses_an_unknown_layout(home, tmp_path):
     path = write(tmp_path / "x.csv", "a,b\n1,2\n")
     with pytest.raises(NarcotrendError, match="not a UNODC annual seizure table"):
         ingest_files([path], "unodc-annual", get_settings())
+
+
+def test_cbp_and_a_yearly_table_sharing_an_id_keep_the_monthly_series(home, tmp_path, cbp_files):
+    """CBP's national roll-up and UNODC's annual table both say `USA/methamphetamine/kg`: a
+    monthly build keeps CBP's months (the yearly table is the coarser source), a yearly build
+    has two values for one year and leaves the id out, saying so."""
+    from features.build import build_all
+
+    annual = write(tmp_path / "annual.csv", (
+        "Region,SubRegion,Country/Territory,msCode,Drug group,DrugSubGroup,Drug,Year,Kilograms\n"
+        "Americas,Northern America,United States of America,USA,Amphetamine-type stimulants,"
+        "Methamphetamine,Methamphetamine,2022,1000\n"))
+    settings = get_settings()
+    ingest_files(cbp_files, "cbp", settings)
+    ingest_files([annual], "unodc-annual", settings)
+    uid = "USA/methamphetamine/kg"
+
+    monthly = build_all(settings, freq="MS")
+    series = pd.read_parquet(settings.series_dir / "series.parquet")
+    cbp = load_cbp_series(cbp_files)
+    expected = cbp[cbp["unique_id"] == uid].set_index("ds")["y"]
+    got = series[series["unique_id"] == uid].set_index("ds")["y"]
+    pd.testing.assert_series_equal(got, expected, check_names=False)
+    assert monthly["aggregate_series"] == cbp["unique_id"].nunique()
+
+    messages: list[str] = []
+    build_all(settings, messages.append, freq="YS")
+    series = pd.read_parquet(settings.series_dir / "series.parquet")
+    assert uid not in set(series["unique_id"])
+    assert any("two values for one period" in m for m in messages)
