@@ -80,8 +80,26 @@ def require_role(role: str) -> Callable[[Principal], Principal]:
     return check
 
 
+def require_unscoped_role(role: str) -> Callable[[Principal], Principal]:
+    """Like `require_role`, for actions that concern every region (retraining, the jobs that
+    report on it, managing keys): a region-scoped key is refused with 403 whatever its role."""
+    at_least = require_role(role)
+
+    def check(principal: PrincipalDep) -> Principal:
+        at_least(principal)
+        if principal.regions is not None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                detail=f"this action concerns every region: it needs a {role} "
+                                       "key without a region scope")
+        return principal
+
+    return check
+
+
 AnalystDep = Annotated[Principal, Depends(require_role("analyst"))]
 AdminDep = Annotated[Principal, Depends(require_role("admin"))]
+GlobalAnalystDep = Annotated[Principal, Depends(require_unscoped_role("analyst"))]
+GlobalAdminDep = Annotated[Principal, Depends(require_unscoped_role("admin"))]
 
 
 def get_store(request: Request) -> ModelStore:

@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from features.errors import NarcotrendError
+from serving.auth import KeyScope, key_scopes
 from serving.db import Alert, Delivery, OutboxMessage, new_id, session_scope, utcnow
 from serving.digest import (
     MAX_CHARTS,
@@ -74,17 +75,27 @@ def backoff_seconds(attempts: int) -> int:
 # --- enqueue ------------------------------------------------------------------------------------
 
 def select_recipient_alerts(subscriptions: Iterable[Any], alerts: Iterable[Mapping[str, Any]],
-                            sent: Mapping[tuple[str, str], str]
+                            sent: Mapping[tuple[str, str], str],
+                            scopes: Mapping[str, KeyScope] | None = None
                             ) -> dict[str, dict[str, Mapping[str, Any]]]:
     """recipient -> {fingerprint: alert} still to tell them.
 
     An alert goes to a recipient when one of their subscriptions matches it and they were not
     already told it at this severity or higher (`sent`: (recipient, fingerprint) -> severity).
+    With `scopes` (by key id, from `key_scopes`; `enqueue_digests` always passes them), a
+    subscription made through the API (`owner_key_id`) carries its key's scope: only alerts in
+    that key's regions, and nothing once the key is revoked or gone; one made with the CLI (no
+    owner) covers every region. Without `scopes` only the subscriptions' own filters apply.
     """
     alerts = list(alerts)
     chosen: dict[str, dict[str, Mapping[str, Any]]] = {}
     for sub in subscriptions:
+        scope = scopes.get(sub.owner_key_id) if scopes is not None and sub.owner_key_id else None
+        if scopes is not None and sub.owner_key_id and (scope is None or scope.revoked):
+            continue
         for alert in alerts:
+            if scope is not None and not scope.covers(alert.get("region")):
+                continue
             previous = sent.get((sub.email, alert["fingerprint"]))
             if previous is not None and severity_rank(previous) >= severity_rank(alert["severity"]):
                 continue
@@ -151,7 +162,8 @@ def enqueue_digests(session: Session, settings: Settings, now: datetime | None =
     marks = {(d.recipient, d.fingerprint): d for d in
              session.scalars(select(Delivery).where(Delivery.recipient.in_(recipients)))}
     chosen = select_recipient_alerts(subscriptions, alerts,
-                                     {key: d.severity for key, d in marks.items()})
+                                     {key: d.severity for key, d in marks.items()},
+                                     key_scopes(session, (s.owner_key_id for s in subscriptions)))
     charts: dict[tuple[str, str], str | None] = {}
     domain = sender_domain(settings.mail_from)
     queued = 0

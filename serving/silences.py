@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from features.errors import NarcotrendError
 from models.alerts import ALERT_TYPES
+from serving.auth import KeyScope, key_scopes
 from serving.db import Alert, Silence, utcnow
 from serving.subscriptions import drug_covers, geo_covers, normalise_geo
 
@@ -60,8 +61,13 @@ def silence_to_dict(silence: Silence) -> dict[str, Any]:
             "expires_at": silence.expires_at.isoformat()}
 
 
-def silence_matches(silence: Silence, alert: Mapping[str, Any]) -> bool:
-    """True when every matcher the silence sets matches the alert."""
+def silence_matches(silence: Silence, alert: Mapping[str, Any],
+                    scope: KeyScope | None = None) -> bool:
+    """True when every matcher the silence sets matches the alert and, for a silence a
+    region-scoped key set (`scope`), the alert lies in that key's regions: a route shift in
+    Europe naming Ecuador is not an Americas desk's to mute."""
+    if scope is not None and not scope.covers(alert.get("region")):
+        return False
     if silence.type is not None and silence.type != alert.get("type"):
         return False
     if silence.geo is not None and not geo_covers(silence.geo, alert):
@@ -69,8 +75,13 @@ def silence_matches(silence: Silence, alert: Mapping[str, Any]) -> bool:
     return silence.drug is None or drug_covers(silence.drug, alert)
 
 
-def silenced_by(silences: Sequence[Silence], alert: Mapping[str, Any]) -> bool:
-    return any(silence_matches(silence, alert) for silence in silences)
+def silenced_by(silences: Sequence[Silence], alert: Mapping[str, Any],
+                scopes: Mapping[str, KeyScope] | None = None) -> bool:
+    """True when a silence mutes the alert; `scopes` (by key id, from `key_scopes`) confines
+    the silences API keys set to their keys' regions (the CLI's apply everywhere)."""
+    scopes = scopes or {}
+    return any(silence_matches(silence, alert, scopes.get(silence.created_by or ""))
+               for silence in silences)
 
 
 def apply_silences(session: Session, now: datetime | None = None) -> int:
@@ -79,10 +90,11 @@ def apply_silences(session: Session, now: datetime | None = None) -> int:
     Returns how many alerts changed status. Acknowledged and resolved alerts are left alone.
     """
     active = list_silences(session, active_only=True, now=now)
+    scopes = key_scopes(session, (silence.created_by for silence in active))
     changed = 0
     query = select(Alert).where(Alert.status.in_(("open", "silenced")))
     for alert in session.scalars(query):
-        muted = silenced_by(active, alert.to_dict())
+        muted = silenced_by(active, alert.to_dict(), scopes)
         if alert.status == "open" and muted:
             alert.status = "silenced"
             changed += 1

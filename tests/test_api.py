@@ -200,11 +200,11 @@ def test_retrain_runs_in_a_background_process_and_reports_its_job(seeded: Seeded
         r = c.post("/v1/retrain", headers=seeded.auth("analyst"))
         assert r.status_code == 202 and r.json()["status"] in ("queued", "running")
         job_id = r.json()["id"]
-        job = wait_for(lambda: (j := c.get(f"/v1/jobs/{job_id}", headers=seeded.auth("viewer"))
+        job = wait_for(lambda: (j := c.get(f"/v1/jobs/{job_id}", headers=seeded.auth("analyst"))
                                 .json())["status"] in ("succeeded", "failed") and j, timeout=60)
         assert job["status"] == "succeeded", job
         assert job["result"]["result"].startswith("Settings(")
-        assert c.get("/v1/jobs/nope", headers=seeded.auth("viewer")).status_code == 404
+        assert c.get("/v1/jobs/nope", headers=seeded.auth("analyst")).status_code == 404
 
 
 def test_admin_creates_and_revokes_keys_over_http(client, seeded: Seeded):
@@ -318,9 +318,9 @@ def test_jobs_left_running_by_a_stopped_service_are_failed_at_start(tmp_path):
                                 result={"pid": 2 ** 22 + 12345}),
                          JobRow(id="queued", kind="retrain", status="queued")])
     with TestClient(create_app(settings)) as c:
-        auth = {"Authorization": f"Bearer {keys['viewer']}"}
+        auth = {"Authorization": f"Bearer {keys['analyst']}"}
         for job_id in ("gone", "queued"):
             job = c.get(f"/v1/jobs/{job_id}", headers=auth).json()
             assert job["status"] == "failed" and job["error"].startswith("interrupted")
         me = c.get("/v1/me", headers=auth).json()
-        assert me["role"] == "viewer" and me["regions"] is None
+        assert me["role"] == "analyst" and me["regions"] is None

@@ -20,7 +20,8 @@ async function api(path) {
   return response.json();
 }
 
-const seriesPath = (id) => id.split("/").map(encodeURIComponent).join("/");
+// One encoded path segment: a `..` inside an id can never climb to another route.
+const seriesPath = (id) => encodeURIComponent(id);
 const query = (params) => new URLSearchParams(Object.entries(params).filter(([, v]) => v !== "" && v != null)).toString();
 
 function say(text) { $("message").textContent = text; }

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from serving.db import Job as JobRow
 from serving.db import session_scope, utcnow
-from serving.deps import AnalystDep, PrincipalDep, SessionDep, SettingsDep
+from serving.deps import GlobalAnalystDep, SessionDep, SettingsDep
 from serving.schemas import Job, error_responses
 from serving.settings import Settings
 
@@ -128,8 +128,8 @@ def get_train_target() -> str:
 
 
 @router.post("/retrain", response_model=Job, status_code=status.HTTP_202_ACCEPTED,
-             summary="Retrain in the background (analyst)")
-def retrain(settings: SettingsDep, principal: AnalystDep,
+             summary="Retrain in the background (unscoped analyst)")
+def retrain(settings: SettingsDep, principal: GlobalAnalystDep,
             target: Annotated[str, Depends(get_train_target)]) -> Job:
     """Start `narcotrend train` as a background job (or return the one already running)."""
     job = start_job(settings, RETRAIN, principal.key_id, target)
@@ -137,8 +137,8 @@ def retrain(settings: SettingsDep, principal: AnalystDep,
 
 
 @router.get("/jobs/{job_id}", response_model=Job, responses=error_responses(404),
-            summary="A background job")
-def get_job(job_id: str, session: SessionDep, principal: PrincipalDep) -> Job:
+            summary="A background job (unscoped analyst)")
+def get_job(job_id: str, session: SessionDep, principal: GlobalAnalystDep) -> Job:
     job = session.get(JobRow, job_id)
     if job is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=UNKNOWN_JOB)

@@ -1,4 +1,5 @@
-"""API keys over HTTP, for admins: list, create (shown once), revoke."""
+"""API keys over HTTP, for admins without a region scope (a scoped admin could otherwise mint
+itself an unscoped key): list, create (shown once), revoke."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 
 from features.errors import NarcotrendError
 from serving import auth
-from serving.deps import AdminDep, PrincipalDep, SessionDep
+from serving.deps import GlobalAdminDep, PrincipalDep, SessionDep
 from serving.schemas import KeyCreated, KeyIn, KeyInfo, Me, error_responses
 
 router = APIRouter(prefix="/v1", tags=["keys"], responses=error_responses(401, 403))
@@ -14,21 +15,21 @@ router = APIRouter(prefix="/v1", tags=["keys"], responses=error_responses(401, 4
 UNKNOWN_KEY = "unknown key"
 
 
-@router.get("/keys", response_model=list[KeyInfo], summary="Every key (admin)")
-def list_keys(session: SessionDep, principal: AdminDep) -> list[KeyInfo]:
+@router.get("/keys", response_model=list[KeyInfo], summary="Every key (unscoped admin)")
+def list_keys(session: SessionDep, principal: GlobalAdminDep) -> list[KeyInfo]:
     return [KeyInfo.model_validate(auth.key_summary(row)) for row in auth.list_keys(session)]
 
 
 @router.post("/keys", response_model=KeyCreated, status_code=status.HTTP_201_CREATED,
-             summary="Create a key (admin); the key is in this response only")
-def create_key(body: KeyIn, session: SessionDep, principal: AdminDep) -> KeyCreated:
+             summary="Create a key (unscoped admin); the key is in this response only")
+def create_key(body: KeyIn, session: SessionDep, principal: GlobalAdminDep) -> KeyCreated:
     raw, row = auth.create_key(session, body.role, body.regions, body.name)
     return KeyCreated(key=raw, **auth.key_summary(row))
 
 
 @router.delete("/keys/{key_id}", response_model=KeyInfo, responses=error_responses(404),
-               summary="Revoke a key (admin)")
-def revoke_key(key_id: str, session: SessionDep, principal: AdminDep,
+               summary="Revoke a key (unscoped admin)")
+def revoke_key(key_id: str, session: SessionDep, principal: GlobalAdminDep,
                request: Request) -> KeyInfo:
     """Revoke a key; this process refuses it from the next request on."""
     try:

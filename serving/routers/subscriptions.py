@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, Response, status
 
 from features.errors import NarcotrendError
 from serving import subscriptions
+from serving.auth import Principal
 from serving.deps import PrincipalDep, SessionDep, StateDep
 from serving.routers.alerts import check_geo_scope
 from serving.schemas import SubscriptionIn, SubscriptionOut, error_responses
@@ -16,14 +17,20 @@ router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"],
 UNKNOWN_SUBSCRIPTION = "unknown subscription"
 
 
+def _owner_filter(principal: Principal) -> str | None:
+    """Whose subscriptions a key may see and remove: everyone's for an unscoped admin (None),
+    else its own (a scoped admin must not read other regions' subscribers' addresses)."""
+    return None if principal.allows("admin") and principal.regions is None else principal.key_id
+
+
 def _out(row: object) -> SubscriptionOut:
     return SubscriptionOut.model_validate(subscriptions.subscription_to_dict(row))
 
 
 @router.get("", response_model=list[SubscriptionOut], summary="Subscriptions")
 def list_subscriptions(session: SessionDep, principal: PrincipalDep) -> list[SubscriptionOut]:
-    """This key's subscriptions; every subscription for an admin key."""
-    owner = None if principal.allows("admin") else principal.key_id
+    """This key's subscriptions; every subscription for an admin key without region scope."""
+    owner = _owner_filter(principal)
     return [_out(row) for row in subscriptions.list_subscriptions(session, owner_key_id=owner)]
 
 
@@ -50,8 +57,8 @@ def add_subscription(body: SubscriptionIn, session: SessionDep, principal: Princ
                responses=error_responses(404), summary="Remove a subscription")
 def remove_subscription(subscription_id: str, session: SessionDep,
                         principal: PrincipalDep) -> Response:
-    """Remove one of this key's subscriptions (any, for an admin)."""
-    owner = None if principal.allows("admin") else principal.key_id
+    """Remove one of this key's subscriptions (any, for an admin without region scope)."""
+    owner = _owner_filter(principal)
     owned = {row.id for row in subscriptions.list_subscriptions(session, owner_key_id=owner)}
     if subscription_id not in owned or not subscriptions.remove_subscription(
             session, subscription_id):
