@@ -8,6 +8,7 @@ from `/` by the same process.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -37,6 +38,7 @@ from serving.routers import (
 )
 from serving.settings import Settings, get_settings
 
+log = logging.getLogger(__name__)
 DASHBOARD_DIR = Path(__file__).parent / "dashboard"
 SWAGGER_UI = "/static/vendor/swagger-ui"
 
@@ -70,6 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            stopped = jobs.stop_running_jobs()
+            if stopped:
+                log.warning("stopped %d running retrain job(s) at shutdown", stopped)
             store.stop()
             audit.stop()
 

@@ -240,3 +240,12 @@ def client(seeded: Seeded) -> Iterator[Any]:
 
     with TestClient(create_app(seeded.settings)) as test_client:
         yield test_client
+
+
+def train_with_joblib_workers(settings: Settings) -> dict[str, int]:
+    """A stand-in retrain target that, like the real one, leaves joblib's reusable loky worker
+    processes idling behind it."""
+    from joblib import Parallel, delayed
+
+    return {"total": sum(Parallel(n_jobs=2, backend="loky")(delayed(abs)(i)
+                                                           for i in range(-4, 0)))}

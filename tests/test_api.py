@@ -207,6 +207,22 @@ def test_retrain_runs_in_a_background_process_and_reports_its_job(seeded: Seeded
         assert c.get("/v1/jobs/nope", headers=seeded.auth("analyst")).status_code == 404
 
 
+def test_a_finished_retrain_process_exits_although_joblib_workers_idle(seeded: Seeded):
+    """The training process must end when its job does: a process waiting on idle joblib
+    workers at exit kept `serve` from stopping."""
+    import multiprocessing
+
+    app = create_app(seeded.settings)
+    app.dependency_overrides[get_train_target] = lambda: "api_home:train_with_joblib_workers"
+    with TestClient(app) as c:
+        job_id = c.post("/v1/retrain", headers=seeded.auth("analyst")).json()["id"]
+        job = wait_for(lambda: (j := c.get(f"/v1/jobs/{job_id}", headers=seeded.auth("analyst"))
+                                .json())["status"] in ("succeeded", "failed") and j, timeout=60)
+        assert job["status"] == "succeeded" and job["result"] == {"total": 10}, job
+        wait_for(lambda: not [p for p in multiprocessing.active_children()
+                              if p.name == f"job-{job_id}"], timeout=20)
+
+
 def test_admin_creates_and_revokes_keys_over_http(client, seeded: Seeded):
     r = client.post("/v1/keys", headers=seeded.auth("admin"),
                     json={"role": "viewer", "regions": ["Asia"], "name": "desk"})

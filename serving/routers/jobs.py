@@ -55,16 +55,41 @@ def _finish(url: str, job_id: str, **fields: Any) -> None:
 
 
 def run_job_in_child(settings: Settings, job_id: str, target: str) -> None:
-    """Child-process body: call the target with the settings and record the outcome."""
+    """Child-process body: call the target with the settings, record the outcome, and leave at
+    once. `os._exit` skips the interpreter's exit, which would wait on joblib's idle worker
+    processes (kept alive for reuse) and so keep the job, and the server's shutdown, waiting;
+    the workers notice their parent is gone and stop."""
     module_name, func_name = target.split(":")
+    code = 0
     try:
         func = getattr(importlib.import_module(module_name), func_name)
         result = func(settings)
+        _finish(settings.service_database_url, job_id, status="succeeded",
+                result=_json_safe(result))
     except BaseException as err:  # noqa: BLE001 - every failure is reported on the job
         _finish(settings.service_database_url, job_id, status="failed",
                 error=f"{type(err).__name__}: {err}"[:4000])
-        raise SystemExit(1) from None
-    _finish(settings.service_database_url, job_id, status="succeeded", result=_json_safe(result))
+        code = 1
+    logging.shutdown()
+    os._exit(code)
+
+
+_processes: set[multiprocessing.process.BaseProcess] = set()
+_processes_lock = threading.Lock()
+
+
+def stop_running_jobs(timeout: float = 10.0) -> int:
+    """At shutdown: end the training processes this server started (their jobs end "failed",
+    by the supervisor or, if the server is gone first, at the next start). Returns how many."""
+    with _processes_lock:
+        running = [p for p in _processes if p.is_alive()]
+    for process in running:
+        process.terminate()
+    for process in running:
+        process.join(timeout)
+        if process.is_alive():
+            process.kill()
+    return len(running)
 
 
 def _supervise(settings: Settings, job_id: str, target: str) -> None:
@@ -75,10 +100,14 @@ def _supervise(settings: Settings, job_id: str, target: str) -> None:
     process = multiprocessing.get_context("spawn").Process(
         target=run_job_in_child, args=(settings, job_id, target), name=f"job-{job_id}")
     process.start()
+    with _processes_lock:
+        _processes.add(process)
     with session_scope(url) as session:
         job = session.get(JobRow, job_id)
         job.result = {"pid": process.pid}
     process.join()
+    with _processes_lock:
+        _processes.discard(process)
     _finish(url, job_id, status="failed",
             error=f"the training process ended with exit code {process.exitcode}")
 
