@@ -82,13 +82,14 @@ def main() -> None:
     except Exception as err:  # noqa: BLE001 - the last line of defence for a command line
         import click
 
-        if isinstance(err, click.exceptions.Exit):
+        # Typer >= 0.2x raises its own vendored copies of click's exceptions
+        if isinstance(err, click.exceptions.Exit | typer.Exit):
             sys.exit(err.exit_code)
-        if isinstance(err, click.Abort):
+        if isinstance(err, click.Abort | typer.Abort):
             console.print("aborted")
             sys.exit(130)
-        if isinstance(err, click.ClickException):
-            err.show()
+        if isinstance(err, click.ClickException | typer.TyperException) and hasattr(err, "show"):
+            err.show()  # usage errors: the usage line, the reason, exit 2
             sys.exit(err.exit_code)
         if cli_state["debug"]:
             raise

@@ -8,11 +8,32 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from features.errors import NarcotrendError
 from serving.cli_app import app, console, keys_app, print_json, settings
 from serving.settings import Settings
 
 RoleOption = typer.Option(help="viewer (read), analyst (also retrain, acknowledge, silence) or "
                                "admin (also keys and everyone's subscriptions).")
+
+
+def check_port_free(host: str, port: int) -> None:
+    """A one-line error now, rather than uvicorn's after the start-up messages, when another
+    process already listens on `host:port`."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as err:
+        raise NarcotrendError(f"cannot listen on {host}: {err.strerror}") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as err:
+            raise NarcotrendError(
+                f"cannot listen on {host}:{port}: {err.strerror} (another server there?); stop "
+                "it or choose another port with --port or NARCOTREND_PORT") from None
 
 
 def serve_forever(settings: Settings, host: str, port: int, *, mail: bool = True) -> None:
@@ -21,6 +42,7 @@ def serve_forever(settings: Settings, host: str, port: int, *, mail: bool = True
 
     from serving.app import create_app
 
+    check_port_free(host, port)
     stop_mail = None
     if mail:
         from serving.outbox import start_delivery_scheduler
@@ -50,7 +72,7 @@ def serve(
 def keys_create(
     role: Annotated[str, RoleOption],
     regions: Annotated[list[str] | None, typer.Option(
-        "--regions", help="UN regions the key may see (repeat or give several); all if none.")
+        "--regions", help="A UN region the key may see; repeat for several; all if none.")
     ] = None,
     name: Annotated[str, typer.Option(help="Who or what the key is for.")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print the key as JSON.")] = False,

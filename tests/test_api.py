@@ -340,3 +340,36 @@ def test_jobs_left_running_by_a_stopped_service_are_failed_at_start(tmp_path):
             assert job["status"] == "failed" and job["error"].startswith("interrupted")
         me = c.get("/v1/me", headers=auth).json()
         assert me["role"] == "analyst" and me["regions"] is None
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line_and_exits_2(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        env = {**os.environ, "NARCOTREND_HOME": str(tmp_path)}
+        done = subprocess.run([sys.executable, "-c", "from serving.cli import main; main()",
+                               "serve", "--port", str(port), "--no-mail"],
+                              capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    output = done.stdout + done.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in output
+    assert "serving the API" not in output and "Traceback" not in output
+
+
+def test_command_line_usage_errors_exit_2_with_the_usage_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NARCOTREND_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", "from serving.cli import main; main()",
+                           "export", "forecast", "--out", str(tmp_path / "x.csv")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2
+    assert "Usage: " in done.stderr and "'forecast' is not one of" in done.stderr
