@@ -42,10 +42,12 @@ def train(
 
 def _row(version: dict[str, Any]) -> dict[str, Any]:
     metrics = version["metrics"]
+    n_series = metrics.get("n_series")  # MLflow stores every metric as a float
     return {"version": version["version"], "champion": "champion" in version["aliases"],
             "created_at": version["created_at"], "run_id": version["run_id"],
             "mase": metrics.get("mase"), "coverage_80": metrics.get("coverage_80"),
-            "coverage_95": metrics.get("coverage_95"), "n_series": metrics.get("n_series"),
+            "coverage_95": metrics.get("coverage_95"),
+            "n_series": None if n_series is None else int(n_series),
             "promotion": version["tags"].get("promotion")}
 
 
