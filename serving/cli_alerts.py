@@ -25,6 +25,9 @@ def detect_command(
     as_of: Annotated[str | None, typer.Option(
         "--as-of", help="Detect as of this month (YYYY-MM); default: the last period of data.")]
         = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="First replay month by month from this month (YYYY-MM), each month "
+        "seeing only its data, storing alerts as monthly runs would have.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Raise or update alerts as of a period (trends, surges, declines, new drugs, route shifts,
@@ -33,11 +36,14 @@ def detect_command(
 
     cfg = settings()
     if as_json:
-        print_json(detect(cfg, as_of))
+        print_json(detect(cfg, as_of, since=since))
         return
     with console.status("detecting") as status:
-        summary = detect(cfg, as_of, progress=status.update)
+        summary = detect(cfg, as_of, since=since, progress=status.update)
     kinds = ", ".join(f"{n} {t}" for t, n in sorted(summary["by_type"].items())) or "none"
+    if summary["replayed"]:
+        console.print(f"replayed {summary['replayed']} months of monthly detection",
+                      highlight=False)
     console.print(f"as of {summary['detected_at']}: {summary['alerts']} alerts ({kinds}); "
                   f"{summary['created']} new, {summary['updated']} updated, "
                   f"{summary['reopened']} re-opened, {summary['resolved']} resolved "
@@ -76,7 +82,8 @@ def list_command(
     if as_json:
         print_json(alerts)
         return
-    _print_alerts(alerts, total)
+    filtered = any([status, type_, geo, drug, severity, region])
+    _print_alerts(alerts, total, filtered)
 
 
 @alerts_app.command("backtest")
@@ -169,11 +176,12 @@ def _check_choices(option: str, values: list[str], allowed: tuple[str, ...]) -> 
         raise NarcotrendError(f"`{option}` must be one of {', '.join(allowed)}, got {bad[0]!r}")
 
 
-def _print_alerts(alerts: list[dict], total: int) -> None:
+def _print_alerts(alerts: list[dict], total: int, filtered: bool = False) -> None:
     from rich.table import Table
 
     if not alerts:
-        console.print("no alerts (run `narcotrend detect`)")
+        console.print("no alert matches these filters" if filtered
+                      else "no alerts (run `narcotrend detect`)")
         return
     table = Table(title=f"{len(alerts)} of {total} alerts")
     for col in ("severity", "type", "geo", "drug", "metric", "period", "detected", "status",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 from rich.console import Console
 
 from serving.settings import Settings
@@ -61,7 +62,26 @@ def run_pipeline(settings: Settings, console: Console) -> None:
     # detection runs last: it reads the forecasts (thresholds) when training wrote them
     from training.detect import detect
 
-    found = detect(settings, progress=progress)
+    since = replay_start(settings, built["end"])
+    found = detect(settings, since=since, progress=progress)
     kinds = ", ".join(f"{n} {t}" for t, n in sorted(found["by_type"].items())) or "none"
-    console.print(f"detect: {found['alerts']} alerts as of {found['detected_at']} ({kinds}); "
-                  f"{found['created']} new, {found['resolved']} resolved", highlight=False)
+    replayed = (f" after replaying {found['replayed']} months from {since} (a new home)"
+                if found["replayed"] else "")
+    console.print(f"detect: {found['alerts']} alerts as of {found['detected_at']} ({kinds})"
+                  f"{replayed}; {found['created']} new, {found['resolved']} resolved",
+                  highlight=False)
+
+
+def replay_start(settings: Settings, last_period: str | None) -> str | None:
+    """The month `run` replays detection from: `run_replay_periods` before the last period when
+    the home has no alert yet (its first run), else None (the store already has its history)."""
+    from sqlalchemy import func, select
+
+    from serving.db import Alert, session_scope
+
+    if not settings.run_replay_periods or not last_period:
+        return None
+    with session_scope(settings.service_database_url) as session:
+        if session.scalar(select(func.count()).select_from(Alert)):
+            return None
+    return str(pd.Period(last_period, "M") - settings.run_replay_periods)
