@@ -108,15 +108,38 @@ def normalise_email(email: str) -> str:
     return result.normalized
 
 
+@cache
+def known_drugs() -> dict[str, str]:
+    """Lower-case name -> the drug as series name it: the groups first (`cocaine` is the group),
+    then the taxonomy's substances, then its reported spellings (`ecstasy` -> `MDMA`)."""
+    from features.normalise import load_taxonomy
+    from features.schema import DRUG_GROUPS, UNCLASSIFIED
+
+    table = load_taxonomy()
+    names: dict[str, str] = {}
+    for spelling, substance in zip(table.index, table["substance"], strict=True):
+        names.setdefault(str(spelling).lower(), str(substance))
+    names.update({str(s).lower(): str(s) for s in table["substance"]})
+    names.update({g.lower(): g for g in (*DRUG_GROUPS, UNCLASSIFIED)})
+    return names
+
+
 def _normalise_drugs(drugs: Iterable[str]) -> list[str]:
+    """Each filter drug as the group or substance series name it; unknown names refused (a
+    misspelt filter would silently never match)."""
     out: list[str] = []
     for drug in drugs:
-        text = str(drug).strip()
-        if not text or len(text) > 64 or any(ch in text for ch in _FORBIDDEN_CHARS):
+        text = " ".join(str(drug).split())
+        if not text or len(text) > 64 or any(ch in str(drug) for ch in _FORBIDDEN_CHARS):
             raise NarcotrendError(f"drug {drug!r} must be a group or substance name of 1 to 64 "
                                   "characters without line breaks, e.g. cocaine")
-        if text.lower() not in (d.lower() for d in out):
-            out.append(text)
+        name = known_drugs().get(text.lower())
+        if name is None:
+            raise NarcotrendError(f"unknown drug {text!r}: give a drug group (cocaine, opioids, "
+                                  "cannabis, amphetamine-type stimulants, NPS, ...) or a "
+                                  "substance of data/reference/drug_taxonomy.csv")
+        if name not in out:
+            out.append(name)
     return out
 
 

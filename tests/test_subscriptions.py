@@ -39,7 +39,11 @@ def test_add_subscription_normalises_address_and_geographies(db_url):
                                    ["Spain", "western africa", "de"], ["Cocaine"], "HIGH")
         assert created.email == "Planner@example.org"
         assert created.geos == ["ESP", "Western Africa", "DEU"]
-        assert created.drugs == ["Cocaine"]
+        assert created.drugs == ["cocaine"]
+        spelled = add_subscription(session, "p@example.org", [], ["Ecstasy", " crack  Cocaine"])
+        assert spelled.drugs == ["MDMA", "crack cocaine"]
+        with pytest.raises(NarcotrendError, match="unknown drug 'kryptonite'"):
+            add_subscription(session, "p@example.org", [], ["kryptonite"])
         assert created.min_severity == "high"
 
 
