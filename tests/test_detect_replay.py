@@ -4,7 +4,10 @@ store ends as monthly runs would have left it, alert by alert."""
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from sqlalchemy import select
+
+from features.errors import NarcotrendError
 
 
 def test_replay_leaves_the_store_as_monthly_runs_would_have(home):
@@ -53,3 +56,8 @@ def test_replay_leaves_the_store_as_monthly_runs_would_have(home):
 
     # the store has its history now: a later `run` does not replay again
     assert replay_start(settings, built["end"]) is None
+    # and no run may write detections older than the store's
+    for older in ({"as_of": str(end - 2)}, {"since": str(end - 3)}):
+        with pytest.raises(NarcotrendError, match=f"detections up to {end}"):
+            detect(settings, log_mlflow=False, **older)
+    assert detect(settings, log_mlflow=False)["created"] == 0  # the same month again: updates

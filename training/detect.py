@@ -521,6 +521,7 @@ def detect(settings: Settings, as_of: str | None = None, *, since: str | None = 
     if as_of is not None and pd.Period(as_of, "M").to_timestamp() < series["ds"].min():
         raise NarcotrendError(f"`--as-of` {as_of} is before the first period of the series "
                               f"({series['ds'].min():%Y-%m})")
+    _check_not_before_the_store(settings, since or as_of)
     replayed = _replay(settings, series, routes, since, as_of, say) if since else 0
     forecasts_path = settings.forecasts_dir / FORECASTS_FILE
     forecasts = pd.read_parquet(forecasts_path) if forecasts_path.exists() else None
@@ -550,6 +551,25 @@ def detect(settings: Settings, as_of: str | None = None, *, since: str | None = 
              **{k: counts[k] for k in ("created", "updated", "resolved")}},
             {"alerts.json": {"alerts": alerts}})
     return summary
+
+
+def _check_not_before_the_store(settings: Settings, first_month: str | None) -> None:
+    """Refuse to write detections older than those already stored: the store is the present
+    state of monthly runs, and an older run would leave alerts of two dates side by side.
+    Looking at the past is what `alerts backtest` (or a fresh home) is for."""
+    from sqlalchemy import func, select
+
+    from serving.db import Alert, session_scope
+
+    if first_month is None:
+        return
+    with session_scope(settings.service_database_url) as session:
+        latest = session.scalar(select(func.max(Alert.detected_at)))
+    if latest is not None and pd.Period(first_month, "M") < pd.Period(latest, "M"):
+        raise NarcotrendError(
+            f"the alert store already holds detections up to {latest}; detecting from "
+            f"{first_month} would mix two dates. Use `narcotrend alerts backtest` to look at the "
+            "past, or another NARCOTREND_HOME")
 
 
 def _replay(settings: Settings, series: pd.DataFrame, routes: pd.DataFrame | None, since: str,
