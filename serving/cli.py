@@ -66,8 +66,21 @@ def _register_commands() -> None:
         importlib.import_module(f"serving.{name}")
 
 
+def quiet_libraries() -> None:
+    """Keep the libraries' chatter (MLflow's progress bars and INFO lines) out of the command
+    line's output; what the stages do is said by their own progress lines."""
+    import logging
+    import os
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow is imported
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 def main() -> None:
     """Console entry point: one-line errors and a non-zero exit, tracebacks only with --debug."""
+    quiet_libraries()
     _register_commands()
     try:
         app(standalone_mode=False)

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 EXPERIMENT = "narcotrend-training"
 CHAMPION = "champion"
 N_PLOTS = 6
+# the registered model is this file plus artifacts (MLflow models-from-code: no pickle)
+MODEL_CODE = Path(__file__).with_name("pyfunc_model.py")
 
 
 def client_for(settings: Any) -> MlflowClient:
@@ -125,7 +127,7 @@ def log_training_run(settings: Any, result: TrainingResult,
     move the champion alias if it passes the gate. Returns run id, version and the decision."""
     import mlflow
 
-    from training.pyfunc import ForecastBundle, bundle_signature
+    from training.pyfunc import bundle_signature
 
     say = progress or (lambda message: None)
     settings.mlruns_dir.mkdir(parents=True, exist_ok=True)
@@ -162,11 +164,12 @@ def log_training_run(settings: Any, result: TrainingResult,
         for path in _plot_largest(result, series_values, plots):
             mlflow.log_artifact(str(path), artifact_path="plots")
         say("registering the forecast bundle")
+        example = pd.DataFrame({"unique_id": result.forecasts["unique_id"].iloc[:1]})
         info = mlflow.pyfunc.log_model(
-            name="model", python_model=ForecastBundle(),
+            name="model", python_model=str(MODEL_CODE),
             artifacts={"forecasts": str(folder / "forecasts.parquet"),
                        "choices": str(folder / "choices.parquet")},
-            signature=bundle_signature(), registered_model_name=name)
+            signature=bundle_signature(), input_example=example, registered_model_name=name)
         run_id = run.info.run_id
     version = str(info.registered_model_version)
     mase = float(metrics.get("mase", float("nan")))
