@@ -21,7 +21,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader
 
-from serving.subscriptions import geo_covers, geo_name, severity_rank
+from serving.subscriptions import geo_covers, geo_name, severity_rank, taxonomy_groups
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 MAX_CHARTS = 3
@@ -54,8 +54,17 @@ class DigestEntry:
 
     @property
     def countries(self) -> list[str]:
-        """The countries listed under the lead alert, each with its own severity."""
-        return [f"{geo_name(a['geo'])} ({a['geo']}, {a['severity']})" for a in self.members]
+        """The places (and substances) listed under the lead alert, each with its severity:
+        "Spain (ESP, high)", "Eastern Asia (medium)", "Hong Kong (HKG, high): crack cocaine"."""
+        out = []
+        for alert in self.members:
+            name = geo_name(alert["geo"])
+            place = (f"{name} ({alert['severity']})" if name == alert["geo"]
+                     else f"{name} ({alert['geo']}, {alert['severity']})")
+            if alert["drug"] != self.lead["drug"]:
+                place += f": {alert['drug']}"
+            out.append(place)
+        return out
 
     @property
     def summary(self) -> str:
@@ -85,33 +94,50 @@ class DigestEntry:
         return f"{self.lead['geo']}/{self.lead['drug']}/{self.lead.get('metric', '')}"
 
 
-def _group_key(alert: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (alert["type"], alert.get("drug_level"), alert["drug"], alert.get("metric"),
-            alert["period"])
+def _group_key(alert: Mapping[str, Any], groups: Mapping[str, str]) -> tuple[Any, ...]:
+    """Alerts that may be one event: same type, metric, period and drug group."""
+    drug = str(alert["drug"])
+    family = groups.get(drug.lower(), drug) if alert.get("drug_level") == "substance" else drug
+    return (alert["type"], family.lower(), alert.get("metric"), alert["period"])
+
+
+def _breadth(alert: Mapping[str, Any]) -> tuple[int, int]:
+    """Broader first: by geographic level, then group before substance."""
+    return (_LEVEL_ORDER.get(alert.get("geo_level", ""), 9),
+            0 if alert.get("drug_level") == "group" else 1)
+
+
+def _covers(lead: Mapping[str, Any], alert: Mapping[str, Any]) -> bool:
+    """True when `lead` stands for `alert`: its place covers the alert's place (or is it) and
+    its drug is the alert's or the alert's group."""
+    same_drug = lead["drug"] == alert["drug"] or lead.get("drug_level") == "group"
+    return same_drug and (lead["geo"] == alert["geo"] or geo_covers(lead["geo"], alert))
 
 
 def group_alerts(alerts: Sequence[Mapping[str, Any]]) -> list[DigestEntry]:
     """Entries for a recipient's alerts, most severe first.
 
-    Broader alerts are placed first; a narrower alert with the same key whose place a broader
-    one covers joins that entry. Route shifts are never merged (their routes differ).
+    Broader alerts are placed first; a narrower alert of the same type, metric and period
+    joins the entry of a broader one that covers it: its place (a region covers its countries)
+    and its drug (a group covers its substances), so one event seen in HKG, Eastern Asia and
+    Asia, as cocaine and as cocaine hydrochloride, is one entry. Route shifts are never merged
+    (their routes differ).
     """
-    ordered = sorted(alerts, key=lambda a: (_LEVEL_ORDER.get(a.get("geo_level", ""), 9),
-                                            a["geo"], a["fingerprint"]))
+    groups = taxonomy_groups()
+    ordered = sorted(alerts, key=lambda a: (*_breadth(a), a["geo"], a["fingerprint"]))
     entries: list[DigestEntry] = []
     by_key: dict[tuple[Any, ...], list[DigestEntry]] = {}
     for alert in ordered:
-        level = _LEVEL_ORDER.get(alert.get("geo_level", ""), 9)
-        candidates = [] if alert["type"] == "route_shift" else by_key.get(_group_key(alert), [])
+        key = _group_key(alert, groups)
+        candidates = [] if alert["type"] == "route_shift" else by_key.get(key, [])
         parent = next((e for e in candidates
-                       if _LEVEL_ORDER.get(e.lead.get("geo_level", ""), 9) < level
-                       and geo_covers(e.lead["geo"], alert)), None)
+                       if _breadth(e.lead) < _breadth(alert) and _covers(e.lead, alert)), None)
         if parent is not None:
             parent.members.append(dict(alert))
             continue
         entry = DigestEntry(lead=dict(alert))
         entries.append(entry)
-        by_key.setdefault(_group_key(alert), []).append(entry)
+        by_key.setdefault(key, []).append(entry)
     entries.sort(key=lambda e: (-severity_rank(e.severity), -e.score,
                                 _LEVEL_ORDER.get(e.lead.get("geo_level", ""), 9), e.lead["geo"]))
     return entries

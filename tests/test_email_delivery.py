@@ -368,6 +368,32 @@ def test_group_alerts_keeps_different_periods_and_route_shifts_apart():
     assert [m["fingerprint"] for m in entries[1].members] == ["esp"]
 
 
+def test_group_alerts_makes_one_entry_of_an_event_seen_at_every_level_and_drug_level():
+    base = {"type": "surge", "region": "Asia", "metric": "seizures", "period": "2024-04",
+            "severity": "high", "score": 2.0}
+    alerts = [base | {"fingerprint": f"{geo}-{drug}", "geo_level": level, "geo": geo,
+                      "drug_level": drug_level, "drug": drug}
+              for level, geo in (("region", "Asia"), ("subregion", "Eastern Asia"),
+                                 ("country", "HKG"))
+              for drug_level, drug in (("group", "cocaine"),
+                                       ("substance", "cocaine hydrochloride"))]
+    alerts.append(base | {"fingerprint": "hkg-crack", "geo_level": "country", "geo": "HKG",
+                          "drug_level": "substance", "drug": "crack cocaine"})
+    alerts.append(base | {"fingerprint": "hkg-heroin", "geo_level": "country", "geo": "HKG",
+                          "drug_level": "substance", "drug": "heroin"})
+    entries = group_alerts(alerts)
+    assert [e.lead["fingerprint"] for e in entries] == ["Asia-cocaine", "hkg-heroin"]
+    assert len(entries[0].members) == 6
+    assert "Eastern Asia (high)" in entries[0].countries
+    assert any(c.endswith("(HKG, high): crack cocaine") for c in entries[0].countries)
+    # a substance-level lead does not stand for another substance of its group
+    only_substances = [a for a in alerts if a["drug_level"] == "substance"
+                       and a["drug"] != "heroin"]
+    entries = group_alerts(only_substances)
+    assert [e.lead["fingerprint"] for e in entries] == ["Asia-cocaine hydrochloride",
+                                                        "hkg-crack"]
+
+
 def test_silenced_and_acknowledged_alerts_are_not_sent_until_reopened(settings, smtp):
     from serving.silences import create_silence
 
