@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from features.errors import NarcotrendError
-from serving.cli_app import alerts_app, app, console, print_json, settings
+from serving.cli_app import alerts_app, app, console, print_json, print_table, settings
 
 if TYPE_CHECKING:
     from serving.settings import Settings
@@ -190,4 +190,4 @@ def _print_alerts(alerts: list[dict], total: int, filtered: bool = False) -> Non
     for a in alerts:
         table.add_row(a["severity"], a["type"], a["geo"], a["drug"], a["metric"], a["period"],
                       a["detected_at"], a["status"], str(a["evidence"].get("summary", "")))
-    console.print(table)
+    print_table(table)

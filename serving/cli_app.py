@@ -41,6 +41,13 @@ def settings() -> Settings:
     return get_settings()
 
 
+def print_table(table: Any) -> None:
+    """A command's result table on stdout, so it can be piped or saved; 200 columns wide when
+    stdout is not a terminal (rich would otherwise assume 80 and cut the evidence short)."""
+    out = Console(width=None if sys.stdout.isatty() else 200)
+    out.print(table)
+
+
 def print_json(obj: Any) -> None:
     """Write one JSON document to stdout."""
     sys.stdout.write(json.dumps(obj, indent=2, default=str) + "\n")

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from serving.cli_app import app, console, models_app, print_json, settings
+from serving.cli_app import app, console, models_app, print_json, print_table, settings
 
 
 @app.command("train")
@@ -78,20 +78,11 @@ def list_models(
                       _fmt(row["mase"], "{:.3f}"), _fmt(row["coverage_80"], "{:.0%}"),
                       _fmt(row["coverage_95"], "{:.0%}"), _fmt(row["n_series"], "{:.0f}"),
                       f"{row['created_at']:%Y-%m-%d %H:%M}", row["promotion"] or "")
-    typer.echo(_render(table))
+    print_table(table)
 
 
 def _fmt(value: float | None, pattern: str) -> str:
     return "" if value is None else pattern.format(value)
-
-
-def _render(table: Any) -> str:
-    from rich.console import Console
-
-    out = Console(width=160, record=True, file=None)
-    with out.capture() as capture:
-        out.print(table)
-    return capture.get().rstrip()
 
 
 @models_app.command("promote")

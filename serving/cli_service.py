@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from features.errors import NarcotrendError
-from serving.cli_app import app, console, keys_app, print_json, settings
+from serving.cli_app import app, console, keys_app, print_json, print_table, settings
 from serving.settings import Settings
 
 RoleOption = typer.Option(help="viewer (read), analyst (also retrain, acknowledge, silence) or "
@@ -128,4 +128,4 @@ def keys_list(
                       ", ".join(row["regions"] or []) or "all", str(row["name"]),
                       f"{row['created_at']:%Y-%m-%d %H:%M}",
                       f"{row['revoked_at']:%Y-%m-%d %H:%M}" if row["revoked_at"] else "")
-    console.print(table)
+    print_table(table)

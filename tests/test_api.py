@@ -373,3 +373,19 @@ def test_command_line_usage_errors_exit_2_with_the_usage_line(tmp_path):
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2
     assert "Usage: " in done.stderr and "'forecast' is not one of" in done.stderr
+
+
+def test_alerts_list_prints_its_table_to_stdout_readable_when_piped(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    seed_home(Settings(home=tmp_path), with_model=False)
+    env = {**os.environ, "NARCOTREND_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", "from serving.cli import main; main()",
+                           "alerts", "list", "--limit", "3"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "3 of 25 alerts" in done.stdout
+    rows = [line for line in done.stdout.splitlines() if "over 6 months" in line]
+    assert len(rows) == 3 and all("…" not in row for row in rows)  # evidence not cut at 80
