@@ -83,7 +83,12 @@ def list_command(
         print_json(alerts)
         return
     filtered = any([status, type_, geo, drug, severity, region])
-    _print_alerts(alerts, total, filtered)
+    if not alerts and not filtered:
+        console.print(f"no alerts in the home {cfg.home} (NARCOTREND_HOME, else the working "
+                      "directory): run `narcotrend detect` there, or point NARCOTREND_HOME at "
+                      "the home you ran it in", highlight=False)
+        return
+    _print_alerts(alerts, total)
 
 
 @alerts_app.command("backtest")
@@ -176,12 +181,11 @@ def _check_choices(option: str, values: list[str], allowed: tuple[str, ...]) -> 
         raise NarcotrendError(f"`{option}` must be one of {', '.join(allowed)}, got {bad[0]!r}")
 
 
-def _print_alerts(alerts: list[dict], total: int, filtered: bool = False) -> None:
+def _print_alerts(alerts: list[dict], total: int) -> None:
     from rich.table import Table
 
     if not alerts:
-        console.print("no alert matches these filters" if filtered
-                      else "no alerts (run `narcotrend detect`)")
+        console.print("no alert matches these filters")
         return
     table = Table(title=f"{len(alerts)} of {total} alerts")
     for col in ("severity", "type", "geo", "drug", "metric", "period", "detected", "status",
