@@ -273,11 +273,15 @@ def merge_aggregates(series: pd.DataFrame, aggregates: pd.DataFrame,
     if aggregates.empty:
         return series, report
     if "source" in aggregates.columns:
-        per_source = aggregates["unique_id"].astype(str) + "\0" + aggregates["source"].astype(str)
-        native = _native_frequency_rank(per_source, aggregates["ds"])
-        coarse_parts = native.index[native > _FREQUENCY_RANK[freq]]
-        coarse_ids = {key.split("\0")[0] for key in coarse_parts}
-        kept = aggregates.loc[~per_source.isin(coarse_parts)]
+        aggregates = aggregates.reset_index(drop=True)
+        coarse_ids: set[str] = set()
+        coarse_rows = np.zeros(len(aggregates), dtype=bool)
+        for _, part in aggregates.groupby("source", sort=False):
+            native = _native_frequency_rank(part["unique_id"], part["ds"])
+            coarse = set(native.index[native > _FREQUENCY_RANK[freq]])
+            coarse_ids |= coarse
+            coarse_rows[part.index[part["unique_id"].isin(coarse)].to_numpy()] = True
+        kept = aggregates.loc[~coarse_rows]
         report["skipped_coarser"] = len(coarse_ids - set(kept["unique_id"]))
         aggregates = kept
     agg = aggregates[list(SERIES_COLUMNS)].copy()

@@ -257,6 +257,23 @@ def test_merge_aggregates_leaves_out_a_series_two_sources_share(series: pd.DataF
     assert len(merged) == len(series)
 
 
+def test_merge_aggregates_judges_coarseness_per_source_and_counts_ids(series: pd.DataFrame):
+    monthly = cbp_aggregates(["2022-01-01", "2022-02-01"], [1.0, 2.0]).assign(source="cbp")
+    yearly = cbp_aggregates(["2021-01-01", "2022-01-01"], [30.0, 40.0]).assign(source="annual")
+    other = yearly.assign(unique_id="Southwest Border/fentanyl/seizures", drug="fentanyl")
+    both = pd.concat([monthly, yearly, other])
+    uid = "Southwest Border/methamphetamine/seizures"
+
+    merged, report = merge_aggregates(series, both, "MS")
+    assert (report["added"], report["skipped_coarser"], report["skipped_conflict"]) == (1, 1, 0)
+    assert values(merged, uid) == [1.0, 2.0]
+    _, report = merge_aggregates(series, both, "W-MON")  # both sources coarser than weeks
+    assert (report["added"], report["skipped_coarser"]) == (0, 2)
+    merged, report = merge_aggregates(build_series(make_records(RECORDS), "YS"), both, "YS")
+    assert (report["added"], report["skipped_conflict"]) == (1, 1)  # 2022 has two sources
+    assert uid not in set(merged["unique_id"])
+
+
 def write_records(home, records: pd.DataFrame) -> None:
     from serving.settings import get_settings
 
