@@ -54,12 +54,18 @@ def add(
     as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
 ) -> None:
     """Subscribe an address to alert digests."""
+    import pandas as pd
+
     from serving.db import session_scope
     from serving.subscriptions import add_subscription, subscription_to_dict
 
-    with session_scope(settings().service_database_url) as session:
+    cfg = settings()
+    series_path = cfg.series_dir / "series.parquet"
+    series_drugs = (pd.read_parquet(series_path, columns=["drug"])["drug"].unique()
+                    if drug and series_path.exists() else ())
+    with session_scope(cfg.service_database_url) as session:
         out = subscription_to_dict(add_subscription(session, email, geo or [], drug or [],
-                                                    min_severity))
+                                                    min_severity, series_drugs=series_drugs))
     if as_json:
         print_json(out)
     else:

@@ -124,16 +124,18 @@ def known_drugs() -> dict[str, str]:
     return names
 
 
-def _normalise_drugs(drugs: Iterable[str]) -> list[str]:
+def _normalise_drugs(drugs: Iterable[str], series_drugs: Iterable[str] = ()) -> list[str]:
     """Each filter drug as the group or substance series name it; unknown names refused (a
-    misspelt filter would silently never match)."""
+    misspelt filter would silently never match). `series_drugs`, the drugs of the built
+    series, adds the names the taxonomy does not know but the data has (unclassified ones)."""
+    known = {**{str(d).lower(): str(d) for d in series_drugs}, **known_drugs()}
     out: list[str] = []
     for drug in drugs:
         text = " ".join(str(drug).split())
         if not text or len(text) > 64 or any(ch in str(drug) for ch in _FORBIDDEN_CHARS):
             raise NarcotrendError(f"drug {drug!r} must be a group or substance name of 1 to 64 "
                                   "characters without line breaks, e.g. cocaine")
-        name = known_drugs().get(text.lower())
+        name = known.get(text.lower())
         if name is None:
             raise NarcotrendError(f"unknown drug {text!r}: give a drug group (cocaine, opioids, "
                                   "cannabis, amphetamine-type stimulants, NPS, ...) or a "
@@ -154,8 +156,10 @@ def check_severity(severity: str) -> str:
 
 def add_subscription(session: Session, email: str, geos: Iterable[str] = (),
                      drugs: Iterable[str] = (), min_severity: str = "low",
-                     owner_key_id: str | None = None) -> Subscription:
-    """Validate and store a subscription; an identical one already stored is returned instead."""
+                     owner_key_id: str | None = None,
+                     series_drugs: Iterable[str] = ()) -> Subscription:
+    """Validate and store a subscription; an identical one already stored is returned instead.
+    Drugs are checked against the taxonomy and `series_drugs` (the built series' drugs)."""
     address = normalise_email(email)
     geo_list: list[str] = []
     for geo in geos:
@@ -164,7 +168,7 @@ def add_subscription(session: Session, email: str, geos: Iterable[str] = (),
             geo_list.append(value)
     if WORLD in geo_list:
         geo_list = []
-    drug_list = _normalise_drugs(drugs)
+    drug_list = _normalise_drugs(drugs, series_drugs)
     severity = check_severity(min_severity)
     for existing in session.scalars(select(Subscription).where(Subscription.email == address)):
         if (sorted(existing.geos or []) == sorted(geo_list)

@@ -44,6 +44,10 @@ def test_add_subscription_normalises_address_and_geographies(db_url):
         assert spelled.drugs == ["MDMA", "crack cocaine"]
         with pytest.raises(NarcotrendError, match="unknown drug 'kryptonite'"):
             add_subscription(session, "p@example.org", [], ["kryptonite"])
+        # a name the taxonomy leaves unclassified but the built series have is accepted
+        unclassified = add_subscription(session, "p@example.org", [], ["Kitil"],
+                                        series_drugs=["kitil", "cocaine"])
+        assert unclassified.drugs == ["kitil"]
         assert created.min_severity == "high"
 
 
