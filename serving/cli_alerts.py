@@ -79,14 +79,18 @@ def list_command(
         rows, total = list_alerts(session, type=type_, geo=geo, drug=drug, severity=severity,
                                   status=statuses, regions=region, limit=limit)
         alerts = [row.to_dict() for row in rows]
+        stored = total or list_alerts(session, status=list(STATUSES), limit=1)[1]
     if as_json:
         print_json(alerts)
         return
-    filtered = any([status, type_, geo, drug, severity, region])
-    if not alerts and not filtered:
+    if not stored:
         console.print(f"no alerts in the home {cfg.home} (NARCOTREND_HOME, else the working "
                       "directory): run `narcotrend detect` there, or point NARCOTREND_HOME at "
                       "the home you ran it in", highlight=False)
+        return
+    if not alerts:
+        console.print("no alert matches" + ("" if status else
+                      " (resolved alerts are hidden: `--status resolved` shows them)"))
         return
     _print_alerts(alerts, total)
 
@@ -184,9 +188,6 @@ def _check_choices(option: str, values: list[str], allowed: tuple[str, ...]) -> 
 def _print_alerts(alerts: list[dict], total: int) -> None:
     from rich.table import Table
 
-    if not alerts:
-        console.print("no alert matches these filters")
-        return
     table = Table(title=f"{len(alerts)} of {total} alerts")
     for col in ("severity", "type", "geo", "drug", "metric", "period", "detected", "status",
                 "evidence"):
