@@ -65,22 +65,22 @@ def run_pipeline(settings: Settings, console: Console) -> None:
     since = replay_start(settings, built["end"])
     found = detect(settings, since=since, progress=progress)
     kinds = ", ".join(f"{n} {t}" for t, n in sorted(found["by_type"].items())) or "none"
-    replayed = (f" after replaying {found['replayed']} months from {since} (a new home)"
-                if found["replayed"] else "")
+    replayed = (f" after replaying {found['replayed']} months from {since} (a new home; counts "
+                "include the replay)" if found["replayed"] else "")
     console.print(f"detect: {found['alerts']} alerts as of {found['detected_at']} ({kinds})"
                   f"{replayed}; {found['created']} new, {found['resolved']} resolved",
                   highlight=False)
 
 
 def replay_start(settings: Settings, last_period: str | None) -> str | None:
-    """The month `run` replays detection from: `run_replay_periods` before the last period when
-    the home has no alert yet (its first run), else None (the store already has its history)."""
+    """The month `run` replays detection from: `run_replay_periods` months before the last period
+    when the home has no alert yet (its first run) and the build is monthly, else None."""
     from sqlalchemy import func, select
 
     from serving.db import Alert, session_scope
 
-    if not settings.run_replay_periods or not last_period:
-        return None
+    if not settings.run_replay_periods or not last_period or settings.frequency != "MS":
+        return None  # detection (and so its replay) steps by month
     with session_scope(settings.service_database_url) as session:
         if session.scalar(select(func.count()).select_from(Alert)):
             return None

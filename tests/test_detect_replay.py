@@ -29,6 +29,8 @@ def test_replay_leaves_the_store_as_monthly_runs_would_have(home):
     end = pd.Period(series["ds"].max(), "M")
     since = replay_start(settings, built["end"])
     assert since == str(end - settings.run_replay_periods)
+    weekly = settings.model_copy(update={"frequency": "W-MON"})
+    assert replay_start(weekly, built["end"]) is None  # detection steps by month
     since = str(end - 8)  # shorter, to keep the test quick
 
     summary = detect(settings, since=since, log_mlflow=False)
@@ -43,6 +45,7 @@ def test_replay_leaves_the_store_as_monthly_runs_would_have(home):
         first_seen.setdefault(alert["fingerprint"], alert["detected_at"])
         last_seen[alert["fingerprint"]] = alert["detected_at"]
     assert len(first_seen) > summary["alerts"]  # the replay holds more than the last month
+    assert summary["created"] == len(first_seen)  # counts include the replay's
 
     with session_scope(settings.service_database_url) as session:
         rows = {row.fingerprint: (row.first_detected_at, row.status)

@@ -508,7 +508,8 @@ def detect(settings: Settings, as_of: str | None = None, *, since: str | None = 
     `as_of`, each month seeing only data up to it and updating the store as a monthly run would
     have (alerts raised, updated, resolved after their absence): a new home then holds the
     history an analyst would have had with Narcotrend running every month. The summary's
-    `replayed` counts the replayed months.
+    `replayed` counts the replayed months, and its created/updated/resolved counts include
+    the replay's. Monthly builds only.
     """
     from serving.alerts_store import upsert_alerts
     from serving.db import session_scope
@@ -521,8 +522,13 @@ def detect(settings: Settings, as_of: str | None = None, *, since: str | None = 
     if as_of is not None and pd.Period(as_of, "M").to_timestamp() < series["ds"].min():
         raise NarcotrendError(f"`--as-of` {as_of} is before the first period of the series "
                               f"({series['ds'].min():%Y-%m})")
-    _check_not_before_the_store(settings, since or as_of)
-    replayed = _replay(settings, series, routes, since, as_of, say) if since else 0
+    if since and settings.frequency != "MS":
+        raise NarcotrendError("`--since` replays month by month: it needs a monthly build "
+                              f"(NARCOTREND_FREQUENCY=MS), this home is built {settings.frequency}")
+    last = series["ds"].max() if as_of is None else min(
+        series["ds"].max(), pd.Period(as_of, "M").to_timestamp())
+    _check_not_before_the_store(settings, since or pd.Timestamp(last).strftime("%Y-%m"))
+    replay_counts = _replay(settings, series, routes, since, as_of, say) if since else {}
     forecasts_path = settings.forecasts_dir / FORECASTS_FILE
     forecasts = pd.read_parquet(forecasts_path) if forecasts_path.exists() else None
     config = DetectionConfig.from_settings(settings)
@@ -530,17 +536,17 @@ def detect(settings: Settings, as_of: str | None = None, *, since: str | None = 
         + (f" as of {as_of}" if as_of else ""))
     alerts = detect_frame(series, routes, as_of, forecasts=forecasts, config=config,
                           thresholds=load_thresholds(settings))
-    visible_end = series["ds"].max() if as_of is None else min(
-        series["ds"].max(), pd.Period(as_of, "M").to_timestamp())
-    detected_at = pd.Timestamp(visible_end).strftime("%Y-%m")
+    detected_at = pd.Timestamp(last).strftime("%Y-%m")
     with session_scope(settings.service_database_url) as session:
         counts = upsert_alerts(session, alerts, detected_at,
                                settings.alert_resolve_after_periods)
     summary = {
-        "detected_at": detected_at, "alerts": len(alerts), "replayed": replayed,
+        "detected_at": detected_at, "alerts": len(alerts),
+        "replayed": replay_counts.pop("months", 0),
         "by_type": dict(Counter(a["type"] for a in alerts)),
         "by_severity": dict(Counter(a["severity"] for a in alerts)),
-        **counts, "seconds": round(time.perf_counter() - started, 2),
+        **{k: v + replay_counts.get(k, 0) for k, v in counts.items()},
+        "seconds": round(time.perf_counter() - started, 2),
     }
     if log_mlflow:
         from training.detection_eval import log_detection_run
@@ -573,9 +579,9 @@ def _check_not_before_the_store(settings: Settings, first_month: str | None) -> 
 
 
 def _replay(settings: Settings, series: pd.DataFrame, routes: pd.DataFrame | None, since: str,
-            as_of: str | None, say: Callable[[str], None]) -> int:
+            as_of: str | None, say: Callable[[str], None]) -> dict[str, int]:
     """Monthly detections from `since` up to the month before `as_of` (or the data's last),
-    stored in order; returns how many months were replayed."""
+    stored in order; returns the upserts' counts summed, and `months` replayed."""
     from serving.alerts_store import upsert_alerts
     from serving.db import session_scope
     from training.alert_backtest import backtest_alerts
@@ -593,7 +599,11 @@ def _replay(settings: Settings, series: pd.DataFrame, routes: pd.DataFrame | Non
     by_month: dict[str, list[dict[str, Any]]] = {str(m): [] for m in pd.period_range(start, end)}
     for alert in found:
         by_month.setdefault(alert["detected_at"], []).append(alert)
+    totals: dict[str, int] = {"months": len(by_month)}
     with session_scope(settings.service_database_url) as session:
         for month in sorted(by_month):
-            upsert_alerts(session, by_month[month], month, settings.alert_resolve_after_periods)
-    return len(by_month)
+            counts = upsert_alerts(session, by_month[month], month,
+                                   settings.alert_resolve_after_periods)
+            for key, value in counts.items():
+                totals[key] = totals.get(key, 0) + value
+    return totals
