@@ -50,13 +50,14 @@ def run(
 ) -> None:
     """The main job: every stage on the configured data (the built-in world when none), then
     serve."""
+    from serving.cli_service import check_port_free, serve_forever
     from serving.pipeline import run_pipeline
 
     cfg = settings()
+    if not no_serve:
+        check_port_free(cfg.host, cfg.port)  # before minutes of pipeline, not after
     run_pipeline(cfg, console=console)
     if not no_serve:
-        from serving.cli_service import serve_forever
-
         serve_forever(cfg, host=cfg.host, port=cfg.port)
 
 

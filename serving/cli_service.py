@@ -21,15 +21,13 @@ def check_port_free(host: str, port: int) -> None:
     process already listens on `host:port`."""
     import socket
 
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as err:
-        raise NarcotrendError(f"cannot listen on {host}: {err.strerror}") from None
-    family, _, _, _, address = infos[0]
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn chooses
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
         try:
-            probe.bind(address)
+            probe.bind((host, port))
+        except socket.gaierror as err:
+            raise NarcotrendError(f"cannot listen on {host}: {err.strerror}") from None
         except OSError as err:
             raise NarcotrendError(
                 f"cannot listen on {host}:{port}: {err.strerror} (another server there?); stop "

@@ -13,6 +13,7 @@ import importlib
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 from typing import Annotated, Any
 
@@ -60,18 +61,22 @@ def run_job_in_child(settings: Settings, job_id: str, target: str) -> None:
     processes (kept alive for reuse) and so keep the job, and the server's shutdown, waiting;
     the workers notice their parent is gone and stop."""
     module_name, func_name = target.split(":")
-    code = 0
+    code = 1
     try:
-        func = getattr(importlib.import_module(module_name), func_name)
-        result = func(settings)
-        _finish(settings.service_database_url, job_id, status="succeeded",
-                result=_json_safe(result))
-    except BaseException as err:  # noqa: BLE001 - every failure is reported on the job
-        _finish(settings.service_database_url, job_id, status="failed",
-                error=f"{type(err).__name__}: {err}"[:4000])
-        code = 1
-    logging.shutdown()
-    os._exit(code)
+        try:
+            func = getattr(importlib.import_module(module_name), func_name)
+            result = func(settings)
+            _finish(settings.service_database_url, job_id, status="succeeded",
+                    result=_json_safe(result))
+            code = 0
+        except BaseException as err:  # noqa: BLE001 - every failure is reported on the job
+            _finish(settings.service_database_url, job_id, status="failed",
+                    error=f"{type(err).__name__}: {err}"[:4000])
+    finally:  # even if recording the outcome failed (the supervisor then reports the exit)
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        logging.shutdown()
+        os._exit(code)
 
 
 _processes: set[multiprocessing.process.BaseProcess] = set()
