@@ -126,7 +126,7 @@ def make_alerts(series: pd.DataFrame, n_extra: int = 0, seed: int = 2) -> list[d
             "status": "open"})
     alerts.append({
         "fingerprint": "fp-route", "type": "route_shift", "geo_level": "region", "geo": "Europe",
-        "region": "Europe", "drug_level": "group", "drug": "cocaine", "metric": "kg",
+        "region": "Europe", "drug_level": "group", "drug": "cocaine", "metric": "seizures",
         "period": "2023-12", "detected_at": "2023-12", "first_detected_at": "2023-10",
         "severity": "high", "score": 7.5,
         "route": {"attribute": "departure_country", "gaining": ["ECU"], "losing": ["BRA"],

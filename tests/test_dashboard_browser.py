@@ -169,6 +169,7 @@ def test_a_route_shift_link_shows_the_route_shares_it_is_about(browser, seeded: 
         assert "ECU" in page.text_content("#alert-fields")
         assert page.input_value("#routes-attribute") == "departure_country"
         assert page.input_value("#routes-destination") == "Europe"
+        assert page.input_value("#routes-metric") == "seizures"  # the measure of the alert
         assert marks(page, "route-shares") >= 3
         assert problems == []
         page.close()

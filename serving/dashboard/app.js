@@ -107,7 +107,7 @@ async function loadSeries() {
 
 async function loadRoutes() {
   const params = { drug: $("routes-drug").value.trim(), destination: $("routes-destination").value.trim(),
-                   attribute: $("routes-attribute").value, metric: "kg" };
+                   attribute: $("routes-attribute").value, metric: $("routes-metric").value };
   const flows = await api(`/v1/routes?${query(params)}`);
   Charts.stackedShares($("routes-chart"), "route-shares", flows.keys, flows.shares);
 }
@@ -165,6 +165,7 @@ async function showAlert(id) {
     $("routes-drug").value = alert.drug;
     $("routes-destination").value = alert.route.destination;
     $("routes-attribute").value = alert.route.attribute;
+    $("routes-metric").value = alert.metric;  // the measure the shift was found in
     await guarded(loadRoutes);
   } else {
     selectSeries(`${alert.geo}/${alert.drug}/${alert.metric}`);
