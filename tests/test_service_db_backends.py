@@ -75,7 +75,7 @@ def test_subscriptions_and_silences_round_trip(db_url):
     with session_scope(db_url) as s:
         [stored] = list_subscriptions(s)
         assert (stored.email, stored.geos, stored.drugs) == (
-            "planner@example.org", ["ESP", "Western Africa"], ["Cocaine"])
+            "planner@example.org", ["ESP", "Western Africa"], ["cocaine"])
         assert apply_silences(s) == 1
         assert {r.geo: r.status for r in list_alerts(s)[0]} == {"ESP": "silenced",
                                                                  "NGA": "open"}
