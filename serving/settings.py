@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     route_baseline: int = Field(default=24, ge=3, description="Baseline window of route shifts")
     alert_resolve_after_periods: int = Field(default=3, ge=1)
     run_replay_periods: int = Field(
-        default=12, ge=0, description="On a home with no alerts yet, `narcotrend run` replays "
+        default=24, ge=0, description="On a home with no alerts yet, `narcotrend run` replays "
         "monthly detection over this many periods before the last, so the store starts with the "
         "history a monthly run would have built (0: detect at the last period only)")
     alert_thresholds_file: Path | None = Field(

@@ -242,10 +242,16 @@ def client(seeded: Seeded) -> Iterator[Any]:
         yield test_client
 
 
-def train_with_joblib_workers(settings: Settings) -> dict[str, int]:
+def _worker_pid(value: int) -> tuple[int, int]:
+    import os
+
+    return abs(value), os.getpid()
+
+
+def train_with_joblib_workers(settings: Settings) -> dict[str, object]:
     """A stand-in retrain target that, like the real one, leaves joblib's reusable loky worker
-    processes idling behind it."""
+    processes idling behind it; it reports their pids."""
     from joblib import Parallel, delayed
 
-    return {"total": sum(Parallel(n_jobs=2, backend="loky")(delayed(abs)(i)
-                                                           for i in range(-4, 0)))}
+    out = Parallel(n_jobs=2, backend="loky")(delayed(_worker_pid)(i) for i in range(-4, 0))
+    return {"total": sum(v for v, _ in out), "worker_pids": sorted({pid for _, pid in out})}

@@ -211,6 +211,9 @@ def test_a_finished_retrain_process_exits_although_joblib_workers_idle(seeded: S
     """The training process must end when its job does: a process waiting on idle joblib
     workers at exit kept `serve` from stopping."""
     import multiprocessing
+    import os
+
+    import psutil
 
     app = create_app(seeded.settings)
     app.dependency_overrides[get_train_target] = lambda: "api_home:train_with_joblib_workers"
@@ -218,9 +221,13 @@ def test_a_finished_retrain_process_exits_although_joblib_workers_idle(seeded: S
         job_id = c.post("/v1/retrain", headers=seeded.auth("analyst")).json()["id"]
         job = wait_for(lambda: (j := c.get(f"/v1/jobs/{job_id}", headers=seeded.auth("analyst"))
                                 .json())["status"] in ("succeeded", "failed") and j, timeout=60)
-        assert job["status"] == "succeeded" and job["result"] == {"total": 10}, job
+        assert job["status"] == "succeeded" and job["result"]["total"] == 10, job
         wait_for(lambda: not [p for p in multiprocessing.active_children()
                               if p.name == f"job-{job_id}"], timeout=20)
+        # and the joblib workers it started are gone too (they held hundreds of MB each)
+        workers = job["result"]["worker_pids"]
+        assert workers and os.getpid() not in workers
+        wait_for(lambda: not any(psutil.pid_exists(pid) for pid in workers), timeout=20)
 
 
 def test_admin_creates_and_revokes_keys_over_http(client, seeded: Seeded):

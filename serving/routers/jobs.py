@@ -9,6 +9,7 @@ When the run promotes a new champion, the model store's poller serves it within 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import multiprocessing
@@ -57,9 +58,9 @@ def _finish(url: str, job_id: str, **fields: Any) -> None:
 
 def run_job_in_child(settings: Settings, job_id: str, target: str) -> None:
     """Child-process body: call the target with the settings, record the outcome, and leave at
-    once. `os._exit` skips the interpreter's exit, which would wait on joblib's idle worker
-    processes (kept alive for reuse) and so keep the job, and the server's shutdown, waiting;
-    the workers notice their parent is gone and stop."""
+    once. Its worker processes are ended first, then `os._exit` skips the interpreter's exit,
+    which would wait on joblib's idle workers (kept alive for reuse) and so keep the job, and
+    the server's shutdown, waiting."""
     module_name, func_name = target.split(":")
     code = 1
     try:
@@ -76,24 +77,52 @@ def run_job_in_child(settings: Settings, job_id: str, target: str) -> None:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
         logging.shutdown()
+        _end_worker_processes()
         os._exit(code)
 
 
-_processes: set[multiprocessing.process.BaseProcess] = set()
-_processes_lock = threading.Lock()
+def _end_worker_processes(timeout: float = 5.0) -> None:
+    """End the processes this one started (joblib's reusable workers idle for minutes, holding
+    hundreds of MB each, and do not always notice their parent leaving)."""
+    import psutil
+
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=timeout)
+    for child in alive:
+        child.kill()
+
+
+# job id -> (its training process, the service database URL), for the shutdown
+_running: dict[str, tuple[multiprocessing.process.BaseProcess, str]] = {}
+_running_lock = threading.Lock()
 
 
 def stop_running_jobs(timeout: float = 10.0) -> int:
-    """At shutdown: end the training processes this server started (their jobs end "failed",
-    by the supervisor or, if the server is gone first, at the next start). Returns how many."""
-    with _processes_lock:
-        running = [p for p in _processes if p.is_alive()]
-    for process in running:
-        process.terminate()
-    for process in running:
+    """At shutdown: end the training processes this server started, their jobs marked failed
+    as interrupted. Returns how many."""
+    with _running_lock:
+        running = [(job_id, p, url) for job_id, (p, url) in _running.items() if p.is_alive()]
+    import psutil
+
+    for job_id, process, url in running:
+        _finish(url, job_id, status="failed",
+                error="interrupted: the service stopped while the job ran")
+        try:  # the training process and the workers it started
+            tree = psutil.Process(process.pid)
+            members = [*tree.children(recursive=True), tree]
+        except psutil.NoSuchProcess:
+            continue
+        for member in members:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                member.terminate()
+        _, alive = psutil.wait_procs(members, timeout=timeout)
+        for member in alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                member.kill()
+    for _, process, _ in running:
         process.join(timeout)
-        if process.is_alive():
-            process.kill()
     return len(running)
 
 
@@ -105,14 +134,14 @@ def _supervise(settings: Settings, job_id: str, target: str) -> None:
     process = multiprocessing.get_context("spawn").Process(
         target=run_job_in_child, args=(settings, job_id, target), name=f"job-{job_id}")
     process.start()
-    with _processes_lock:
-        _processes.add(process)
+    with _running_lock:
+        _running[job_id] = (process, url)
     with session_scope(url) as session:
         job = session.get(JobRow, job_id)
         job.result = {"pid": process.pid}
     process.join()
-    with _processes_lock:
-        _processes.discard(process)
+    with _running_lock:
+        _running.pop(job_id, None)
     _finish(url, job_id, status="failed",
             error=f"the training process ended with exit code {process.exitcode}")
 

@@ -12,7 +12,15 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 
 from serving.deps import AlertsCacheDep, PageDep, PrincipalDep, SessionDep, StateDep, scope_regions
 from serving.routers.alerts import alert_page
-from serving.schemas import Alert, Metric, Page, RouteFlows, RouteShare, error_responses
+from serving.schemas import (
+    Alert,
+    AlertStatus,
+    Metric,
+    Page,
+    RouteFlows,
+    RouteShare,
+    error_responses,
+)
 
 router = APIRouter(prefix="/v1/routes", tags=["routes"], responses=error_responses(401, 403, 503))
 
@@ -87,7 +95,7 @@ def list_route_shifts(
     drug: Annotated[str | None, Query(max_length=64)] = None,
     destination: Annotated[str | None, Query(max_length=32, description="UN region",
                                              examples=["Europe"])] = None,
-    status_: Annotated[str | None, Query(alias="status", max_length=16)] = None,
+    status_: Annotated[AlertStatus | None, Query(alias="status")] = None,
 ) -> Response:
     """Route-shift alerts (what gained and lost share), most severe first, in the key's
     regions."""
