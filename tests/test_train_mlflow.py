@@ -36,6 +36,10 @@ def test_gate_promotes_when_no_worse_and_says_why():
     assert not promoted and "champion kept" in reason
     assert gate(0.9, None, None)[0]
     assert not gate(float("nan"), 0.85, "3")[0]
+    # scores of different backtest setups are not compared
+    promoted, reason = gate(0.5, 0.85, "3", "horizon=12", "horizon=6")
+    assert not promoted and "not comparable" in reason
+    assert gate(0.5, 0.85, "3", "horizon=6", "horizon=6")[0]
 
 
 @pytest.mark.slow
@@ -105,3 +109,16 @@ def test_train_registers_gates_the_champion_and_a_fresh_process_serves_the_same_
     rows = json.loads(listed.stdout)
     assert [(r["version"], r["champion"]) for r in rows] == [("2", True), ("1", False)]
     assert rows[1]["mase"] == pytest.approx(first["mase"])
+    # the home's forecasts file follows the champion (e-mail charts, thresholds, export read it)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(settings.forecasts_dir / "forecasts.parquet"),
+        worse.forecasts.reset_index(drop=True), check_dtype=False)
+
+    # a run with another horizon is not compared with the champion and does not replace it
+    other = train(settings, horizon=3)
+    assert not other["promoted"] and "not comparable" in other["promotion"]
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(settings.forecasts_dir / "forecasts.parquet"),
+        worse.forecasts.reset_index(drop=True), check_dtype=False)
+    candidate = pd.read_parquet(settings.forecasts_dir / f"candidate-v{other['version']}.parquet")
+    assert candidate.groupby("unique_id").size().eq(3).all()

@@ -45,11 +45,23 @@ def ensure_experiment(client: MlflowClient, settings: Any) -> str:
     return client.create_experiment(EXPERIMENT, artifact_location=settings.artifact_location)
 
 
-def gate(candidate: float, champion: float | None, champion_version: str | None) -> tuple[bool,
-                                                                                          str]:
-    """Whether a candidate with backtest MASE ``candidate`` takes the alias, and why."""
+def backtest_setup(params: dict[str, Any]) -> str:
+    """What makes two backtest MASEs comparable: horizon, windows, step and frequency."""
+    return (f"horizon={params.get('horizon')},windows={params.get('backtest_windows')},"
+            f"step={params.get('backtest_step')},freq={params.get('freq')}")
+
+
+def gate(candidate: float, champion: float | None, champion_version: str | None,
+         setup: str | None = None, champion_setup: str | None = None) -> tuple[bool, str]:
+    """Whether a candidate with backtest MASE ``candidate`` takes the alias, and why. Scores
+    from different backtest setups (a 12-month horizon scores differently from a 6-month one)
+    are not compared: the champion stays, and a person decides (`models promote`)."""
     if not math.isfinite(candidate):
         return False, f"mase {candidate} is not a number: not promoted"
+    if (champion is not None and setup and champion_setup and setup != champion_setup):
+        return False, (f"backtest setup {setup} differs from champion version {champion_version}"
+                       f"'s {champion_setup}: scores not comparable, champion kept (promote by "
+                       "hand if the new setup should serve)")
     if champion is None or not math.isfinite(champion):
         return True, f"mase {candidate:.3f}: no champion with a MASE yet"
     if candidate <= champion:
@@ -60,16 +72,42 @@ def gate(candidate: float, champion: float | None, champion_version: str | None)
 
 def current_champion(client: MlflowClient, name: str) -> tuple[str, float | None] | None:
     """(version, backtest MASE) of the champion, None when no version holds the alias."""
+    found = _champion_version(client, name)
+    if found is None:
+        return None
+    mase = found.tags.get("mase")
+    if mase is None and found.run_id:
+        mase = client.get_run(found.run_id).data.metrics.get("mase")
+    return str(found.version), (float(mase) if mase is not None else None)
+
+
+def _champion_version(client: MlflowClient, name: str) -> Any:
     from mlflow.exceptions import MlflowException
 
     try:
-        mv = client.get_model_version_by_alias(name, CHAMPION)
+        return client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
         return None
-    mase = mv.tags.get("mase")
-    if mase is None and mv.run_id:
-        mase = client.get_run(mv.run_id).data.metrics.get("mase")
-    return str(mv.version), (float(mase) if mase is not None else None)
+
+
+def write_version_forecasts(settings: Any, version: str) -> Path:
+    """Put a registered version's forecasts (its run's `training/forecasts.parquet`) in the
+    home's `data/forecasts/forecasts.parquet`, which e-mail charts, thresholds and
+    `export forecasts` read: that file always holds the champion's forecasts."""
+    import mlflow
+
+    client = client_for(settings)
+    run_id = client.get_model_version(settings.registered_model_name, str(version)).run_id
+    settings.forecasts_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path="training/forecasts.parquet", dst_path=tmp,
+            tracking_uri=settings.tracking_uri)
+        target = settings.forecasts_dir / "forecasts.parquet"
+        staged = target.with_suffix(".parquet.tmp")
+        Path(local).replace(staged)
+        staged.replace(target)
+    return target
 
 
 def _plot_largest(result: TrainingResult, series_values: pd.DataFrame | None,
@@ -174,8 +212,12 @@ def log_training_run(settings: Any, result: TrainingResult,
     version = str(info.registered_model_version)
     mase = float(metrics.get("mase", float("nan")))
     champion = current_champion(client, name)
+    setup = backtest_setup(result.params)
+    champion_row = _champion_version(client, name)
     promoted, reason = gate(mase, champion[1] if champion else None,
-                            champion[0] if champion else None)
+                            champion[0] if champion else None, setup,
+                            champion_row.tags.get("backtest") if champion_row else None)
+    client.set_model_version_tag(name, version, "backtest", setup)
     for key in ("mase", "coverage_80", "coverage_95"):
         if key in metrics:
             client.set_model_version_tag(name, version, key, f"{metrics[key]:.4f}")
@@ -204,5 +246,6 @@ def promote(settings: Any, version: str) -> dict[str, Any]:
     reason = f"manual promotion (champion was version {previous[0]})" if previous else \
         "manual promotion"
     client.set_model_version_tag(name, str(version), "promotion", reason)
+    write_version_forecasts(settings, str(version))
     return {"version": str(version), "previous": previous[0] if previous else None,
             "promotion": reason}

@@ -284,13 +284,18 @@ def train(settings: Any, horizon: int | None = None,
     result = fit_forecasts(series, h, settings.backtest_windows, settings.backtest_step,
                            settings.frequency, n_jobs=settings.n_jobs,
                            dask_scheduler=settings.dask_scheduler, progress=say)
+    registered = log_training_run(settings, result, say, series)
+    # data/forecasts/forecasts.parquet holds the champion's forecasts (e-mail charts, thresholds
+    # and `export forecasts` read it): a candidate that is not promoted is kept beside it
     settings.forecasts_dir.mkdir(parents=True, exist_ok=True)
-    out_path = settings.forecasts_dir / "forecasts.parquet"
+    champion_path = settings.forecasts_dir / "forecasts.parquet"
+    out_path = champion_path if registered["promoted"] else (
+        settings.forecasts_dir / f"candidate-v{registered['version']}.parquet")
     tmp = out_path.with_suffix(".parquet.tmp")
     result.forecasts.to_parquet(tmp, index=False)
     tmp.replace(out_path)
-    say(f"wrote {len(result.forecasts):,} forecast rows to {out_path}")
-    registered = log_training_run(settings, result, say, series)
+    say(f"wrote {len(result.forecasts):,} forecast rows to {out_path}"
+        + ("" if registered["promoted"] else f" ({champion_path.name} keeps the champion's)"))
     summary = {
         **registered,
         "mase": result.metrics.get("mase"),
