@@ -63,6 +63,7 @@ def test_dashboard_draws_every_chart_from_the_api(browser, seeded: Seeded, tmp_p
     with serve_in_thread(create_app(seeded.settings)) as base:
         page, problems = open_dashboard(browser, base, seeded.keys["viewer"])
         assert marks(page, "alerts-by-severity") == 4
+        assert page.text_content("#alerts-caption") == "10 most severe of 25 open alerts"
         assert page.locator("svg[data-chart=alerts-by-severity] text").all_text_contents()
         assert marks(page, "top-trends") >= 3
         assert marks(page, "series-forecast", ".history") >= 1
@@ -166,6 +167,7 @@ def test_a_route_shift_link_shows_the_route_shares_it_is_about(browser, seeded: 
     with serve_in_thread(create_app(seeded.settings)) as base:
         page, problems = open_dashboard(browser, base, seeded.keys["analyst"], f"/?alert={target}")
         assert "Gaining" in page.text_content("#alert-fields")
+        assert "route shares" in page.text_content("#alert-note")
         assert "ECU" in page.text_content("#alert-fields")
         assert page.input_value("#routes-attribute") == "departure_country"
         assert page.input_value("#routes-destination") == "Europe"

@@ -34,8 +34,20 @@ function cell(row, text, className) {
   return td;
 }
 
+// Evidence values as a planner reads them: 3 significant digits, small p/q values as 1.2e-5,
+// nested objects (route shares) as "key value" pairs.
+function readable(value) {
+  if (typeof value === "number") {
+    if (Number.isInteger(value)) return String(value);
+    return Math.abs(value) < 0.001 && value !== 0 ? value.toExponential(1) : String(Number(value.toPrecision(3)));
+  }
+  if (Array.isArray(value)) return value.map(readable).join(", ");
+  if (value && typeof value === "object") return Object.entries(value).map(([k, v]) => `${k} ${readable(v)}`).join(", ");
+  return String(value);
+}
+
 function evidenceText(evidence) {
-  return Object.entries(evidence || {}).map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join("; ");
+  return Object.entries(evidence || {}).map(([k, v]) => `${k}: ${readable(v)}`).join("; ");
 }
 
 async function loadAlerts() {
@@ -43,6 +55,8 @@ async function loadAlerts() {
   Charts.bars($("alerts-chart"), "alerts-by-severity",
               SEVERITIES.map(([label, color], i) => ({ label, color, value: counts[i].total })));
   const page = await api("/v1/alerts?status=open&limit=10");
+  $("alerts-caption").textContent = page.total ? `${page.items.length} most severe of ${page.total} open alerts`
+    : "no open alert in this key's regions";
   const body = $("alerts-table").querySelector("tbody");
   body.replaceChildren();
   for (const alert of page.items) {
@@ -132,7 +146,7 @@ function alertFields(alert) {
     if ((alert.route.losing || []).length) fields.push(["Losing", alert.route.losing.join(", ")]);
   }
   for (const [key, value] of Object.entries(alert.evidence || {})) {
-    fields.push([key.replaceAll("_", " "), typeof value === "object" ? JSON.stringify(value) : String(value)]);
+    fields.push([key.replaceAll("_", " "), readable(value)]);
   }
   return fields;
 }
@@ -161,6 +175,8 @@ async function showAlert(id) {
     list.append(dt, dd);
   }
   $("alert-panel").hidden = false;
+  $("alert-note").textContent = alert.route ? "The route shares below show this alert's flows."
+    : "The series chart below shows this alert's series.";
   if (alert.route) {
     $("routes-drug").value = alert.drug;
     $("routes-destination").value = alert.route.destination;

@@ -72,7 +72,8 @@ const Charts = (() => {
     const svg = frame(container, name, W, H);
     const max = Math.max(1, ...data.map((d) => d.value));
     const y = scale(0, max, H - m.b, m.t);
-    yAxis(svg, y, niceTicks(0, max, 4), m.l, W - m.r);
+    // counts: whole-number ticks only (no 0.25 alert)
+    yAxis(svg, y, niceTicks(0, max, 4).filter(Number.isInteger), m.l, W - m.r);
     const bw = (W - m.l - m.r) / data.length;
     data.forEach((d, i) => {
       const x = m.l + i * bw + bw * 0.15;
