@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from features.errors import NarcotrendError
 from models.alerts import SEVERITIES
 from serving.db import Alert, utcnow
 
@@ -97,16 +98,20 @@ def list_alerts(
 ) -> tuple[list[Alert], int]:
     """Alerts matching every given filter, most severe and most recent first, and their total.
 
-    `regions` keeps only alerts whose `region` is in the list (the region scope of an API key);
-    `severity` and `status` take one value or a list.
+    `geo` is read as subscriptions read it (a country name or ISO2 code means its ISO3; region
+    and subregion names in any case) and matches the alert's own place; `drug` matches in any
+    case, and a drug group also matches its substances' alerts (`cocaine` finds crack cocaine),
+    as subscriptions and silences do. `regions` keeps only alerts whose `region` is in the list
+    (the region scope of an API key); `severity` and `status` take one value or a list.
     """
     query = select(Alert)
     if type is not None:
         query = query.where(Alert.type == type)
     if geo is not None:
-        query = query.where(Alert.geo == geo)
+        query = query.where(Alert.geo == _stored_geo(geo))
     if drug is not None:
-        query = query.where(Alert.drug == drug)
+        names = {drug.strip().lower(), *_substances_of(drug)}
+        query = query.where(func.lower(Alert.drug).in_(sorted(names)))
     if severity is not None:
         query = query.where(Alert.severity.in_(_as_list(severity)))
     if status is not None:
@@ -119,6 +124,25 @@ def list_alerts(
                                           Alert.score.desc(), Alert.id)
                            .limit(limit).offset(offset))
     return list(rows), int(total)
+
+
+def _stored_geo(geo: str) -> str:
+    """A geo filter as alerts store it; text no table knows is matched as given."""
+    from serving.subscriptions import normalise_geo
+
+    try:
+        return normalise_geo(geo)
+    except NarcotrendError:
+        return geo
+
+
+def _substances_of(drug: str) -> set[str]:
+    """The substances (lower case) of a drug group, by the reviewed taxonomy; none otherwise."""
+    from serving.subscriptions import taxonomy_groups
+
+    wanted = drug.strip().lower()
+    return {substance for substance, group in taxonomy_groups().items()
+            if group.lower() == wanted}
 
 
 def get_alert(session: Session, alert_id: str) -> Alert | None:

@@ -69,6 +69,23 @@ def test_list_filters_by_region_scope_type_and_severity(db_url):
         assert total == 3 and len(page) == 1
 
 
+def test_drug_and_geo_filters_read_names_as_subscriptions_do(db_url):
+    crack = alert("ESP", drug="crack cocaine") | {"drug_level": "substance"}
+    crack = make_alert(type_="surge", keys={k: crack[k] for k in (
+        "geo_level", "geo", "region", "drug_level", "drug", "metric")}, period="2024-03",
+        detected_at="2024-05", severity="medium", score=3.0, evidence={})
+    with session_scope(db_url) as s:
+        upsert_alerts(s, [alert("ESP"), crack, alert("ESP", drug="heroin"),
+                          alert("HKG", region="Asia")], "2024-05")
+    with session_scope(db_url) as s:
+        cocaine = {(r.geo, r.drug) for r in list_alerts(s, drug="Cocaine")[0]}
+        assert cocaine == {("ESP", "cocaine"), ("ESP", "crack cocaine"), ("HKG", "cocaine")}
+        assert {r.drug for r in list_alerts(s, drug="crack cocaine")[0]} == {"crack cocaine"}
+        assert {r.geo for r in list_alerts(s, geo="Hong Kong")[0]} == {"HKG"}
+        assert list_alerts(s, geo="Spain")[1] == 3
+        assert list_alerts(s, geo="Atlantis")[1] == 0  # unknown text matches nothing
+
+
 def test_acknowledge_sets_status_and_who(db_url):
     with session_scope(db_url) as s:
         upsert_alerts(s, [alert()], "2024-05")
