@@ -64,6 +64,12 @@ def test_dashboard_draws_every_chart_from_the_api(browser, seeded: Seeded, tmp_p
         page, problems = open_dashboard(browser, base, seeded.keys["viewer"])
         assert marks(page, "alerts-by-severity") == 4
         assert page.text_content("#alerts-caption") == "10 most severe of 25 open alerts"
+        page.select_option("#alerts-status", "resolved")  # the history: none in the seeded home
+        page.wait_for_function("document.getElementById('alerts-caption').textContent"
+                               ".startsWith('no resolved')")
+        assert page.locator("#alerts-table tbody tr").count() == 0
+        page.select_option("#alerts-status", "open")
+        page.wait_for_function("document.querySelectorAll('#alerts-table tbody tr').length == 10")
         assert page.locator("svg[data-chart=alerts-by-severity] text").all_text_contents()
         assert marks(page, "top-trends") >= 3
         assert marks(page, "series-forecast", ".history") >= 1

@@ -54,9 +54,14 @@ async function loadAlerts() {
   const counts = await Promise.all(SEVERITIES.map(([severity]) => api(`/v1/alerts?${query({ status: "open", severity, limit: 1 })}`)));
   Charts.bars($("alerts-chart"), "alerts-by-severity",
               SEVERITIES.map(([label, color], i) => ({ label, color, value: counts[i].total })));
-  const page = await api("/v1/alerts?status=open&limit=10");
-  $("alerts-caption").textContent = page.total ? `${page.items.length} most severe of ${page.total} open alerts`
-    : "no open alert in this key's regions";
+  await loadAlertsTable();
+}
+
+async function loadAlertsTable() {
+  const status = $("alerts-status").value;
+  const page = await api(`/v1/alerts?${query({ status, limit: 10 })}`);
+  $("alerts-caption").textContent = page.total ? `${page.items.length} most severe of ${page.total} ${status} alerts`
+    : `no ${status} alert in this key's regions`;
   const body = $("alerts-table").querySelector("tbody");
   body.replaceChildren();
   for (const alert of page.items) {
@@ -74,6 +79,7 @@ async function loadAlerts() {
     type.appendChild(link);
     cell(row, `${alert.geo} (${alert.region})`);
     cell(row, alert.drug);
+    cell(row, alert.period);
     cell(row, evidenceText(alert.evidence), "evidence");
     body.appendChild(row);
   }
@@ -244,6 +250,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("forget-key").addEventListener("click", () => { forgetKey(); say("Key forgotten."); });
   $("series-select").addEventListener("change", () => guarded(loadSeries));
   $("routes-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(loadRoutes); });
+  $("alerts-status").addEventListener("change", () => guarded(loadAlertsTable));
   window.addEventListener("popstate", () => { if (sessionStorage.getItem(KEY_STORAGE)) loadAll(); });
   if (sessionStorage.getItem(KEY_STORAGE)) loadAll();
   else if (linkedAlertId()) say("Enter your API key to see the linked alert.");
