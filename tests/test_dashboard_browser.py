@@ -78,6 +78,10 @@ def test_dashboard_draws_every_chart_from_the_api(browser, seeded: Seeded, tmp_p
         assert marks(page, "series-forecast", ".band80") == 1
         assert marks(page, "route-shares") >= 3
         assert "champion model version 1" in page.text_content("#series-note")
+        top = next(a for a in page.request.get(
+            f"{base}/v1/alerts?status=open&limit=5", headers=seeded.auth("viewer")).json()["items"]
+            if not a.get("route"))
+        assert page.input_value("#series-select") == f"{top['geo']}/{top['drug']}/{top['metric']}"
 
         # Evidence holding HTML is shown as text, never parsed.
         assert page.locator("#alerts-table img").count() == 0

@@ -190,18 +190,27 @@ async function showAlert(id) {
     $("routes-metric").value = alert.metric;  // the measure the shift was found in
     await guarded(loadRoutes);
   } else {
-    selectSeries(`${alert.geo}/${alert.drug}/${alert.metric}`);
+    selectSeries(`${alert.geo}/${alert.drug}/${alert.metric}`, alert.region);
     await guarded(loadSeries);
   }
   $("alert-panel").scrollIntoView();
 }
 
-function selectSeries(id) {
+// The first chart a planner sees is the series of the most severe open alert, not the first
+// series alphabetically.
+async function showTopAlertSeries() {
+  const top = (await api("/v1/alerts?status=open&limit=5")).items.find((a) => !a.route);
+  if (!top) return;
+  selectSeries(`${top.geo}/${top.drug}/${top.metric}`, top.region);
+  await loadSeries();
+}
+
+function selectSeries(id, region) {
   const select = $("series-select");
   if (![...select.options].some((option) => option.value === id)) {
     const option = document.createElement("option");
     option.value = id;
-    option.textContent = id;
+    option.textContent = `${id} (${region})`;
     select.prepend(option);
   }
   select.value = id;
@@ -228,7 +237,10 @@ async function loadAll() {
                      guarded(async () => { if (await loadSeriesList()) await loadSeries(); })]);
   const linked = linkedAlertId();
   if (linked) await guarded(() => showAlert(linked));
-  else $("alert-panel").hidden = true;
+  else {
+    $("alert-panel").hidden = true;
+    await guarded(showTopAlertSeries);
+  }
   document.body.dataset.loaded = "true";
 }
 
