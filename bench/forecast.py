@@ -185,7 +185,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--n-jobs", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
+    from serving.cli import quiet_libraries
 
+    quiet_libraries()  # MLflow's progress bars and INFO lines, as on the command line
     series = load_series(args.data)
     train, test = split(series, HOLDOUT)
     scale = scales(train)
