@@ -12,7 +12,7 @@ import math
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -70,24 +70,27 @@ def gate(candidate: float, champion: float | None, champion_version: str | None,
                    "champion kept")
 
 
-def current_champion(client: MlflowClient, name: str) -> tuple[str, float | None] | None:
-    """(version, backtest MASE) of the champion, None when no version holds the alias."""
-    found = _champion_version(client, name)
-    if found is None:
+class ChampionInfo(NamedTuple):
+    """The version holding the alias, its backtest MASE and backtest setup (tags)."""
+
+    version: str
+    mase: float | None
+    setup: str | None
+
+
+def current_champion(client: MlflowClient, name: str) -> ChampionInfo | None:
+    """The champion, None when no version holds the alias."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
         return None
     mase = found.tags.get("mase")
     if mase is None and found.run_id:
         mase = client.get_run(found.run_id).data.metrics.get("mase")
-    return str(found.version), (float(mase) if mase is not None else None)
-
-
-def _champion_version(client: MlflowClient, name: str) -> Any:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        return None
+    return ChampionInfo(str(found.version), float(mase) if mase is not None else None,
+                        found.tags.get("backtest"))
 
 
 def write_version_forecasts(settings: Any, version: str) -> Path:
@@ -213,10 +216,9 @@ def log_training_run(settings: Any, result: TrainingResult,
     mase = float(metrics.get("mase", float("nan")))
     champion = current_champion(client, name)
     setup = backtest_setup(result.params)
-    champion_row = _champion_version(client, name)
-    promoted, reason = gate(mase, champion[1] if champion else None,
-                            champion[0] if champion else None, setup,
-                            champion_row.tags.get("backtest") if champion_row else None)
+    promoted, reason = gate(mase, champion.mase if champion else None,
+                            champion.version if champion else None, setup,
+                            champion.setup if champion else None)
     client.set_model_version_tag(name, version, "backtest", setup)
     for key in ("mase", "coverage_80", "coverage_95"):
         if key in metrics:
@@ -227,7 +229,7 @@ def log_training_run(settings: Any, result: TrainingResult,
         client.set_registered_model_alias(name, CHAMPION, version)
     say(f"registered {name} version {version}: {reason}")
     return {"run_id": run_id, "version": version, "promoted": promoted, "promotion": reason,
-            "champion_version": version if promoted else (champion[0] if champion else None)}
+            "champion_version": version if promoted else (champion.version if champion else None)}
 
 
 def promote(settings: Any, version: str) -> dict[str, Any]:
@@ -243,9 +245,9 @@ def promote(settings: Any, version: str) -> dict[str, Any]:
                               "`narcotrend models list` shows the versions") from None
     previous = current_champion(client, name)
     client.set_registered_model_alias(name, CHAMPION, str(version))
-    reason = f"manual promotion (champion was version {previous[0]})" if previous else \
+    reason = f"manual promotion (champion was version {previous.version})" if previous else \
         "manual promotion"
     client.set_model_version_tag(name, str(version), "promotion", reason)
     write_version_forecasts(settings, str(version))
-    return {"version": str(version), "previous": previous[0] if previous else None,
+    return {"version": str(version), "previous": previous.version if previous else None,
             "promotion": reason}
