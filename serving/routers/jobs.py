@@ -86,12 +86,20 @@ def _end_worker_processes(timeout: float = 5.0) -> None:
     hundreds of MB each, and do not always notice their parent leaving)."""
     import psutil
 
-    children = psutil.Process().children(recursive=True)
-    for child in children:
-        child.terminate()
-    _, alive = psutil.wait_procs(children, timeout=timeout)
-    for child in alive:
-        child.kill()
+    _end_processes(psutil.Process().children(recursive=True), timeout)
+
+
+def _end_processes(processes: list[Any], timeout: float) -> None:
+    """Terminate psutil processes, kill those still alive after `timeout`; gone ones are fine."""
+    import psutil
+
+    for member in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.terminate()
+    _, alive = psutil.wait_procs(processes, timeout=timeout)
+    for member in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            member.kill()
 
 
 # job id -> (its training process, the service database URL), for the shutdown
@@ -100,27 +108,20 @@ _running_lock = threading.Lock()
 
 
 def stop_running_jobs(timeout: float = 10.0) -> int:
-    """At shutdown: end the training processes this server started, their jobs marked failed
-    as interrupted. Returns how many."""
-    with _running_lock:
-        running = [(job_id, p, url) for job_id, (p, url) in _running.items() if p.is_alive()]
+    """At shutdown: end the training processes this server started and the workers they
+    started, their jobs marked failed as interrupted. Returns how many."""
     import psutil
 
+    with _running_lock:
+        running = [(job_id, p, url) for job_id, (p, url) in _running.items() if p.is_alive()]
     for job_id, process, url in running:
         _finish(url, job_id, status="failed",
                 error="interrupted: the service stopped while the job ran")
-        try:  # the training process and the workers it started
+        try:
             tree = psutil.Process(process.pid)
-            members = [*tree.children(recursive=True), tree]
+            _end_processes([*tree.children(recursive=True), tree], timeout)
         except psutil.NoSuchProcess:
             continue
-        for member in members:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                member.terminate()
-        _, alive = psutil.wait_procs(members, timeout=timeout)
-        for member in alive:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                member.kill()
     for _, process, _ in running:
         process.join(timeout)
     return len(running)
