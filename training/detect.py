@@ -528,7 +528,7 @@ def detect(settings: Settings, as_of: str | None = None, *, since: str | None = 
     last = series["ds"].max() if as_of is None else min(
         series["ds"].max(), pd.Period(as_of, "M").to_timestamp())
     _check_not_before_the_store(settings, since or pd.Timestamp(last).strftime("%Y-%m"))
-    replay_counts = _replay(settings, series, routes, since, as_of, say) if since else {}
+    replay_counts = _replay(settings, series, routes, since, last, say) if since else {}
     forecasts_path = settings.forecasts_dir / FORECASTS_FILE
     forecasts = pd.read_parquet(forecasts_path) if forecasts_path.exists() else None
     config = DetectionConfig.from_settings(settings)
@@ -579,16 +579,14 @@ def _check_not_before_the_store(settings: Settings, first_month: str | None) -> 
 
 
 def _replay(settings: Settings, series: pd.DataFrame, routes: pd.DataFrame | None, since: str,
-            as_of: str | None, say: Callable[[str], None]) -> dict[str, int]:
-    """Monthly detections from `since` up to the month before `as_of` (or the data's last),
+            last: pd.Timestamp, say: Callable[[str], None]) -> dict[str, int]:
+    """Monthly detections from `since` up to the month before `last` (the detection's period),
     stored in order; returns the upserts' counts summed, and `months` replayed."""
     from serving.alerts_store import upsert_alerts
     from serving.db import session_scope
     from training.alert_backtest import backtest_alerts
 
-    last = series["ds"].max() if as_of is None else min(
-        series["ds"].max(), pd.Period(as_of, "M").to_timestamp())
-    end = (pd.Period(last, "M") - 1)
+    end = pd.Period(last, "M") - 1
     start = pd.Period(since, "M")
     if start > end:
         raise NarcotrendError(f"`--since` {since} must be before the detection month "
