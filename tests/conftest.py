@@ -4,6 +4,7 @@ database on SQLite and on the PostgreSQL server of NARCOTREND_TEST_POSTGRES_URL.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # tests import the bench scripts' helpers (`bench.detect` ...)
+    sys.path.insert(0, str(REPO))
 SHARED_DATA = REPO.parent / "shared" / "data"
 POSTGRES_URL_ENV = "NARCOTREND_TEST_POSTGRES_URL"
 

@@ -349,20 +349,25 @@ def test_jobs_left_running_by_a_stopped_service_are_failed_at_start(tmp_path):
         assert me["role"] == "analyst" and me["regions"] is None
 
 
-def test_serve_on_a_busy_port_says_so_in_one_line_and_exits_2(tmp_path):
+def run_cli(home, *args: str):
+    """`narcotrend ARGS` in a fresh process on `home`, as a user runs it (exit codes, streams)."""
     import os
-    import socket
     import subprocess
     import sys
+
+    return subprocess.run([sys.executable, "-c", "from serving.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "NARCOTREND_HOME": str(home)})
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line_and_exits_2(tmp_path):
+    import socket
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        env = {**os.environ, "NARCOTREND_HOME": str(tmp_path)}
-        done = subprocess.run([sys.executable, "-c", "from serving.cli import main; main()",
-                               "serve", "--port", str(port), "--no-mail"],
-                              capture_output=True, text=True, env=env, timeout=120)
+        done = run_cli(tmp_path, "serve", "--port", str(port), "--no-mail")
     assert done.returncode == 2, done.stdout + done.stderr
     output = done.stdout + done.stderr
     assert f"cannot listen on 127.0.0.1:{port}" in output
@@ -370,28 +375,14 @@ def test_serve_on_a_busy_port_says_so_in_one_line_and_exits_2(tmp_path):
 
 
 def test_command_line_usage_errors_exit_2_with_the_usage_line(tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    env = {**os.environ, "NARCOTREND_HOME": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-c", "from serving.cli import main; main()",
-                           "export", "forecast", "--out", str(tmp_path / "x.csv")],
-                          capture_output=True, text=True, env=env, timeout=120)
+    done = run_cli(tmp_path, "export", "forecast", "--out", str(tmp_path / "x.csv"))
     assert done.returncode == 2
     assert "Usage: " in done.stderr and "'forecast' is not one of" in done.stderr
 
 
 def test_alerts_list_prints_its_table_to_stdout_readable_when_piped(tmp_path):
-    import os
-    import subprocess
-    import sys
-
     seed_home(Settings(home=tmp_path), with_model=False)
-    env = {**os.environ, "NARCOTREND_HOME": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-c", "from serving.cli import main; main()",
-                           "alerts", "list", "--limit", "3"],
-                          capture_output=True, text=True, env=env, timeout=120)
+    done = run_cli(tmp_path, "alerts", "list", "--limit", "3")
     assert done.returncode == 0, done.stderr
     assert "3 of 25 alerts" in done.stdout
     rows = [line for line in done.stdout.splitlines() if "over 6 months" in line]

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.forecast import avg_rel_mae, hindsight, holdout_mae  # noqa: E402
+from bench.forecast import avg_rel_mae, hindsight, holdout_mae
 
 
 def test_holdout_mae_skips_unknown_months():

@@ -11,9 +11,7 @@ from features.errors import NarcotrendError
 
 
 def test_replay_leaves_the_store_as_monthly_runs_would_have(home):
-    from features.build import build_all
-    from features.ingest import ingest_files
-    from features.synthetic_world import SEIZURES_FILE, write_world
+    from bench.detect import prepare
     from serving.db import Alert, session_scope
     from serving.pipeline import replay_start
     from serving.settings import get_settings
@@ -21,16 +19,13 @@ def test_replay_leaves_the_store_as_monthly_runs_would_have(home):
     from training.detect import DetectionConfig, detect, load_inputs
 
     settings = get_settings()
-    settings.ensure_dirs()
-    write_world(settings.demo_dir, seed=settings.demo_seed)
-    ingest_files([settings.demo_dir / SEIZURES_FILE], "canonical", settings)
-    built = build_all(settings)
+    prepare(settings.home, seed=settings.demo_seed)
     series, routes = load_inputs(settings)
     end = pd.Period(series["ds"].max(), "M")
-    since = replay_start(settings, built["end"])
+    since = replay_start(settings, str(end))
     assert since == str(end - settings.run_replay_periods)
     weekly = settings.model_copy(update={"frequency": "W-MON"})
-    assert replay_start(weekly, built["end"]) is None  # detection steps by month
+    assert replay_start(weekly, str(end)) is None  # detection steps by month
     since = str(end - 8)  # shorter, to keep the test quick
 
     summary = detect(settings, since=since, log_mlflow=False)
@@ -58,7 +53,7 @@ def test_replay_leaves_the_store_as_monthly_runs_would_have(home):
     assert {status for _, status in rows.values()} == {"open", "resolved"}
 
     # the store has its history now: a later `run` does not replay again
-    assert replay_start(settings, built["end"]) is None
+    assert replay_start(settings, str(end)) is None
     # and no run may write detections older than the store's
     for older in ({"as_of": str(end - 2)}, {"since": str(end - 3)}):
         with pytest.raises(NarcotrendError, match=f"detections up to {end}"):

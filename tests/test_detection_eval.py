@@ -130,11 +130,9 @@ def test_backtest_rejects_reversed_months():
 # --- the built-in world -----------------------------------------------------------------------
 @pytest.mark.slow
 def test_world_backtest_has_no_distractor_alerts_and_high_precision(home):
+    from bench.detect import prepare
     from serving.cli_alerts import run_backtest
     from serving.settings import get_settings
-
-    sys_path_bench()
-    from bench.detect import prepare
 
     settings = get_settings()
     prepare(settings.home, seed=4)
@@ -144,15 +142,6 @@ def test_world_backtest_has_no_distractor_alerts_and_high_precision(home):
     assert scores["precision"] >= 0.8
     assert scores["median_delay"] <= 2
     assert scores["mlflow_run_id"]
-
-
-def sys_path_bench() -> None:
-    import sys
-    from pathlib import Path
-
-    repo = str(Path(__file__).resolve().parents[1])
-    if repo not in sys.path:
-        sys.path.insert(0, repo)
 
 
 # --- real data (../shared/data) -------------------------------------------------------------------

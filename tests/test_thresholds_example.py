@@ -14,9 +14,7 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "data" / "reference" / "threshol
 
 def test_the_example_names_world_series_and_raises_alerts_where_the_band_crosses(home,
                                                                                monkeypatch):
-    from features.build import build_all
-    from features.ingest import ingest_files
-    from features.synthetic_world import SEIZURES_FILE, write_world
+    from bench.detect import prepare
     from serving.settings import get_settings
     from training.detect import DetectionConfig, detect_frame, load_inputs, load_thresholds
 
@@ -24,10 +22,7 @@ def test_the_example_names_world_series_and_raises_alerts_where_the_band_crosses
     assert len(thresholds) == 5 and set(thresholds["level"]) == {80, 95}
 
     settings = get_settings()
-    settings.ensure_dirs()
-    write_world(settings.demo_dir, seed=settings.demo_seed)
-    ingest_files([settings.demo_dir / SEIZURES_FILE], "canonical", settings)
-    build_all(settings)
+    prepare(settings.home, seed=settings.demo_seed)
     series = pd.read_parquet(settings.series_dir / "series.parquet")
     assert set(thresholds["unique_id"]) <= set(series["unique_id"])
 
