@@ -32,9 +32,9 @@ TARGET_RATIO = 0.3
 
 def prepare_home(home: Path | None) -> tuple[Path, str, str, str | None]:
     """(home, admin key, a series id with a forecast, id of a key to revoke afterwards)."""
-    from serving.auth import create_key
+    from core.settings import Settings
+    from serving.api.auth import create_key
     from serving.db import session_scope
-    from serving.settings import Settings
 
     if home is None:
         from api_home import seed_home
@@ -55,7 +55,7 @@ def prepare_home(home: Path | None) -> tuple[Path, str, str, str | None]:
 def start_server(home: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "NARCOTREND_HOME": str(home), "PYTHONPATH": str(REPO)}
     return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "serving.app:create_app",
+        [sys.executable, "-m", "uvicorn", "--factory", "serving.api.app:create_app",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
          "--no-access-log"], env=env, cwd=str(REPO))
 
@@ -139,9 +139,9 @@ def main(argv: list[str] | None = None) -> int:
         server.terminate()
         server.wait(timeout=30)
         if revoke_id:
-            from serving.auth import revoke_key
+            from core.settings import Settings
+            from serving.api.auth import revoke_key
             from serving.db import session_scope
-            from serving.settings import Settings
 
             with session_scope(Settings(home=home).service_database_url) as session:
                 revoke_key(session, revoke_id)

@@ -30,10 +30,10 @@ TARGET_SECONDS = 300.0
 
 def prepare(home: Path, seed: int) -> float:
     """World -> ingest -> build in `home`; seconds taken."""
+    from core.settings import Settings
     from features.build import build_all
     from features.ingest import ingest_files
     from features.synthetic_world import write_world
-    from serving.settings import Settings
 
     began = time.perf_counter()
     settings = Settings(home=home)
@@ -45,8 +45,8 @@ def prepare(home: Path, seed: int) -> float:
 
 
 def run(home: Path, start: str, months: int) -> dict:
-    from serving.cli_alerts import run_backtest
-    from serving.settings import Settings
+    from core.settings import Settings
+    from serving.cli.alerts import run_backtest
 
     settings = Settings(home=home)
     end = (pd.Period(start, "M") + months - 1).strftime("%Y-%m")

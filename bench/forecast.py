@@ -88,7 +88,7 @@ def peer_forecasts(train: pd.DataFrame, n_jobs: int) -> tuple[pd.DataFrame, floa
 
 def project_forecasts(train: pd.DataFrame, n_jobs: int) -> tuple[pd.DataFrame, dict, float]:
     """The full train stage in a scratch home; its forecasts, summary and wall time."""
-    from serving.settings import Settings
+    from core.settings import Settings
     from training.train import train as run_train
 
     with tempfile.TemporaryDirectory() as home:

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from features.errors import NarcotrendError
+from core.errors import NarcotrendError
 from features.ingest import AGGREGATES_FILE, RECORDS_FILE
 from features.routes import ROUTE_RECORD_COLUMNS, build_route_flows
 from features.schema import RECORD_SCHEMA
@@ -32,7 +32,7 @@ Progress = Callable[[str], None]
 
 
 class BuildSettings(Protocol):
-    """What the build needs from `serving.settings.Settings` (features imports nothing above)."""
+    """What the build needs from `core.settings.Settings` (features imports nothing above)."""
 
     @property
     def warehouse_dir(self) -> Path: ...

@@ -53,7 +53,7 @@ from features.schema import (
 )
 
 if TYPE_CHECKING:
-    from serving.settings import Settings
+    from core.settings import Settings
 
 Progress = Callable[[str], None]
 

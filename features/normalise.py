@@ -7,8 +7,6 @@ codes, so 300k rows cost as much as their few hundred distinct spellings. The re
 
 from __future__ import annotations
 
-import logging
-import re
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -16,19 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.schema import DRUG_GROUPS, UNCLASSIFIED
-
-REFERENCE_DIR = Path(__file__).resolve().parents[1] / "data" / "reference"
-TAXONOMY_FILE = REFERENCE_DIR / "drug_taxonomy.csv"
-UNIT_FILE = REFERENCE_DIR / "unit_factors.csv"
-
-# Reporters write these where they mean "no value"; they count as missing everywhere.
-MISSING_TOKENS = frozenset({"", "unknown", "n/a", "na/unknown", "none", "null", "-", "?",
-                            "not known", "unk", "not available"})
-
-# country_converter's `continent` says "America"; the UN geoscheme region is "Americas".
-_CONTINENT_TO_UN_REGION = {"Africa": "Africa", "America": "Americas", "Asia": "Asia",
-                           "Europe": "Europe", "Oceania": "Oceania"}
+from core.geography import MISSING_TOKENS, country_table, match_countries
+from core.taxonomy import TAXONOMY_FILE, UNCLASSIFIED, UNIT_FILE, read_taxonomy
 
 
 # --- mapping over unique values --------------------------------------------------------------
@@ -106,73 +93,19 @@ def name_key(text: pd.Series) -> pd.Series:
     return pd.Series(lowered.to_numpy(zero_copy_only=False), index=text.index, dtype=object)
 
 
-# --- countries -----------------------------------------------------------------------------
-@lru_cache(maxsize=1)
-def _country_data() -> tuple[pd.DataFrame, dict[str, str]]:
-    """country_converter's table (ISO3, UN region, subregion) and an exact-name index into it."""
-    data = _converter().data
-    table = pd.DataFrame({
-        "iso3": data["ISO3"].astype(str),
-        "region": data["continent"].map(_CONTINENT_TO_UN_REGION),
-        "subregion": data["UNregion"].astype(str),
-    }).drop_duplicates("iso3").set_index("iso3")
-    exact: dict[str, str] = {}
-    for column in ("name_official", "name_short", "ISO2", "ISO3"):
-        for name, iso3 in zip(data[column].astype(str), data["ISO3"].astype(str), strict=True):
-            exact[name.lower()] = iso3
-    return table, exact
-
-
-@lru_cache(maxsize=1)
-def _converter():  # noqa: ANN202 - country_converter has no type hints
-    import country_converter as coco
-
-    return coco.CountryConverter()
-
-
-def _regex_iso3(names: list[str]) -> list[str | None]:
-    """country_converter's regex match for names the exact index does not know (one batch).
-
-    A name matching several countries ("Macau, SAR of China") is retried on its part before the
-    first comma or parenthesis; still ambiguous or unmatched gives None.
-    """
-    if not names:
-        return []
-    logger = logging.getLogger("country_converter.country_converter")
-    previous = logger.level
-    logger.setLevel(logging.CRITICAL)  # "X not found in regex": the quarantine reports it
-    try:
-        results = _converter().convert(names, to="ISO3", not_found=None)
-        results = results if isinstance(results, list) and len(names) > 1 else [results]
-        table, _ = _country_data()
-        out: list[str | None] = []
-        for name, result in zip(names, results, strict=True):
-            if isinstance(result, list):
-                head = re.split(r"[,(]", name)[0].strip()
-                result = _converter().convert(head, to="ISO3", not_found=None) if head else None
-            out.append(result if isinstance(result, str) and result in table.index else None)
-    finally:
-        logger.setLevel(previous)
-    return out
-
-
+# --- countries (core/geography.py reads country_converter) ------------------------------------
 def countries_to_iso3(names: pd.Series) -> pd.Series:
     """ISO3 codes for country names, ISO2/ISO3 codes or official names; null when unknown."""
-    table, exact = _country_data()
-
     def _convert(uniques: pd.Series) -> pd.DataFrame:
-        text = uniques.astype(str).str.strip()
-        iso3 = text.str.lower().map(exact)
-        todo = iso3.isna() & ~text.str.lower().isin(MISSING_TOKENS)
-        iso3[todo] = _regex_iso3(text[todo].tolist())
-        return pd.DataFrame({"iso3": iso3.astype(object)})
+        return pd.DataFrame({"iso3": pd.Series(match_countries(uniques.astype(str).tolist()),
+                                               dtype=object)})
 
     return map_unique(names, _convert)["iso3"]
 
 
 def country_regions(iso3: pd.Series) -> pd.DataFrame:
     """UN region and subregion of ISO3 codes (null for null codes)."""
-    table, _ = _country_data()
+    table = country_table()
 
     def _lookup(uniques: pd.Series) -> pd.DataFrame:
         rows = table.reindex(uniques.to_numpy())
@@ -197,13 +130,8 @@ def country_lists_to_iso3(lists: pd.Series, sep: str = ";") -> pd.Series:
 @lru_cache(maxsize=4)
 def load_taxonomy(path: Path = TAXONOMY_FILE) -> pd.DataFrame:
     """The reviewed drug taxonomy, indexed by the name key: substance, group, kg_per_unit."""
-    table = pd.read_csv(path, dtype={"name": str, "substance": str, "group": str},
-                        keep_default_na=False, comment="#")
-    table["kg_per_unit"] = pd.to_numeric(table["kg_per_unit"], errors="coerce")
+    table = read_taxonomy(path).copy()
     table["name"] = name_key(table["name"])
-    unknown_groups = sorted(set(table["group"]) - set(DRUG_GROUPS))
-    if unknown_groups:
-        raise ValueError(f"{path}: unknown drug groups {unknown_groups}; allowed: {DRUG_GROUPS}")
     return table.drop_duplicates("name", keep="first").set_index("name")
 
 

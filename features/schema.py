@@ -15,6 +15,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from core.geography import UN_REGIONS  # noqa: F401 - part of the schema's vocabulary
+from core.taxonomy import DRUG_GROUPS, UNCLASSIFIED  # noqa: F401 - likewise
+
 # --- canonical input (DESIGN section 2) ------------------------------------------------------
 REQUIRED_COLUMNS: tuple[str, ...] = ("date", "country", "drug", "quantity", "unit")
 OPTIONAL_COLUMNS: tuple[str, ...] = (
@@ -79,13 +82,7 @@ SERIES_COLUMNS: tuple[str, ...] = (
 GEO_LEVELS: tuple[str, ...] = ("world", "region", "subregion", "country", "area")
 DRUG_LEVELS: tuple[str, ...] = ("group", "substance")
 METRICS: tuple[str, ...] = ("seizures", "kg")
-UN_REGIONS: tuple[str, ...] = ("Africa", "Americas", "Asia", "Europe", "Oceania")
 TRANSPORT_MODES: tuple[str, ...] = ("air", "land", "sea", "mail", "rail", "unknown")
-DRUG_GROUPS: tuple[str, ...] = (
-    "cannabis", "cocaine", "opioids", "amphetamine-type stimulants", "NPS", "sedatives",
-    "precursors", "other",
-)
-UNCLASSIFIED = "unclassified"
 
 # One seizure above this many kg-equivalents is a typo or a unit mix-up (the largest seizures on
 # record are tens of tonnes; precursor chemicals reach hundreds), never a real single seizure.

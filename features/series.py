@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.errors import NarcotrendError
+from core.errors import NarcotrendError
 from features.schema import METRICS, SERIES_COLUMNS
 
 #: Supported output frequencies -> the pandas period frequency whose periods start on them.

@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.errors import NarcotrendError
+from core.geography import country_table
 from features import synthetic_catalog as cat
-from features.errors import NarcotrendError
 from features.synthetic_catalog import MODE_NAMES, REPORTED_NAMES, UNIT_NAMES
 from features.synthetic_events import Plan, draw_plan
 
@@ -36,8 +37,6 @@ COLUMNS = ("seizure_id", "date", "country", "drug", "quantity", "unit", "transpo
            "concealment", "source")
 VOLUME = 0.54  # scales the catalog's base rates to a default world of ~130,000 records
 N_MONTHS = 108
-_CONTINENT_TO_REGION = {"Africa": "Africa", "America": "Americas", "Asia": "Asia",
-                        "Europe": "Europe", "Oceania": "Oceania"}
 _SEASON = {cat.CAN: (.2, 9), cat.COC: (.08, 11), cat.OPI: (.1, 7), cat.ATS: (.08, 12),
            cat.NPS: (.1, 7)}  # amplitude and peak month per group; others (.05, 6)
 _TREND = {cat.COC: .05, cat.ATS: .04, cat.NPS: .02, cat.CAN: -.01}  # log-growth per year
@@ -74,19 +73,6 @@ class _World:
 
 
 # --- catalog ---------------------------------------------------------------------------------
-def _country_table() -> pd.DataFrame:
-    """country_converter's table: ISO3 -> ISO2, UN region and subregion, short name."""
-    import country_converter as coco
-
-    data = coco.CountryConverter().data
-    table = pd.DataFrame({"iso3": data["ISO3"].astype(str), "iso2": data["ISO2"].astype(str),
-                          "region": data["continent"].map(_CONTINENT_TO_REGION),
-                          "subregion": data["UNregion"].astype(str),
-                          "name": data["name_short"].astype(str),
-                          "member": data["UNmember"].notna()})
-    return table.drop_duplicates("iso3").set_index("iso3")
-
-
 def _split(group: str, keys: set[str]) -> dict[str, float]:
     for rule_group, selector, weights in cat.SUBSTANCE_SPLITS:
         if rule_group == group and ("*" in selector or selector & keys):
@@ -97,7 +83,7 @@ def _split(group: str, keys: set[str]) -> dict[str, float]:
 def _build_world(scale: float, rng: np.random.Generator) -> _World:
     """Resolve the catalog: the default countries, widened at scale >= 3 with more countries and
     substances so that a large world has tens of thousands of series."""
-    table = _country_table()
+    table = country_table()
     iso3 = list(cat.CORE_RATES)
     rates = [np.asarray(cat.CORE_RATES[c], float) for c in iso3]
     subs = list(cat.SUBSTANCES)

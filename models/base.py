@@ -20,7 +20,7 @@ from scipy.stats import norm
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from features.errors import NarcotrendError
+from core.errors import NarcotrendError
 
 DEFAULT_LEVELS: tuple[int, ...] = (80, 95)
 SEASON_LENGTHS = {"MS": 12, "M": 12, "ME": 12, "W": 52, "W-MON": 52, "W-SUN": 52, "YS": 1,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.errors import NarcotrendError
+from core.errors import NarcotrendError
 
 THRESHOLD_COLUMNS = ("unique_id", "threshold")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 from rich.console import Console
 
-from serving.settings import Settings
+from core.settings import Settings
 
 
 def ensure_input_files(settings: Settings, console: Console) -> tuple[list[Path], str]:

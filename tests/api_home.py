@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving.auth import create_key, revoke_key
+from core.settings import Settings
+from serving.api.auth import create_key, revoke_key
 from serving.db import Alert, session_scope
-from serving.settings import Settings
 
 COUNTRIES = {  # ISO3 -> (UN region, UN subregion)
     "ESP": ("Europe", "Southern Europe"), "NLD": ("Europe", "Western Europe"),
@@ -236,7 +236,7 @@ def client(seeded: Seeded) -> Iterator[Any]:
     """A TestClient on the seeded home's app, lifespan started."""
     from fastapi.testclient import TestClient
 
-    from serving.app import create_app
+    from serving.api.app import create_app
 
     with TestClient(create_app(seeded.settings)) as test_client:
         yield test_client

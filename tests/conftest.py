@@ -4,6 +4,7 @@ database on SQLite and on the PostgreSQL server of NARCOTREND_TEST_POSTGRES_URL.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,20 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 POSTGRES_URL_ENV = "NARCOTREND_TEST_POSTGRES_URL"
 
 
+def narcotrend(home: Path, *args: str, env: dict[str, str] | None = None,
+               timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`narcotrend ARGS` in a fresh process on `home`, as a user runs it (exit codes, streams)."""
+    environ = {**os.environ, "NARCOTREND_HOME": str(home), **(env or {})}
+    return subprocess.run([sys.executable, "-m", "serving.cli", *args], capture_output=True,
+                          text=True, env=environ, cwd=REPO, timeout=timeout)
+
+
+@pytest.fixture
+def run_cli():  # noqa: ANN201 - returns `narcotrend`
+    """The command line in a fresh process: `run_cli(home, "ingest", path, env={...})`."""
+    return narcotrend
+
+
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
@@ -25,7 +40,7 @@ def in_ci() -> bool:
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
     """A fresh NARCOTREND_HOME so tests never touch each other or the working copy."""
-    from serving.settings import get_settings
+    from core.settings import get_settings
 
     monkeypatch.setenv("NARCOTREND_HOME", str(tmp_path))
     get_settings.cache_clear()
@@ -80,7 +95,7 @@ def postgres_schema_url(postgres_url: str) -> Iterator[str]:
 def db_url(request: pytest.FixtureRequest, home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """The service database URL, once on SQLite in the test home and once on PostgreSQL; the
     settings (NARCOTREND_DATABASE_URL) point at it, so code that takes settings uses it too."""
-    from serving.settings import get_settings
+    from core.settings import get_settings
 
     if request.param == "postgresql":
         url = request.getfixturevalue("postgres_schema_url")

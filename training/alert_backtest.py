@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from features.errors import NarcotrendError
+from core.errors import NarcotrendError
 from training.detect import DetectionConfig, detect_panel, full_panel, visible_panel
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from features.errors import NarcotrendError
+from core.errors import NarcotrendError
 from models import alerts as alert_shape
 from models.changepoint import scan_level_shifts
 from models.novelty import scan_new_drugs
@@ -46,7 +46,7 @@ from models.threshold import read_thresholds, scan_thresholds
 from models.trend import scan_trends
 
 if TYPE_CHECKING:
-    from serving.settings import Settings
+    from core.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -511,7 +511,7 @@ def detect(settings: Settings, as_of: str | None = None, *, since: str | None = 
     `replayed` counts the replayed months, and its created/updated/resolved counts include
     the replay's. Monthly builds only.
     """
-    from serving.alerts_store import upsert_alerts
+    from serving.alerting.alerts_store import upsert_alerts
     from serving.db import session_scope
 
     say = progress or (lambda message: None)
@@ -582,7 +582,7 @@ def _replay(settings: Settings, series: pd.DataFrame, routes: pd.DataFrame | Non
             last: pd.Timestamp, say: Callable[[str], None]) -> dict[str, int]:
     """Monthly detections from `since` up to the month before `last` (the detection's period),
     stored in order; returns the upserts' counts summed, and `months` replayed."""
-    from serving.alerts_store import upsert_alerts
+    from serving.alerting.alerts_store import upsert_alerts
     from serving.db import session_scope
     from training.alert_backtest import backtest_alerts
 

@@ -46,7 +46,7 @@ from typing import Any
 
 import pandas as pd
 
-from features.errors import NarcotrendError
+from core.errors import NarcotrendError
 
 RISING = {"surge", "emerging_trend"}
 FAMILIES: dict[str, set[str]] = {

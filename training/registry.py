@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from features.errors import NarcotrendError
+from core.errors import NarcotrendError
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from features.errors import NarcotrendError
+from core.errors import NarcotrendError
 from models.base import DEFAULT_LEVELS, Forecaster, Panel, season_length_for, to_panel
 from models.baselines import SeasonalNaive, WindowMedian
 from models.intermittent import TSB

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.errors import NarcotrendError
+from core.errors import NarcotrendError
 
 FORMATS: tuple[str, ...] = ("canonical", "unodc-ids", "cbp", "unodc-annual")
 RECORD_FORMATS: frozenset[str] = frozenset({"canonical", "unodc-ids"})

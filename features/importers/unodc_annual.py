@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.errors import NarcotrendError
+from core.errors import NarcotrendError
 from features.importers import row_hashes
 from features.normalise import classify_drugs, clean_text, countries_to_iso3, country_regions
 from features.schema import SERIES_COLUMNS, Reason

@@ -6,8 +6,8 @@ import sys
 
 from alembic.config import CommandLine
 
+from core.settings import get_settings
 from serving.migrations import alembic_config
-from serving.settings import get_settings
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 
+from core.settings import get_settings
 from serving.db import Base
-from serving.settings import get_settings
 
 config = context.config
 target_metadata = Base.metadata

@@ -1,0 +1,165 @@
+"""Alerts in the service database: one row per fingerprint, updated while the condition lasts,
+resolved automatically when it has not been seen for a few periods.
+
+Absence is counted in periods of data, not in runs: an alert last detected at 2024-03 is three
+periods absent in a run as of 2024-06, however often detection ran in between, so re-running a
+detection never resolves anything by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from core.errors import NarcotrendError
+from core.geography import normalise_geo
+from core.taxonomy import substance_groups
+from models.alerts import SEVERITIES
+from serving.db import Alert, utcnow
+
+_UPDATED_FIELDS = ("period", "detected_at", "severity", "score", "evidence", "route", "region",
+                   "geo_level")
+
+
+def periods_between(start: str, end: str) -> int:
+    """Months from `start` to `end` (`YYYY-MM`), negative when `end` is earlier."""
+    return (pd.Period(end, "M") - pd.Period(start, "M")).n
+
+
+def upsert_alerts(session: Session, alerts: Iterable[dict[str, Any]], as_of: str,
+                  resolve_after_periods: int = 3) -> dict[str, int]:
+    """Store one run's alerts as of period `as_of` (`YYYY-MM`).
+
+    A known fingerprint updates its row (period, detected_at, severity, score, evidence,
+    periods_absent = 0) and re-opens it if it was resolved; a new one is created. Rows not seen
+    in this run get `periods_absent` = periods since they were last detected, and are resolved
+    once that reaches `resolve_after_periods`. Returns counts `created`, `updated`, `reopened`,
+    `resolved`.
+    """
+    counts = {"created": 0, "updated": 0, "reopened": 0, "resolved": 0}
+    seen: set[str] = set()
+    incoming = {a["fingerprint"]: a for a in alerts}
+    existing = {}
+    if incoming:
+        rows = session.scalars(select(Alert).where(Alert.fingerprint.in_(list(incoming))))
+        existing = {row.fingerprint: row for row in rows}
+    for fp, alert in incoming.items():
+        seen.add(fp)
+        row = existing.get(fp)
+        if row is None:
+            session.add(Alert(
+                fingerprint=fp, type=alert["type"], geo_level=alert["geo_level"],
+                geo=alert["geo"], region=alert["region"], drug_level=alert["drug_level"],
+                drug=alert["drug"], metric=alert["metric"], period=alert["period"],
+                detected_at=alert["detected_at"], first_detected_at=alert["detected_at"],
+                severity=alert["severity"], score=alert["score"], route=alert.get("route"),
+                evidence=alert.get("evidence", {}), status="open", periods_absent=0))
+            counts["created"] += 1
+            continue
+        if periods_between(row.detected_at, alert["detected_at"]) < 0:
+            continue  # an older replay never overwrites newer news
+        for name in _UPDATED_FIELDS:
+            setattr(row, name, alert.get(name))
+        row.periods_absent = 0
+        if row.status == "resolved":
+            row.status = "open"
+            row.resolved_at = None
+            counts["reopened"] += 1
+        counts["updated"] += 1
+    stale = session.scalars(select(Alert).where(Alert.status != "resolved"))
+    for row in stale:
+        if row.fingerprint in seen:
+            continue
+        absent = periods_between(row.detected_at, as_of)
+        if absent <= 0:
+            continue
+        row.periods_absent = absent
+        if absent >= resolve_after_periods:
+            row.status = "resolved"
+            row.resolved_at = utcnow()
+            counts["resolved"] += 1
+    session.flush()
+    return counts
+
+
+def list_alerts(
+    session: Session,
+    *,
+    type: str | None = None,  # noqa: A002 - the field's name in the alert shape
+    geo: str | None = None,
+    drug: str | None = None,
+    severity: str | list[str] | None = None,
+    status: str | list[str] | None = None,
+    regions: list[str] | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[Alert], int]:
+    """Alerts matching every given filter, most severe and most recent first, and their total.
+
+    `geo` is read as subscriptions read it (a country name or ISO2 code means its ISO3; region
+    and subregion names in any case) and matches the alert's own place; `drug` matches in any
+    case, and a drug group also matches its substances' alerts (`cocaine` finds crack cocaine),
+    as subscriptions and silences do. `regions` keeps only alerts whose `region` is in the list
+    (the region scope of an API key); `severity` and `status` take one value or a list.
+    """
+    query = select(Alert)
+    if type is not None:
+        query = query.where(Alert.type == type)
+    if geo is not None:
+        query = query.where(Alert.geo == _stored_geo(geo))
+    if drug is not None:
+        names = {drug.strip().lower(), *_substances_of(drug)}
+        query = query.where(func.lower(Alert.drug).in_(sorted(names)))
+    if severity is not None:
+        query = query.where(Alert.severity.in_(_as_list(severity)))
+    if status is not None:
+        query = query.where(Alert.status.in_(_as_list(status)))
+    if regions is not None:
+        query = query.where(Alert.region.in_(regions))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rank = case({name: i for i, name in enumerate(SEVERITIES)}, value=Alert.severity, else_=-1)
+    rows = session.scalars(query.order_by(rank.desc(), Alert.detected_at.desc(),
+                                          Alert.score.desc(), Alert.id)
+                           .limit(limit).offset(offset))
+    return list(rows), int(total)
+
+
+def _stored_geo(geo: str) -> str:
+    """A geo filter as alerts store it; text no table knows is matched as given."""
+    try:
+        return normalise_geo(geo)
+    except NarcotrendError:
+        return geo
+
+
+def _substances_of(drug: str) -> set[str]:
+    """The substances (lower case) of a drug group, by the reviewed taxonomy; none otherwise."""
+    wanted = drug.strip().lower()
+    return {substance for substance, group in substance_groups().items()
+            if group.lower() == wanted}
+
+
+def get_alert(session: Session, alert_id: str) -> Alert | None:
+    """The alert with this id, or None."""
+    return session.get(Alert, alert_id)
+
+
+def acknowledge_alert(session: Session, alert_id: str, by: str) -> Alert | None:
+    """Record that `by` acknowledged the alert; an open alert becomes `acknowledged`, a resolved
+    or silenced one keeps its status. None if the id is unknown."""
+    row = session.get(Alert, alert_id)
+    if row is None:
+        return None
+    row.acknowledged_by = by
+    if row.status == "open":
+        row.status = "acknowledged"
+    session.flush()
+    return row
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)

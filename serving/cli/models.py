@@ -1,0 +1,98 @@
+"""Model commands: `narcotrend train`, `narcotrend models list` and `models promote VERSION`.
+
+Thin shells over `training.train.train`, `serving.api.model_store.list_model_versions` and
+`training.registry.promote`; heavy modules are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from serving.cli.app import app, console, models_app, print_json, print_table, settings
+
+
+@app.command("train")
+def train(
+    horizon: Annotated[int | None, typer.Option(
+        "--horizon", help="Periods to forecast (default: the `horizon` setting).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Backtest, choose, fit and forecast every series; log to MLflow and register the model."""
+    from training.train import train as run_train
+
+    cfg = settings()
+    with console.status("training") as status:
+        def say(message: str) -> None:
+            status.update(message)
+            console.print(message, highlight=False)
+
+        summary = run_train(cfg, horizon=horizon, progress=say)
+    if as_json:
+        print_json(summary)
+        return
+    console.print(
+        f"trained {summary['n_series']:,} series in {summary['seconds']:.0f}s: backtest MASE "
+        f"{summary['mase']:.3f}, coverage {summary['coverage_80']:.0%} (80%) and "
+        f"{summary['coverage_95']:.0%} (95%); {summary['fallbacks']} fallback series; version "
+        f"{summary['version']} ({'champion' if summary['promoted'] else 'not promoted'}: "
+        f"{summary['promotion']})", highlight=False)
+
+
+def _row(version: dict[str, Any]) -> dict[str, Any]:
+    metrics = version["metrics"]
+    n_series = metrics.get("n_series")  # MLflow stores every metric as a float
+    return {"version": version["version"], "champion": "champion" in version["aliases"],
+            "created_at": version["created_at"], "run_id": version["run_id"],
+            "mase": metrics.get("mase"), "coverage_80": metrics.get("coverage_80"),
+            "coverage_95": metrics.get("coverage_95"),
+            "n_series": None if n_series is None else int(n_series),
+            "promotion": version["tags"].get("promotion")}
+
+
+@models_app.command("list")
+def list_models(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the versions as JSON.")] = False,
+) -> None:
+    """Registered versions, newest first, with backtest metrics and the champion marked."""
+    from serving.api.model_store import list_model_versions
+
+    cfg = settings()
+    rows = [_row(v) for v in list_model_versions(cfg)]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print(f"no registered versions of {cfg.registered_model_name}: run "
+                      "`narcotrend train`")
+        return
+    from rich.table import Table
+
+    table = Table(title=cfg.registered_model_name)
+    for col in ("version", "champion", "MASE", "cov 80", "cov 95", "series", "created",
+                "promotion"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(row["version"], "*" if row["champion"] else "",
+                      _fmt(row["mase"], "{:.3f}"), _fmt(row["coverage_80"], "{:.0%}"),
+                      _fmt(row["coverage_95"], "{:.0%}"), _fmt(row["n_series"], "{:.0f}"),
+                      f"{row['created_at']:%Y-%m-%d %H:%M}", row["promotion"] or "")
+    print_table(table)
+
+
+def _fmt(value: float | None, pattern: str) -> str:
+    return "" if value is None else pattern.format(value)
+
+
+@models_app.command("promote")
+def promote(
+    version: Annotated[str, typer.Argument(help="Registered version to make champion.")],
+) -> None:
+    """Move the `champion` alias to VERSION by hand."""
+    from training.registry import promote as move_alias
+
+    result = move_alias(settings(), version)
+    console.print(f"champion is now version {result['version']}"
+                  + (f" (was {result['previous']})" if result["previous"] else ""),
+                  highlight=False)

@@ -1,1 +1,0 @@
-"""One router per resource; `serving.app.create_app` includes them all."""
