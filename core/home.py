@@ -136,6 +136,9 @@ class HomePaths:
             path.mkdir(parents=True, exist_ok=True)
 
 
+# the stored forecasts' columns (`forecasts.parquet`, `export forecasts`, DESIGN section 6)
+FORECAST_COLUMNS = ["unique_id", "ds", "forecast", "lo_80", "hi_80", "lo_95", "hi_95", "model"]
+FORECAST_VALUES = FORECAST_COLUMNS[2:7]  # the point forecast and its bands
 DEMO_SEIZURES = "seizures.csv"
 DEMO_EVENTS = "events.json"
 

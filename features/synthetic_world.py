@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,53 +22,36 @@ import pandas as pd
 from core.errors import NarcotrendError
 from core.geography import country_table
 from features import synthetic_catalog as cat
+from features.synthetic_base import (
+    END,
+    N_MONTHS,
+    START,
+    World,
+    choose,
+    choose_rows,
+    drug_mask,
+    month_index,
+    period_label,
+)
 from features.synthetic_catalog import MODE_NAMES, REPORTED_NAMES, UNIT_NAMES
 from features.synthetic_events import Plan, draw_plan
+from features.synthetic_routes import draw_routes
+from features.synthetic_truth import monthly, published_distractors, published_events
 
 __all__ = ["EVENTS_FILE", "MODE_NAMES", "REPORTED_NAMES", "SEIZURES_FILE", "UNIT_NAMES",
            "generate_world", "month_index", "write_world"]
 
 SEIZURES_FILE = "seizures.csv"
 EVENTS_FILE = "events.json"
-START, END = "2016-01", "2024-12"
 COLUMNS = ("seizure_id", "date", "country", "drug", "quantity", "unit", "transport_mode",
            "origin_country", "departure_country", "transit_countries", "destination_country",
            "concealment", "source")
 VOLUME = 0.54  # scales the catalog's base rates to a default world of ~130,000 records
-N_MONTHS = 108
 _SEASON = {cat.CAN: (.2, 9), cat.COC: (.08, 11), cat.OPI: (.1, 7), cat.ATS: (.08, 12),
            cat.NPS: (.1, 7)}  # amplitude and peak month per group; others (.05, 6)
 _TREND = {cat.COC: .05, cat.ATS: .04, cat.NPS: .02, cat.CAN: -.01}  # log-growth per year
 _BAD_ROWS = {"negative_quantity": 40, "impossible_date": 25, "unknown_unit": 30,
              "unknown_country": 20, "empty_drug": 35, "future_date": 15}
-_ROLE_KNOWN = {"destination": .65, "transit": .6, "departure": .5, "origin": .4}
-_DEST_KNOWN = {"destination": 1.0, "transit": .8, "departure": .35, "origin": .35}
-
-
-def month_index(period: str) -> int:
-    """Months since 2016-01 of a "YYYY-MM" period."""
-    year, month = int(period[:4]), int(period[5:7])
-    return (year - 2016) * 12 + month - 1
-
-
-def _period(t: int) -> str:
-    return f"{2016 + t // 12:04d}-{t % 12 + 1:02d}"
-
-
-@dataclass
-class _World:
-    """The world's catalog resolved to arrays: countries (C), substances (S), rates (C x S)."""
-
-    iso3: list[str]
-    region: np.ndarray
-    subregion: np.ndarray
-    spellings: list[tuple[tuple[str, ...], tuple[float, ...]]]
-    subs: list[cat.Substance]
-    group_of: np.ndarray
-    base: np.ndarray
-    size_mu: np.ndarray
-    names: dict[str, str]
-    geo_region: dict[str, str]
 
 
 # --- catalog ---------------------------------------------------------------------------------
@@ -80,7 +62,7 @@ def _split(group: str, keys: set[str]) -> dict[str, float]:
     return {}
 
 
-def _build_world(scale: float, rng: np.random.Generator) -> _World:
+def _build_world(scale: float, rng: np.random.Generator) -> World:
     """Resolve the catalog: the default countries, widened at scale >= 3 with more countries and
     substances so that a large world has tens of thousands of series."""
     table = country_table()
@@ -127,12 +109,12 @@ def _build_world(scale: float, rng: np.random.Generator) -> _World:
         spellings.append((tuple(f for f, _ in forms), tuple(w for _, w in forms)))
     geo_region = dict(zip(table.index, table["region"], strict=True))
     names = dict(zip(table.index, table["name"], strict=True))
-    return _World(iso3, region, subregion, spellings, subs, group_of, base, size_mu, names,
+    return World(iso3, region, subregion, spellings, subs, group_of, base, size_mu, names,
                   geo_region)
 
 
 # --- volumes ---------------------------------------------------------------------------------
-def _rates(world: _World, scale: float, rng: np.random.Generator) -> np.ndarray:
+def _rates(world: World, scale: float, rng: np.random.Generator) -> np.ndarray:
     """Expected seizures per country x substance x month, before events."""
     n_c, n_g = len(world.iso3), len(cat.GROUPS)
     t = np.arange(N_MONTHS)
@@ -156,13 +138,7 @@ def _rates(world: _World, scale: float, rng: np.random.Generator) -> np.ndarray:
     return world.base[:, :, None] * VOLUME * scale * per_group[:, world.group_of, :]
 
 
-def _drug_mask(world: _World, event: dict) -> np.ndarray:
-    if event["drug_level"] == "group":
-        return world.group_of == cat.GROUPS.index(event["drug"])
-    return np.array([s.name == event["drug"] for s in world.subs])
-
-
-def _apply_events(lam: np.ndarray, world: _World, scale: float, plan: Plan) -> None:
+def _applypublished_events(lam: np.ndarray, world: World, scale: float, plan: Plan) -> None:
     """Plant the level events (trend, surge, decline, new drug) and the reporting gaps.
 
     A level event's series is first raised, over its whole history, to the event's baseline (mean
@@ -173,7 +149,7 @@ def _apply_events(lam: np.ndarray, world: _World, scale: float, plan: Plan) -> N
         if event["type"] == "route_shift":
             continue
         c, t0 = world.iso3.index(event["geo"]), month_index(event["onset"])
-        drugs, after = _drug_mask(world, event), t >= t0
+        drugs, after = drug_mask(world, event), t >= t0
         if "baseline" in event:
             level = lam[c, drugs, max(t0 - 12, 0):t0].sum(axis=0).mean()
             target = event["baseline"] * scale
@@ -194,42 +170,20 @@ def _apply_events(lam: np.ndarray, world: _World, scale: float, plan: Plan) -> N
 
 
 # --- per-record attributes -------------------------------------------------------------------
-def _choose(rng: np.random.Generator, weights: cat.Weights | tuple, n: int) -> np.ndarray:
-    """n labels drawn from (label, weight) pairs, as an object array."""
-    labels = np.empty(len(weights), dtype=object)
-    labels[:] = [lab for lab, _ in weights]
-    p = np.asarray([w for _, w in weights], float)
-    return labels[rng.choice(len(labels), size=n, p=p / p.sum())]
-
-
-def _choose_rows(rng: np.random.Generator, forms: list[tuple[tuple, tuple]],
-                 row: np.ndarray) -> np.ndarray:
-    """For each record, one spelling of its row (country, substance, mode) by that row's weights."""
-    width = max(len(f) for f, _ in forms)
-    labels = np.full((len(forms), width), "", dtype=object)
-    cum = np.full((len(forms), width), 2.0)
-    for i, (f, w) in enumerate(forms):
-        labels[i, :len(f)] = f
-        cum[i, :len(w)] = np.cumsum(np.asarray(w) / sum(w))
-    u = rng.random(len(row))
-    pick = np.minimum((u[:, None] >= cum[row]).sum(axis=1), width - 1)
-    return labels[row, pick]
-
-
-def _sizes(world: _World, c: np.ndarray, s: np.ndarray, t: np.ndarray, plan: Plan,
+def _sizes(world: World, c: np.ndarray, s: np.ndarray, t: np.ndarray, plan: Plan,
            rng: np.random.Generator) -> np.ndarray:
     """Kilogram-equivalents: lognormal per substance and country, kg surges planted."""
     sigma = np.array([sub.sigma for sub in world.subs])
     log_kg = world.size_mu[c, s] + sigma[s] * rng.standard_normal(len(c))
     for event in plan.events:
         if event.get("metric") == "kg" and event["type"] == "surge":
-            hit = ((c == world.iso3.index(event["geo"])) & _drug_mask(world, event)[s]
+            hit = ((c == world.iso3.index(event["geo"])) & drug_mask(world, event)[s]
                    & (t >= month_index(event["onset"])))
             log_kg[hit] += math.log(event["magnitude"])
     return np.exp(log_kg)
 
 
-def _units(world: _World, s: np.ndarray, kg: np.ndarray,
+def _units(world: World, s: np.ndarray, kg: np.ndarray,
            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Quantity and unit as reporters write them: kg or g by size, tablets, litres."""
     form = np.array([sub.form for sub in world.subs], dtype=object)[s]
@@ -245,123 +199,16 @@ def _units(world: _World, s: np.ndarray, kg: np.ndarray,
     tablets = np.round(kg / np.where(tablet_kg > 0, tablet_kg, 1)).clip(1)
     quantity = np.where(as_tablet, tablets, quantity)
     n = len(s)
-    unit = _choose(rng, (("kg", .8), ("KG", .2)), n)
-    unit = np.where(as_gram, _choose(rng, (("g", .6), ("grams", .4)), n), unit)
-    unit = np.where(as_litre, _choose(rng, (("l", .75), ("litres", .25)), n), unit)
-    unit = np.where(as_tablet, _choose(rng, (("tablets", .55), ("tab", .2), ("pills", .25)), n),
+    unit = choose(rng, (("kg", .8), ("KG", .2)), n)
+    unit = np.where(as_gram, choose(rng, (("g", .6), ("grams", .4)), n), unit)
+    unit = np.where(as_litre, choose(rng, (("l", .75), ("litres", .25)), n), unit)
+    unit = np.where(as_tablet, choose(rng, (("tablets", .55), ("tab", .2), ("pills", .25)), n),
                     unit)
     return quantity, unit
 
 
-# --- routes ----------------------------------------------------------------------------------
-_GENERIC_MODES = (("land", .6), ("air", .2), ("sea", .1), ("mail", .08), ("rail", .02))
-
-
-def _joined(weights: tuple) -> tuple[tuple[str, float], ...]:
-    return tuple((";".join(option), w) for option, w in weights)
-
-
-def _route_draw(rng: np.random.Generator, t: np.ndarray, before: tuple, after: tuple | None,
-                t0: int, keep) -> np.ndarray:
-    """One route attribute per record, from the flow's weights or, from `t0` on, the shifted
-    ones; `keep` filters the labels allowed for the seizing country's role."""
-    def draw(weights: tuple) -> np.ndarray:
-        kept = tuple((lab, w) for lab, w in weights if keep(lab))
-        return _choose(rng, kept, len(t)) if kept else np.full(len(t), "", dtype=object)
-
-    values = draw(before)
-    return values if after is None else np.where(t >= t0, draw(after), values)
-
-
-def _fill_flow(out: dict[str, np.ndarray], idx: np.ndarray, t: np.ndarray, flow: cat.Flow,
-               geo: str, role: str, plan: Plan, rng: np.random.Generator) -> None:
-    """Route fields of the records seized in `geo` on `flow`, consistent with `geo`'s role."""
-    shifts = {e["attribute"]: e for e in plan.events if e.get("flow") == flow.name}
-
-    def shifted(attribute: str, weights: tuple, join: bool = False) -> tuple:
-        event = shifts.get(attribute)
-        after = None if event is None else event["after"]
-        if join:
-            weights, after = _joined(weights), (None if after is None else _joined(after))
-        return weights, after, (month_index(event["onset"]) if event else N_MONTHS)
-
-    n = len(idx)
-    known = rng.random(n) < _ROLE_KNOWN[role]
-    not_geo = lambda lab: lab != geo  # noqa: E731
-    b, a, t0 = shifted("origin_country", flow.origins)
-    origin = (np.full(n, geo, dtype=object) if role == "origin"
-              else _route_draw(rng, t, b, a, t0, not_geo))
-    b, a, t0 = shifted("departure_country", flow.departures)
-    departure = (np.full(n, geo, dtype=object) if role in ("departure", "origin")
-                 else _route_draw(rng, t, b, a, t0, not_geo))
-    b, a, t0 = shifted("transit_countries", flow.transits, join=True)
-    if role == "transit" and not any(geo in lab.split(";") for lab, _ in b):
-        b = ((geo, 1.0),)
-    through = ((lambda lab: geo in lab.split(";")) if role == "transit"
-               else (lambda lab: geo not in lab.split(";")))
-    transit = _route_draw(rng, t, b, a, t0, through)
-    destination = (np.full(n, geo, dtype=object) if role == "destination"
-                   else _route_draw(rng, t, flow.destinations, None, N_MONTHS, not_geo))
-    b, a, t0 = shifted("transport_mode", flow.modes)
-    mode = _route_draw(rng, t, b, a, t0, lambda lab: True)
-    u = rng.random((4, n))
-    out["origin"][idx] = np.where(known & (u[0] < .75), origin, "")
-    out["departure"][idx] = np.where(known & (u[1] < .85), departure, "")
-    out["destination"][idx] = np.where(known & (u[2] < _DEST_KNOWN[role]), destination, "")
-    out["transit"][idx] = np.where(known, _strip_transit(transit, departure, destination), "")
-    out["mode"][idx] = np.where(u[3] < .9, mode, "")
-
-
-def _strip_transit(transit: np.ndarray, departure: np.ndarray,
-                   destination: np.ndarray) -> np.ndarray:
-    """Transit lists without the record's own departure and destination countries."""
-    keys = transit + "|" + departure + "|" + destination
-    uniques, inverse = np.unique(keys.astype(str), return_inverse=True)
-    cleaned = np.empty(len(uniques), dtype=object)
-    for i, key in enumerate(uniques):
-        option, dep, dest = key.split("|")
-        cleaned[i] = ";".join(x for x in option.split(";") if x and x not in (dep, dest))
-    return cleaned[inverse]
-
-
-def _routes(world: _World, c: np.ndarray, s: np.ndarray, t: np.ndarray, plan: Plan,
-            rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Origin, departure, transit, destination (ISO3, "" when unknown) and transport mode."""
-    n, n_s = len(c), len(world.subs)
-    out = {k: np.full(n, "", dtype=object)
-           for k in ("origin", "departure", "transit", "destination", "mode")}
-    sub_index = {sub.name: j for j, sub in enumerate(world.subs)}
-    shares: dict[int, list[tuple[int, float]]] = {}
-    for f, flow in enumerate(cat.FLOWS):
-        for geo, (_, share) in flow.seized_at.items():
-            for name in flow.substances:
-                key = world.iso3.index(geo) * n_s + sub_index[name]
-                shares.setdefault(key, []).append((f, share))
-    pair = c * n_s + s
-    order = np.argsort(pair, kind="stable")
-    bounds = np.searchsorted(pair[order], np.array(sorted(shares))[:, None] + [0, 1])
-    flow_of = np.full(n, -1)
-    for key, (lo, hi) in zip(sorted(shares), bounds, strict=True):
-        entries = shares[key]
-        pick = np.searchsorted(np.cumsum([w for _, w in entries]), rng.random(hi - lo), "right")
-        flow_of[order[lo:hi]] = np.array([f for f, _ in entries] + [-1])[pick]
-    for f, flow in enumerate(cat.FLOWS):
-        members = np.flatnonzero(flow_of == f)
-        for geo, (role, _) in flow.seized_at.items():
-            idx = members[c[members] == world.iso3.index(geo)]
-            if len(idx):
-                _fill_flow(out, idx, t[idx], flow, geo, role, plan, rng)
-    rest = np.flatnonzero(flow_of < 0)
-    known = rest[rng.random(len(rest)) < .5]
-    out["mode"][known] = _choose(rng, _GENERIC_MODES, len(known))
-    local = [sub_index[x] for x in ("cannabis herb", "khat")]
-    domestic = rest[np.isin(s[rest], local) & (rng.random(len(rest)) < .3)]
-    out["origin"][domestic] = np.asarray(world.iso3, dtype=object)[c[domestic]]
-    return out
-
-
 # --- the written records ---------------------------------------------------------------------
-def _written(world: _World, c: np.ndarray, s: np.ndarray, day_str: np.ndarray, kg: np.ndarray,
+def _written(world: World, c: np.ndarray, s: np.ndarray, day_str: np.ndarray, kg: np.ndarray,
              routes: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
     """The canonical columns as reporters write them: codes or names, spelling variants."""
     n = len(c)
@@ -379,100 +226,19 @@ def _written(world: _World, c: np.ndarray, s: np.ndarray, day_str: np.ndarray, k
     origin[as_name] = [world.names.get(x, x) for x in origin[as_name]]
     return {
         "date": day_str,
-        "country": _choose_rows(rng, world.spellings, c),
-        "drug": _choose_rows(rng, [(tuple(x for x, _ in sub.names), tuple(w for _, w in sub.names))
+        "country": choose_rows(rng, world.spellings, c),
+        "drug": choose_rows(rng, [(tuple(x for x, _ in sub.names), tuple(w for _, w in sub.names))
                                    for sub in world.subs], s),
         "quantity": quantity,
         "unit": unit,
-        "transport_mode": _choose_rows(rng, mode_forms, mode_code),
+        "transport_mode": choose_rows(rng, mode_forms, mode_code),
         "origin_country": origin,
         "departure_country": routes["departure"],
         "transit_countries": routes["transit"],
         "destination_country": routes["destination"],
-        "concealment": _choose_rows(rng, concealment_forms, mode_code),
-        "source": _choose(rng, tuple((x, 1.0) for x in cat.SOURCES), n),
+        "concealment": choose_rows(rng, concealment_forms, mode_code),
+        "source": choose(rng, tuple((x, 1.0) for x in cat.SOURCES), n),
     }
-
-
-# --- truth -----------------------------------------------------------------------------------
-def _monthly(values: np.ndarray, t: np.ndarray) -> np.ndarray:
-    return np.bincount(t, weights=values, minlength=N_MONTHS)
-
-
-def _window_means(series: np.ndarray, t0: int) -> dict[str, float]:
-    """Monthly means in the 12 months before the onset, the 12 from it, and months 6 to 17."""
-    windows = {"before": series[max(t0 - 12, 0):t0], "after": series[t0:t0 + 12],
-               "late": series[t0 + 6:t0 + 18]}
-    return {k: round(float(v.mean()), 3) for k, v in windows.items()}
-
-
-def _route_shares(world: _World, s: np.ndarray, t: np.ndarray, routes: dict[str, np.ndarray],
-                  dest_region: np.ndarray, event: dict) -> tuple[dict, float]:
-    """Share of each gaining/losing entity among the records of the flow's substances bound for
-    the region whose attribute is known, 12 months before and after the onset; and how much the
-    share of records naming any gaining entity grew."""
-    column = {"departure_country": "departure", "transit_countries": "transit",
-              "transport_mode": "mode"}[event["attribute"]]
-    t0 = month_index(event["onset"])
-    flow = next(f for f in cat.FLOWS if f.name == event["flow"])
-    on_flow = np.isin(np.array([sub.name for sub in world.subs])[s], flow.substances)
-    base = on_flow & (dest_region == event["destination_region"]) & (routes[column] != "")
-    shares: dict[str, dict[str, float]] = {}
-    gaining: dict[str, float] = {}
-    windows = (("before", (t >= t0 - 12) & (t < t0)), ("after", (t >= t0) & (t < t0 + 12)))
-    for name, window in windows:
-        parts = [set(v.split(";")) for v in routes[column][base & window]]
-        total = max(len(parts), 1)
-        shares[name] = {e: round(sum(e in p for p in parts) / total, 3)
-                        for e in event["gaining"] + event["losing"]}
-        gaining[name] = sum(bool(p & set(event["gaining"])) for p in parts) / total
-    return shares, round(gaining["after"] - gaining["before"], 3)
-
-
-def _events(world: _World, c: np.ndarray, s: np.ndarray, t: np.ndarray, kg: np.ndarray,
-            routes: dict[str, np.ndarray], plan: Plan) -> list[dict]:
-    """The planted events as published in events.json, with what the records really show."""
-    dest_region = pd.Series(routes["destination"]).map(world.geo_region).to_numpy(object)
-    out = []
-    for spec in plan.events:
-        event = {k: v for k, v in spec.items() if k not in ("after", "flow")}
-        if spec["type"] == "route_shift":
-            shares, moved = _route_shares(world, s, t, routes, dest_region, spec)
-            substances = next(f for f in cat.FLOWS if f.name == spec["flow"]).substances
-            event.update(geo_level="region", geo=spec["destination_region"],
-                         region=spec["destination_region"], metric="seizures", flow=spec["flow"],
-                         substances=list(substances),
-                         magnitude=moved, observed_share=shares)
-        else:
-            hit = (c == world.iso3.index(spec["geo"])) & _drug_mask(world, spec)[s]
-            weights = kg[hit] if spec["metric"] == "kg" else np.ones(hit.sum())
-            event.update(geo_level="country", region=world.geo_region[spec["geo"]],
-                         observed_monthly=_window_means(_monthly(weights, t[hit]),
-                                                        month_index(spec["onset"])))
-        out.append(event)
-    return out
-
-
-def _distractors(world: _World, plan: Plan, outliers: list[tuple],
-                 outlier_ids: list[str]) -> list[dict]:
-    """The reporting gaps and giant seizures, as published in events.json."""
-    out: list[dict] = []
-    for geo, start, end in plan.gaps:
-        if geo not in world.iso3:
-            continue
-        out.append({"type": "reporting_gap", "geo_level": "country", "geo": geo,
-                    "region": world.geo_region[geo], "start": start, "end": end,
-                    "description": f"{geo} reports nothing from {start} to {end}: not a decline."})
-    for (geo, sub, reported, period, _, quantity, _, _), sid in zip(outliers, outlier_ids,
-                                                                  strict=True):
-        group = next(x.group for x in world.subs if x.name == sub)
-        out.append({"type": "outlier", "geo_level": "country", "geo": geo,
-                    "region": world.geo_region[geo], "drug_level": "substance", "drug": sub,
-                    "group": group, "reported_drug": reported, "period": period,
-                    "quantity": quantity, "unit": "kg", "seizure_id": sid,
-                    "description": f"One giant seizure of {quantity:,.0f} kg of {sub} in {geo} "
-                                   f"in {period}: not a trend."})
-    return out
 
 
 # --- dirt ------------------------------------------------------------------------------------
@@ -506,9 +272,9 @@ def _dirty(records: dict[str, np.ndarray], pool: np.ndarray, scale: float,
                                for y, x in zip(years, dates, strict=True)]
             key[sl] = n + 1e6
         elif kind == "unknown_unit":
-            out["unit"][sl] = _choose(rng, tuple((u, 1.0) for u in cat.UNKNOWN_UNITS), k)
+            out["unit"][sl] = choose(rng, tuple((u, 1.0) for u in cat.UNKNOWN_UNITS), k)
         elif kind == "unknown_country":
-            out["country"][sl] = _choose(rng, tuple((u, 1.0) for u in cat.UNKNOWN_COUNTRIES), k)
+            out["country"][sl] = choose(rng, tuple((u, 1.0) for u in cat.UNKNOWN_COUNTRIES), k)
         elif kind == "empty_drug":
             out["drug"][sl] = ""
         pos += k
@@ -536,7 +302,7 @@ def generate_world(seed: int = 7, scale: float = 1.0) -> tuple[pd.DataFrame, dic
     world = _build_world(scale, rng)
     plan = draw_plan(seed, world.names)
     lam = _rates(world, scale, rng)
-    _apply_events(lam, world, scale, plan)
+    _applypublished_events(lam, world, scale, plan)
     counts = rng.poisson(lam)
     c, s, t = np.unravel_index(np.repeat(np.arange(counts.size), counts.ravel()), counts.shape)
     sub_index = {sub.name: j for j, sub in enumerate(world.subs)}
@@ -547,21 +313,21 @@ def generate_world(seed: int = 7, scale: float = 1.0) -> tuple[pd.DataFrame, dic
     t = np.concatenate([t, [month_index(o[3]) for o in outliers]]).astype(np.int64)
     n = len(c)
 
-    days_in = np.array([pd.Period(_period(m)).days_in_month for m in range(N_MONTHS)])
+    days_in = np.array([pd.Period(period_label(m)).days_in_month for m in range(N_MONTHS)])
     day = (rng.random(n) * days_in[t]).astype(np.int64) + 1
     day[n_genuine:] = [o[4] for o in outliers]
     kg = _sizes(world, c, s, t, plan, rng)
     for k, o in enumerate(outliers, start=n_genuine):  # at least 5x the series' biggest month
         same = np.flatnonzero((c[:n_genuine] == c[k]) & (s[:n_genuine] == s[k]))
-        top = _monthly(kg[same], t[same]).max(initial=0.0)
+        top = monthly(kg[same], t[same]).max(initial=0.0)
         kg[k] = max(o[5], math.ceil(5 * top / 100) * 100)
     outliers = [o[:5] + (float(kg[k]),) + o[6:] for k, o in enumerate(outliers, start=n_genuine)]
-    routes = _routes(world, c, s, t, plan, rng)
+    routes = draw_routes(world, c, s, t, plan, rng)
     for k, o in enumerate(outliers, start=n_genuine):
         routes["mode"][k], routes["origin"][k], routes["destination"][k] = o[6], o[7], o[0]
         routes["departure"][k] = routes["transit"][k] = ""
-    date_table = np.array([[f"{_period(m)}-{d:02d}" for d in range(32)] for m in range(N_MONTHS)],
-                          dtype=object)
+    date_table = np.array([[f"{period_label(m)}-{d:02d}" for d in range(32)]
+                           for m in range(N_MONTHS)], dtype=object)
     records = _written(world, c, s, date_table[t, day], kg, routes, rng)
     for k, o in enumerate(outliers, start=n_genuine):
         records["drug"][k], records["unit"][k], records["quantity"][k] = o[2], "kg", o[5]
@@ -583,8 +349,8 @@ def generate_world(seed: int = 7, scale: float = 1.0) -> tuple[pd.DataFrame, dic
             frame[col] = frame[col].where(frame[col] != "", None)
     truth = {"seed": int(seed), "scale": float(scale), "start": START, "end": END,
              "countries": len(world.iso3), "substances": len(world.subs),
-             "events": _events(world, c, s, t, kg, routes, plan),
-             "distractors": _distractors(world, plan, outliers, outlier_ids), "dirt": dirt}
+             "events": published_events(world, c, s, t, kg, routes, plan),
+             "distractors": published_distractors(world, plan, outliers, outlier_ids), "dirt": dirt}
     return frame, truth
 
 

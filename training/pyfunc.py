@@ -15,7 +15,7 @@ import pandas as pd
 from mlflow.models.signature import ModelSignature
 from mlflow.types.schema import ColSpec, Schema
 
-FORECAST_COLUMNS = ["unique_id", "ds", "forecast", "lo_80", "hi_80", "lo_95", "hi_95", "model"]
+from core.home import FORECAST_COLUMNS
 
 
 def bundle_signature() -> ModelSignature:

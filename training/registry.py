@@ -11,6 +11,7 @@ import json
 import math
 import tempfile
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -22,7 +23,7 @@ from core.errors import NarcotrendError
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from training.train import TrainingResult
+    from training.fit import TrainingResult
 
 EXPERIMENT = "narcotrend-training"
 CHAMPION = "champion"
@@ -251,3 +252,74 @@ def promote(settings: Any, version: str) -> dict[str, Any]:
     write_version_forecasts(settings, str(version))
     return {"version": str(version), "previous": previous.version if previous else None,
             "promotion": reason}
+
+
+# --- reading the registry (serving, `models list`) -----------------------------------------------
+def store_exists(settings: Any) -> bool:
+    """False for the default SQLite store before anything was tracked (do not create it)."""
+    return bool(settings.mlflow_tracking_uri) or settings.paths.mlflow_db.exists()
+
+
+def champion_version(settings: Any) -> tuple[str, str | None] | None:
+    """(version, run id) the champion alias points at, None when there is none."""
+    if not store_exists(settings):
+        return None
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mv = client_for(settings).get_model_version_by_alias(settings.registered_model_name,
+                                                              CHAMPION)
+    except MlflowException:
+        return None
+    return str(mv.version), mv.run_id
+
+
+def load_version(settings: Any, version: str) -> Any:
+    """One registered version as a pyfunc, by number (a moving alias cannot race it); loading
+    runs our reviewed models-from-code file and deserialises nothing."""
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+    return mlflow.pyfunc.load_model(f"models:/{settings.registered_model_name}/{version}")
+
+
+def list_model_versions(settings: Any) -> list[dict[str, Any]]:
+    """Registered versions, newest first, with their run's metrics, tags and aliases."""
+    if not store_exists(settings):
+        return []
+    from mlflow.exceptions import MlflowException
+
+    client = client_for(settings)
+    try:
+        versions = client.search_model_versions(f"name='{settings.registered_model_name}'")
+    except MlflowException:
+        return []
+    try:
+        aliases_of = _aliases_by_version(client.get_registered_model(
+            settings.registered_model_name).aliases)
+    except MlflowException:
+        aliases_of = {}
+    out: list[dict[str, Any]] = []
+    for mv in sorted(versions, key=lambda v: int(v.version), reverse=True):
+        metrics: dict[str, float] = {}
+        if mv.run_id:
+            try:
+                metrics = dict(client.get_run(mv.run_id).data.metrics)
+            except MlflowException:
+                metrics = {}
+        out.append({
+            "version": str(mv.version), "run_id": mv.run_id,
+            "aliases": aliases_of.get(str(mv.version), []), "tags": dict(mv.tags or {}),
+            "metrics": {k: v for k, v in metrics.items() if np.isfinite(v)},
+            "created_at": datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC),
+        })
+    return out
+
+
+def _aliases_by_version(aliases: dict[str, str] | None) -> dict[str, list[str]]:
+    """{version: [alias, ...]} from the registered model's {alias: version}."""
+    out: dict[str, list[str]] = {}
+    for alias, version in (aliases or {}).items():
+        out.setdefault(str(version), []).append(alias)
+    return out

@@ -1,270 +1,23 @@
-"""The train stage (`narcotrend train`): backtest, choose, fit, forecast, track, register.
-
-``fit_forecasts`` is the pure part (a long series frame in, forecasts and their evidence out);
-``train`` is the stage around it: it reads ``data/series/series.parquet``, writes
-``data/forecasts/forecasts.parquet`` and records the run in MLflow (:mod:`training.registry`).
-"""
+"""The train stage (`narcotrend train`): fit forecasts for every built series
+(:mod:`training.fit`), record the run and register the bundle in MLflow
+(:mod:`training.registry`), and write the champion's forecasts to the home."""
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from core.errors import NarcotrendError
-from models.base import DEFAULT_LEVELS, Forecaster, Panel, season_length_for, to_panel
-from models.baselines import SeasonalNaive, WindowMedian
-from models.intermittent import TSB
-from models.statistical import ETS, Theta
-from training.backtest import cross_validation, forecast
-from training.metrics import evaluate, series_scales, summarize
-from training.selection import calibrate, choose, combine, conformal_factors
-
-Progress = Callable[[str], None]
-FORECAST_COLUMNS = ["unique_id", "ds", "forecast", "lo_80", "hi_80", "lo_95", "hi_95", "model"]
-FALLBACK = "snaive"
-# Above this many (smooth series x fits) the full ETS and Theta searches give way to smaller ones
-# (ETS: no trend, additive season; Theta: the standard model), about 4x cheaper, so that a panel of
-# thousands of series still trains in minutes on two cores.
-FULL_SEARCH_BUDGET = 8_000
-SMOOTH_ONLY = ("ets", "theta", "arima")
-SPARSE_ONLY = ("tsb", "croston")
-SPARSE_ZERO_SHARE = 0.5
-
-
-def default_models(season_length: int, n_smooth: int = 0, fits_per_series: int = 4,
-                   freq: str | None = None) -> list[Forecaster]:
-    """The candidates a series chooses from: the window median, ETS and Theta on log1p
-    (smooth series only) and TSB for sparse counts.
-
-    Measured on the CBP 12-month holdout (bench/forecast.py): choosing per series among all
-    eleven implemented models (naive, seasonal naive, drift, means, ETS, Theta, Croston, TSB,
-    global gradient boosting) by backtest MASE was worse than these few robust ones (mean MASE
-    over regular series 1.99 against 1.94): with three noisy backtest windows, the more
-    candidates, the more often a lucky one wins (the winner's curse). Seizure series are spiky,
-    and MASE rewards the median, which the window median and the log models forecast. ARIMA
-    is left out as well: its order search costs 10-50x an ETS fit per series and window."""
-    full = n_smooth * fits_per_series <= FULL_SEARCH_BUDGET
-    window = max(season_length, 12)
-    return [
-        WindowMedian(window),
-        ETS(season_length, model="ZZZ" if full else "ZNA", transform="log1p"),
-        Theta(season_length, model=None if full else "STM", transform="log1p"),
-        TSB(),
-    ]
-
-
-def sparse_series(panel: Panel, h: int) -> np.ndarray:
-    """Ids of series that are mostly zeros before the last backtest cutoff: smoothing models
-    built for continuous data add cost and no accuracy there (Croston/TSB/means cover them)."""
-    out = []
-    for uid, y in zip(panel.ids, panel.y, strict=True):
-        seen = y[:-h] if len(y) > h else y
-        seen = seen[~np.isnan(seen)]
-        if seen.size and np.mean(seen == 0) >= SPARSE_ZERO_SHARE:
-            out.append(uid)
-    return np.array(out, dtype=object)
-
-
-@dataclass
-class TrainingResult:
-    """Everything a training run produces, for storage, tracking and tests."""
-
-    forecasts: pd.DataFrame
-    backtest: pd.DataFrame
-    project_backtest: pd.DataFrame
-    evaluation: pd.DataFrame
-    weights: pd.DataFrame
-    factors: dict[int, float]
-    fallbacks: dict[str, str]
-    skipped: list[str]
-    model_failures: dict[str, int]
-    metrics: dict[str, float]
-    params: dict[str, Any]
-    timings: dict[str, float] = field(default_factory=dict)
-
-
-def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
-                  freq: str | None = None, models: Sequence[Forecaster] | None = None,
-                  method: Literal["best", "ensemble"] = "best", top_k: int = 3,
-                  level: Sequence[int] = DEFAULT_LEVELS, n_jobs: int = -1,
-                  dask_scheduler: str | None = None,
-                  progress: Progress | None = None) -> TrainingResult:
-    """Backtest every model on every series, keep the best (or a weighted few) per series,
-    calibrate the intervals on the backtest errors, refit on all data and forecast ``h`` ahead.
-
-    ``method="best"`` (the per-series idxmin of backtest MASE) is the default: on the CBP holdout
-    it scored a mean MASE of 1.94 over regular series against 1.97 for inverse-MASE weighted
-    ensembles of the best 2 or 3 (bench/forecast.py). Smoothing models (ETS, Theta, ARIMA) run
-    on smooth series only and intermittent-demand ones (TSB, Croston) on mostly-zero ones,
-    when the default candidates are used.
-
-    A series with too little history for a backtest, or on which every model failed, gets the
-    seasonal naive forecast and is listed in ``fallbacks``; a series with no observation at all
-    is listed in ``skipped``.
-    """
-    say = progress or (lambda message: None)
-    levels = tuple(level)
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    panel = to_panel(series, freq=freq)
-    season_length = season_length_for(panel.freq)
-    min_train = max(2 * season_length, 8)
-    n_obs = panel.n_observed()
-    skipped = [str(u) for u in panel.ids[n_obs == 0]]
-    at_last_cutoff = np.array([np.count_nonzero(~np.isnan(y[:-h])) if len(y) > h else 0
-                               for y in panel.y])
-    eligible = panel.subset(panel.ids[(at_last_cutoff >= min_train) & (n_obs > 0)])
-    short = panel.subset(panel.ids[(at_last_cutoff < min_train) & (n_obs > 0)])
-    sparse = set(sparse_series(eligible, h))
-    smooth = eligible.subset([u for u in eligible.ids if u not in sparse])
-    routed = models is None
-    models = list(models) if models is not None else default_models(
-        season_length, len(smooth), windows + 1, panel.freq)
-    aliases = [m.alias for m in models]
-    candidates = list(aliases)
-    if FALLBACK not in aliases:  # backtested for the fallback's calibration, not a candidate
-        models.append(SeasonalNaive(season_length, alias=FALLBACK))
-        aliases.append(FALLBACK)
-    say(f"backtesting {len(models)} models on {len(eligible):,} series ({windows} windows, "
-        f"horizon {h}; smoothing models on {len(smooth):,} series, intermittent-demand "
-        f"models on {len(sparse):,} mostly-zero ones); "
-        f"{len(short):,} short series get the {FALLBACK} fallback")
-
-    sparse_panel = eligible.subset(sorted(sparse))
-    groups = [(eligible, [m for m in models
-                          if not routed or m.alias not in SMOOTH_ONLY + SPARSE_ONLY]),
-              (smooth, [m for m in models if routed and m.alias in SMOOTH_ONLY]),
-              (sparse_panel, [m for m in models if routed and m.alias in SPARSE_ONLY])]
-    cv, cv_failures = _backtest_groups(groups, h, windows, step, levels, min_train, n_jobs,
-                                       dask_scheduler)
-    timings["backtest_seconds"] = time.perf_counter() - started
-    first_cutoff = cv.groupby("unique_id")["cutoff"].min() if len(cv) else None
-    scales = series_scales(eligible, season_length, first_cutoff)
-    ran = [a for a in aliases if a in cv.columns]
-    evaluation = evaluate(cv, scales, ran, levels) if len(cv) else pd.DataFrame(
-        columns=["unique_id", "metric", *ran])
-    choosable = evaluation[["unique_id", "metric", *[a for a in ran if a in candidates]]]
-    weights = choose(choosable, "mase", top_k, method) if len(evaluation) else pd.DataFrame(
-        columns=["unique_id", "model", "weight"])
-    project_cv = combine(cv, weights, levels) if len(weights) else pd.DataFrame()
-    factors = conformal_factors(project_cv, levels) if len(project_cv) else {lvl: 1.0
-                                                                             for lvl in levels}
-    fallback_cv = combine(cv, _single(cv["unique_id"].unique(), FALLBACK), levels) \
-        if len(cv) else pd.DataFrame()
-    fallback_factors = conformal_factors(fallback_cv, levels) if len(fallback_cv) else factors
-    say(f"chose per series by backtest MASE ({method}, top {top_k}); interval factors "
-        + ", ".join(f"{lvl}%: {f:.2f}" for lvl, f in factors.items()))
-
-    t_final = time.perf_counter()
-    fallbacks = {str(u): "too short for a backtest" for u in short.ids}
-    all_failed = sorted(set(eligible.ids) - set(weights["unique_id"]))
-    fallbacks.update({str(u): "every model failed in the backtest" for u in all_failed})
-    needed = {alias: set(weights.loc[weights["model"] == alias, "unique_id"])
-              for alias in weights["model"].unique()}
-    final, final_failures = _final_forecasts(eligible, models, needed, h, levels, n_jobs,
-                                             dask_scheduler)
-    chosen = combine(final, weights, levels) if len(final) else pd.DataFrame(
-        columns=["unique_id", "ds", "forecast", "model"])
-    lost = sorted(set(chosen.loc[chosen["forecast"].isna(), "unique_id"]))
-    fallbacks.update({str(u): "the chosen models failed in the final fit" for u in lost})
-    chosen = calibrate(chosen[~chosen["unique_id"].isin(lost)], factors)
-    fallback_ids = sorted(fallbacks)
-    pieces = [chosen]
-    if fallback_ids:
-        fb_panel = panel.subset(fallback_ids)
-        fb, _ = forecast(fb_panel, [SeasonalNaive(season_length, alias=FALLBACK)], h, levels, 1)
-        fb = calibrate(combine(fb, _single(fb_panel.ids, FALLBACK), levels), fallback_factors)
-        fb["model"] = f"{FALLBACK} (fallback)"
-        pieces.append(fb[fb["forecast"].notna()])
-    result = pd.concat([p for p in pieces if len(p)], ignore_index=True) if any(
-        len(p) for p in pieces) else pd.DataFrame(columns=FORECAST_COLUMNS)
-    result = result.rename(columns={f"{side}-{lvl}": f"{side}_{lvl}" for lvl in levels
-                                    for side in ("lo", "hi")})
-    result = result[FORECAST_COLUMNS].sort_values(["unique_id", "ds"], ignore_index=True)
-    timings["final_fit_seconds"] = time.perf_counter() - t_final
-    timings["fit_seconds"] = time.perf_counter() - started
-
-    failures = {alias: len(set(cv_failures.get(alias, {})) | set(final_failures.get(alias, {})))
-                for alias in aliases}
-    metrics = _metrics(evaluation, project_cv, scales, levels)
-    params = {"horizon": h, "backtest_windows": windows, "backtest_step": step,
-              "freq": panel.freq, "season_length": season_length, "models": ",".join(aliases),
-              "candidates": ",".join(candidates), "method": method, "top_k": top_k,
-              "min_train": min_train,
-              "n_series_total": len(panel), "n_series_backtested": len(eligible),
-              "n_series_sparse": len(sparse)}
-    params.update({f"model.{m.alias}": json.dumps(m.get_params(), default=str) for m in models})
-    return TrainingResult(result, cv, project_cv, evaluation, weights, factors, fallbacks,
-                          skipped, failures, metrics, params, timings)
-
-
-def _backtest_groups(groups: Sequence[tuple[Panel, list[Forecaster]]], h: int, windows: int,
-                     step: int, levels: tuple[int, ...], min_train: int, n_jobs: int,
-                     dask_scheduler: str | None) -> tuple[pd.DataFrame, dict]:
-    """Backtests of each (series, models) group, side by side (NaN where a model did not run)."""
-    keys = ["unique_id", "ds", "cutoff", "y"]
-    frame: pd.DataFrame | None = None
-    failures: dict[str, dict[str, str]] = {}
-    for panel, group_models in groups:
-        if not len(panel) or not group_models:
-            continue
-        cv, fails = cross_validation(panel, group_models, h, windows, step, levels, min_train,
-                                     n_jobs, dask_scheduler)
-        failures.update(fails)
-        frame = cv if frame is None else frame.merge(cv, on=keys, how="outer")
-    return (frame if frame is not None else pd.DataFrame(columns=keys)), failures
-
-
-def _single(ids: Sequence[str] | np.ndarray, alias: str) -> pd.DataFrame:
-    return pd.DataFrame({"unique_id": list(ids), "model": alias, "weight": 1.0})
-
-
-def _final_forecasts(panel: Panel, models: Sequence[Forecaster], needed: dict[str, set[str]],
-                     h: int, levels: tuple[int, ...], n_jobs: int,
-                     dask_scheduler: str | None) -> tuple[pd.DataFrame, dict]:
-    """Refit on all data only the models a series uses (global models on every series)."""
-    frame: pd.DataFrame | None = None
-    failures: dict[str, dict[str, str]] = {}
-    for model in models:
-        ids = needed.get(model.alias)
-        if not ids:
-            continue
-        part = panel if getattr(model, "is_global", False) else panel.subset(sorted(ids))
-        out, fails = forecast(part, [model], h, levels, n_jobs, dask_scheduler)
-        failures.update(fails)
-        frame = out if frame is None else frame.merge(out, on=["unique_id", "ds"], how="outer")
-    return (frame if frame is not None else pd.DataFrame(columns=["unique_id", "ds"])), failures
-
-
-def _metrics(evaluation: pd.DataFrame, project_cv: pd.DataFrame, scales: pd.DataFrame,
-             levels: tuple[int, ...]) -> dict[str, float]:
-    """Aggregate backtest metrics of the project's forecast and of each model (mean over
-    series of the per-series metric)."""
-    out: dict[str, float] = {}
-    if len(evaluation):
-        for metric, row in summarize(evaluation).iterrows():
-            for alias, value in row.items():
-                out[f"{metric}.{alias}"] = float(value)
-    if len(project_cv):
-        project_cv = project_cv.rename(columns={"forecast": "project"}).rename(
-            columns=lambda c: f"project-{c}" if c.startswith(("lo-", "hi-")) else c)
-        project = summarize(evaluate(project_cv, scales, ["project"], levels))["project"]
-        out.update({str(k): float(v) for k, v in project.items()})
-    return out
+from core.home import read_series, write_parquet_atomic
+from training.fit import Progress, fit_forecasts
+from training.registry import log_training_run
 
 
 def load_series(settings: Any) -> pd.DataFrame:
     """The built series of a home; a one-line error names the missing file and the fix."""
-    path = settings.series_dir / "series.parquet"
-    if not path.exists():
-        raise NarcotrendError(f"no series at {path}: run `narcotrend build` first")
-    return pd.read_parquet(path, columns=["unique_id", "ds", "y"])
+    return read_series(settings.paths, columns=["unique_id", "ds", "y"])
 
 
 def train(settings: Any, horizon: int | None = None,
@@ -272,8 +25,6 @@ def train(settings: Any, horizon: int | None = None,
     """`narcotrend train`: forecasts for every built series, stored and tracked; the summary
     (run id, registered version, whether it became champion, backtest MASE and coverage,
     number of series and fallbacks)."""
-    from training.registry import log_training_run
-
     say = progress or (lambda message: None)
     h = settings.horizon if horizon is None else horizon
     if isinstance(h, bool) or not isinstance(h, int) or h < 1:
@@ -288,12 +39,10 @@ def train(settings: Any, horizon: int | None = None,
     # data/forecasts/forecasts.parquet holds the champion's forecasts (e-mail charts, thresholds
     # and `export forecasts` read it): a candidate that is not promoted is kept beside it
     settings.forecasts_dir.mkdir(parents=True, exist_ok=True)
-    champion_path = settings.forecasts_dir / "forecasts.parquet"
+    champion_path = settings.paths.forecasts
     out_path = champion_path if registered["promoted"] else (
-        settings.forecasts_dir / f"candidate-v{registered['version']}.parquet")
-    tmp = out_path.with_suffix(".parquet.tmp")
-    result.forecasts.to_parquet(tmp, index=False)
-    tmp.replace(out_path)
+        settings.paths.candidate_forecasts(registered["version"]))
+    write_parquet_atomic(result.forecasts, out_path)
     say(f"wrote {len(result.forecasts):,} forecast rows to {out_path}"
         + ("" if registered["promoted"] else f" ({champion_path.name} keeps the champion's)"))
     summary = {

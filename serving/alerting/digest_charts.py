@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.home import FORECAST_COLUMNS
+
 HISTORY_PERIODS = 36
-_FORECAST_COLUMNS = ["unique_id", "ds", "forecast", "lo_80", "hi_80", "lo_95", "hi_95"]
 
 
 def _read_rows(path: Path, unique_ids: list[str], columns: list[str]) -> pd.DataFrame | None:
@@ -33,7 +34,7 @@ def load_chart_data(series_path: Path, forecasts_path: Path, unique_ids: Iterabl
     """History (`unique_id, ds, y`) and forecasts of the given series; None for a missing file."""
     ids = sorted(set(unique_ids))
     history = _read_rows(series_path, ids, ["unique_id", "ds", "y"])
-    forecasts = _read_rows(forecasts_path, ids, _FORECAST_COLUMNS)
+    forecasts = _read_rows(forecasts_path, ids, FORECAST_COLUMNS[:7])
     return history, forecasts
 
 

@@ -21,14 +21,10 @@ import base64
 import logging
 import os
 import smtplib
-import ssl
-import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import parseaddr
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
@@ -47,15 +43,16 @@ from serving.alerting.digest import (
 )
 from serving.alerting.scopes import KeyScope, key_scopes
 from serving.alerting.silences import apply_silences
+from serving.alerting.smtp import SMTP_TIMEOUT_SECONDS, connect_smtp, send_message, write_eml
 from serving.alerting.subscriptions import list_subscriptions, severity_rank, subscription_matches
 from serving.db import Alert, Delivery, OutboxMessage, new_id, session_scope, utcnow
+from serving.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
 CLAIM_SECONDS = 120
 BACKOFF_BASE_SECONDS = 60
 BACKOFF_MAX_SECONDS = 3600
-SMTP_TIMEOUT_SECONDS = 30
 # Test hook: exit the process right after a message left (SMTP accepted it or the .eml file
 # was written) and before the database records it, to prove that the crash loses nothing.
 CRASH_AFTER_SEND_ENV = "NARCOTREND_TEST_CRASH_AFTER_SEND"
@@ -260,51 +257,6 @@ def _defer_unclaimed(url: str, outbox_ids: list[str], now: datetime, error: str)
             row.next_attempt_at = now + timedelta(seconds=backoff_seconds(row.attempts))
 
 
-def connect_smtp(settings: Settings) -> smtplib.SMTP:
-    """An SMTP connection as configured: implicit TLS, STARTTLS or plain, then login if set."""
-    host, port = settings.smtp_host or "localhost", settings.smtp_port
-    context = ssl.create_default_context()
-    smtp: smtplib.SMTP
-    if settings.smtp_ssl:
-        smtp = smtplib.SMTP_SSL(host, port, timeout=SMTP_TIMEOUT_SECONDS, context=context)
-    else:
-        smtp = smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT_SECONDS)
-        if settings.smtp_starttls:
-            smtp.starttls(context=context)
-    if settings.smtp_user:
-        password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
-        smtp.login(settings.smtp_user, password)
-    return smtp
-
-
-def _is_permanent(err: Exception) -> bool:
-    """A 5xx refusal of this message (not a login or TLS problem): retrying will not help."""
-    if isinstance(err, smtplib.SMTPAuthenticationError | smtplib.SMTPNotSupportedError):
-        return False
-    if isinstance(err, smtplib.SMTPRecipientsRefused):
-        return all(code >= 500 for code, _ in err.recipients.values())
-    if isinstance(err, smtplib.SMTPSenderRefused | smtplib.SMTPDataError):
-        return err.smtp_code >= 500
-    return False
-
-
-def _connection_lost(err: Exception) -> bool:
-    return isinstance(err, OSError | smtplib.SMTPServerDisconnected | smtplib.SMTPConnectError)
-
-
-def _send(smtp: smtplib.SMTP, message: EmailMessage, envelope_from: str,
-          recipient: str) -> tuple[str, str | None]:
-    """Hand one message to the server: ("sent" | "failed" | "deferred" | "down", error)."""
-    try:
-        smtp.send_message(message, from_addr=envelope_from, to_addrs=[recipient])
-    except (smtplib.SMTPException, OSError) as err:
-        error = f"{type(err).__name__}: {err}"[:1000]
-        if _is_permanent(err):
-            return "failed", error
-        return ("down" if _connection_lost(err) else "deferred"), error
-    return "sent", None
-
-
 def _defer_rest(settings: Settings, outbox_ids: list[str], now: datetime,
                 error: BaseException | str | None) -> int:
     """Back off every row of `outbox_ids` (the first one claimed, the rest not) after the
@@ -322,18 +274,6 @@ def _crash_hook() -> None:
     code = os.environ.get(CRASH_AFTER_SEND_ENV)
     if code:
         os._exit(int(code) if code.isdigit() else 70)
-
-
-def write_eml(outbox_dir: Path, outbox_id: str, message: EmailMessage) -> Path:
-    """Write `<outbox id>.eml` atomically; an existing file (a rerun) is left as it is."""
-    path = outbox_dir / f"{outbox_id}.eml"
-    if path.exists():
-        return path
-    outbox_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".eml.tmp")
-    tmp.write_bytes(message.as_bytes(policy=SMTP))
-    os.replace(tmp, path)
-    return path
 
 
 def deliver_pending(settings: Settings, now: datetime | None = None, *,
@@ -371,7 +311,7 @@ def deliver_pending(settings: Settings, now: datetime | None = None, *,
                 except (smtplib.SMTPException, OSError) as err:
                     counts["deferred"] += _defer_rest(settings, due[position:], now, err)
                     break
-            outcome, error = _send(smtp, message, envelope_from, row.recipient)
+            outcome, error = send_message(smtp, message, envelope_from, row.recipient)
             if outcome == "sent":
                 _crash_hook()
                 _finish(url, outbox_id, now, status="sent")
@@ -431,23 +371,10 @@ def start_delivery_scheduler(settings: Settings,
     Returns `stop()`, which ends the loop and waits for a running cycle to finish. A failing
     cycle is logged and retried at the next tick; it never kills the thread.
     """
-    stopping = threading.Event()
+    def cycle() -> None:
+        log.info("delivery cycle: %s", run(settings))
 
-    def loop() -> None:
-        while not stopping.is_set():
-            try:
-                counts = run(settings)
-                log.info("delivery cycle: %s", counts)
-            except Exception:  # noqa: BLE001 - a scheduler must outlive one bad cycle
-                log.exception("delivery cycle failed; retrying in %ss",
-                              settings.send_interval_seconds)
-            stopping.wait(settings.send_interval_seconds)
-
-    thread = threading.Thread(target=loop, name="narcotrend-mail", daemon=True)
-    thread.start()
-
-    def stop() -> None:
-        stopping.set()
-        thread.join(timeout=SMTP_TIMEOUT_SECONDS + 5)
-
-    return stop
+    loop = Periodic(cycle, settings.send_interval_seconds, "narcotrend-mail", immediately=True,
+                    join_seconds=SMTP_TIMEOUT_SECONDS + 5)
+    loop.start()
+    return loop.stop

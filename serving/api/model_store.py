@@ -23,14 +23,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.home import FORECAST_COLUMNS, FORECAST_VALUES
 from core.settings import Settings
 from serving.periodic import Periodic
+from training.registry import champion_version, load_version
 
 log = logging.getLogger(__name__)
 
-CHAMPION_ALIAS = "champion"
 SERIES_KEYS = ["geo_level", "geo", "region", "drug_level", "drug", "metric"]
-FORECAST_COLUMNS = ["ds", "forecast", "lo_80", "hi_80", "lo_95", "hi_95"]
 ROUTE_ATTRIBUTES = ("departure_country", "origin_country", "transit_countries",
                     "destination_country", "transport_mode")
 
@@ -111,13 +111,13 @@ def index_forecasts(frame: pd.DataFrame) -> dict[str, dict[str, Any]]:
     frame = frame.assign(ds=pd.to_datetime(frame["ds"]).dt.strftime("%Y-%m-%d"))
     if "model" not in frame.columns:
         frame = frame.assign(model=None)
-    values = frame[FORECAST_COLUMNS[1:]].astype(float)
-    frame[FORECAST_COLUMNS[1:]] = values.where(np.isfinite(values), None).astype(object)
+    values = frame[FORECAST_VALUES].astype(float)
+    frame[FORECAST_VALUES] = values.where(np.isfinite(values), None).astype(object)
     out: dict[str, dict[str, Any]] = {}
     for uid, part in frame.sort_values(["unique_id", "ds"]).groupby("unique_id", sort=False):
         models = part["model"].dropna()
         out[str(uid)] = {"model": str(models.iloc[0]) if len(models) else None,
-                         "points": part[FORECAST_COLUMNS].to_dict(orient="records")}
+                         "points": part[["ds", *FORECAST_VALUES]].to_dict(orient="records")}
     return out
 
 
@@ -131,43 +131,14 @@ def champion_forecasts(model: Any, unique_ids: list[str]) -> pd.DataFrame | None
     except Exception as err:  # noqa: BLE001 - a model that cannot answer falls back to the file
         log.warning("champion predict failed, serving forecasts.parquet instead: %s", err)
         return None
-    if isinstance(out, pd.DataFrame) and {"unique_id", *FORECAST_COLUMNS} <= set(out.columns):
+    if isinstance(out, pd.DataFrame) and set(FORECAST_COLUMNS[:7]) <= set(out.columns):
         return out
     return None
 
 
-def _mlflow_store_exists(settings: Settings) -> bool:
-    """False for the default SQLite store before anything was tracked (do not create it)."""
-    return bool(settings.mlflow_tracking_uri) or (settings.mlruns_dir / "mlflow.db").exists()
-
-
-def mlflow_client(settings: Settings) -> Any:
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
-
-
-def champion_version(settings: Settings) -> tuple[str, str | None] | None:
-    """(version, run id) the champion alias points at, None when there is none."""
-    if not _mlflow_store_exists(settings):
-        return None
-    from mlflow.exceptions import MlflowException
-
-    try:
-        mv = mlflow_client(settings).get_model_version_by_alias(
-            settings.registered_model_name, CHAMPION_ALIAS)
-    except MlflowException:
-        return None
-    return str(mv.version), mv.run_id
-
-
 def load_champion(settings: Settings, version: str, run_id: str | None) -> Champion:
     """Load one registered version as a pyfunc (by number, so a moving alias cannot race it)."""
-    import mlflow
-
-    mlflow.set_tracking_uri(settings.tracking_uri)
-    mlflow.set_registry_uri(settings.tracking_uri)
-    model = mlflow.pyfunc.load_model(f"models:/{settings.registered_model_name}/{version}")
+    model = load_version(settings, version)
     return Champion(name=settings.registered_model_name, version=version, run_id=run_id,
                     model=model, loaded_at=datetime.now(UTC))
 
@@ -260,44 +231,3 @@ class ModelStore:
 
     def stop(self) -> None:
         self._poller.stop()
-
-
-def list_model_versions(settings: Settings) -> list[dict[str, Any]]:
-    """Registered versions, newest first, with their run's metrics, tags and aliases."""
-    if not _mlflow_store_exists(settings):
-        return []
-    from mlflow.exceptions import MlflowException
-
-    client = mlflow_client(settings)
-    try:
-        versions = client.search_model_versions(f"name='{settings.registered_model_name}'")
-    except MlflowException:
-        return []
-    try:
-        aliases_of = _aliases_by_version(client.get_registered_model(
-            settings.registered_model_name).aliases)
-    except MlflowException:
-        aliases_of = {}
-    out: list[dict[str, Any]] = []
-    for mv in sorted(versions, key=lambda v: int(v.version), reverse=True):
-        metrics: dict[str, float] = {}
-        if mv.run_id:
-            try:
-                metrics = dict(client.get_run(mv.run_id).data.metrics)
-            except MlflowException:
-                metrics = {}
-        out.append({
-            "version": str(mv.version), "run_id": mv.run_id,
-            "aliases": aliases_of.get(str(mv.version), []), "tags": dict(mv.tags or {}),
-            "metrics": {k: v for k, v in metrics.items() if np.isfinite(v)},
-            "created_at": datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC),
-        })
-    return out
-
-
-def _aliases_by_version(aliases: dict[str, str] | None) -> dict[str, list[str]]:
-    """{version: [alias, ...]} from the registered model's {alias: version}."""
-    out: dict[str, list[str]] = {}
-    for alias, version in (aliases or {}).items():
-        out.setdefault(str(version), []).append(alias)
-    return out

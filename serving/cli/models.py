@@ -1,6 +1,6 @@
 """Model commands: `narcotrend train`, `narcotrend models list` and `models promote VERSION`.
 
-Thin shells over `training.train.train`, `serving.api.model_store.list_model_versions` and
+Thin shells over `training.train.train`, `training.registry.list_model_versions` and
 `training.registry.promote`; heavy modules are imported inside the commands.
 """
 
@@ -56,7 +56,7 @@ def list_models(
     as_json: Annotated[bool, typer.Option("--json", help="Print the versions as JSON.")] = False,
 ) -> None:
     """Registered versions, newest first, with backtest metrics and the champion marked."""
-    from serving.api.model_store import list_model_versions
+    from training.registry import list_model_versions
 
     cfg = settings()
     rows = [_row(v) for v in list_model_versions(cfg)]

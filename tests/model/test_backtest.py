@@ -9,8 +9,8 @@ import pytest
 from models.base import LocalForecaster
 from models.baselines import Naive, SeasonalNaive, WindowMean
 from training.backtest import backtest_offsets, cross_validation
+from training.fit import fit_forecasts
 from training.selection import calibrate, choose, combine, conformal_factors
-from training.train import fit_forecasts
 
 
 def frame(values: dict[str, np.ndarray]) -> pd.DataFrame:

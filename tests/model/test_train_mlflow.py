@@ -51,8 +51,9 @@ def test_train_registers_gates_the_champion_and_a_fresh_process_serves_the_same_
     from core.settings import get_settings
     from models.baselines import WindowMean
     from serving.cli.app import app
+    from training.fit import fit_forecasts
     from training.registry import log_training_run
-    from training.train import fit_forecasts, train
+    from training.train import train
 
     settings = get_settings()
     series = build_world_series(settings)
