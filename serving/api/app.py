@@ -26,8 +26,10 @@ from serving.api.model_store import ModelStore
 from serving.api.query_cache import QueryCache
 from serving.api.routers import (
     alerts,
+    charts,
     forecasts,
     health,
+    incidents,
     jobs,
     keys,
     models,
@@ -86,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AuditMiddleware)
     for module in (health, series, forecasts, trends, routes, alerts, subscriptions, models,
                    jobs, keys):
+        app.include_router(module.router)
+    for module in (incidents, charts):  # one alert picture (issue 17)
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=DASHBOARD_DIR), name="static")
 
