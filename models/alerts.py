@@ -127,6 +127,8 @@ def make_alert(
 
 
 def _rounded(value: Any) -> Any:
+    """Floats at 3 significant digits below 1 (a q-value of 2e-06 stays 2e-06, not 0), else
+    at 2 decimals."""
     if isinstance(value, float):
-        return round(value, 4) if abs(value) < 1 else round(value, 2)
+        return float(f"{value:.3g}") if abs(value) < 1 else round(value, 2)
     return value

@@ -100,7 +100,6 @@ def route_shares_spec(shares: pd.DataFrame, keys: Sequence[str], *, title: str =
              .encode(x=_x(), y=alt.Y("share:Q", stack="normalize", title="share",
                                       axis=alt.Axis(format="%")),
                      color=alt.Color("key:N", sort=list(keys), title=None),
-                     order=alt.Order("key:N"),
                      tooltip=[alt.Tooltip("ds:T", format="%Y-%m", title="period"), "key:N",
                               alt.Tooltip("share:Q", format=".0%",
                                           title="share (3-month average)")])
@@ -115,7 +114,7 @@ def severity_counts_spec(counts: Mapping[str, int], *, title: str = "") -> dict[
     order = list(SEVERITY_COLOURS)
     data = pd.DataFrame({"severity": order, "count": [int(counts.get(s, 0)) for s in order]})
     chart = (alt.Chart(data, name="severity").mark_bar()
-             .encode(x=alt.X("severity:N", sort=order, title=None),
+             .encode(x=alt.X("severity:N", sort=order, title=None, axis=alt.Axis(labelAngle=0)),
                      y=alt.Y("count:Q", title="alerts", axis=alt.Axis(tickMinStep=1)),
                      color=alt.Color("severity:N", sort=order, legend=None,
                                      scale=alt.Scale(domain=order,

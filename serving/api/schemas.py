@@ -10,7 +10,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, com
 from core.periods import period_label
 
 T = TypeVar("T")
-ALERTS_DOC = "docs/alerts.md in the repository"
 PERIOD_TEXT = ("The period in the one vocabulary: `YYYY-MM` months, `YYYY-Www` weeks, `YYYY-Qn` "
                "quarters, `YYYY` years")
 
@@ -162,7 +161,7 @@ _ALERT_EXAMPLE = {
 
 class Alert(BaseModel):
     """An alert in the one JSON shape of DESIGN section 5; every field and every evidence
-    figure of every type is described in """ + "docs/alerts.md" + """ in the repository."""
+    figure of every type is described in docs/alerts.md in the repository."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [_ALERT_EXAMPLE]})
 
@@ -427,6 +426,27 @@ _ERROR_DESCRIPTIONS = {
     409: "Conflicts with the current state",
     503: "The data or model this needs is not loaded yet",
 }
+
+
+_VALIDATION_TEXT = {
+    "HTTPValidationError.detail": "Every problem found in the request",
+    "ValidationError.loc": "Where the problem is: `query`, `path` or `body`, then the name",
+    "ValidationError.msg": "What is wrong, in a sentence",
+    "ValidationError.type": "The kind of problem (a stable word)",
+    "ValidationError.input": "The value given",
+    "ValidationError.ctx": "Details of the rule broken (e.g. the limit)",
+}
+
+
+def describe_validation_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI's own 422 schemas with their properties described (so every property is)."""
+    components = schema.get("components", {}).get("schemas", {})
+    for key, text in _VALIDATION_TEXT.items():
+        name, prop = key.split(".")
+        found = components.get(name, {}).get("properties", {}).get(prop)
+        if found is not None:
+            found.setdefault("description", text)
+    return schema
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
