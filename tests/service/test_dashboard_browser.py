@@ -172,7 +172,8 @@ def test_a_digest_link_opens_its_alert_with_its_series(browser, seeded: Seeded):
         expect(page.locator("#series-select")).to_have_value(series_id)
         assert marks(page, "series-forecast", "history") == 1
         # the alert's own chart sits beside it, its period marked
-        page.wait_for_selector("[data-chart=alert-chart] g.alert_period_marks > *", state="attached")
+        page.wait_for_selector("[data-chart=alert-chart] g.alert_period_marks > *",
+                               state="attached")
         chart, panel = page.locator("#alert-chart").bounding_box(), page.locator(
             "#alert-fields").bounding_box()
         assert chart["y"] < panel["y"] + panel["height"] and chart["x"] > panel["x"]
