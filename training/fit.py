@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from core.home import FORECAST_COLUMNS
+from core.progress import steps
 from models.base import DEFAULT_LEVELS, Forecaster, Panel, season_length_for, to_panel
 from models.baselines import SeasonalNaive, WindowMedian
 from models.intermittent import TSB
@@ -139,7 +140,7 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
               (smooth, [m for m in models if routed and m.alias in SMOOTH_ONLY]),
               (sparse_panel, [m for m in models if routed and m.alias in SPARSE_ONLY])]
     cv, cv_failures = _backtest_groups(groups, h, windows, step, levels, min_train, n_jobs,
-                                       dask_scheduler)
+                                       dask_scheduler, say)
     timings["backtest_seconds"] = time.perf_counter() - started
     first_cutoff = cv.groupby("unique_id")["cutoff"].min() if len(cv) else None
     scales = series_scales(eligible, season_length, first_cutoff)
@@ -165,7 +166,7 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
     needed = {alias: set(weights.loc[weights["model"] == alias, "unique_id"])
               for alias in weights["model"].unique()}
     final, final_failures = _final_forecasts(eligible, models, needed, h, levels, n_jobs,
-                                             dask_scheduler)
+                                             dask_scheduler, say)
     chosen = combine(final, weights, levels) if len(final) else pd.DataFrame(
         columns=["unique_id", "ds", "forecast", "model"])
     lost = sorted(set(chosen.loc[chosen["forecast"].isna(), "unique_id"]))
@@ -203,18 +204,23 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
 
 def _backtest_groups(groups: Sequence[tuple[Panel, list[Forecaster]]], h: int, windows: int,
                      step: int, levels: tuple[int, ...], min_train: int, n_jobs: int,
-                     dask_scheduler: str | None) -> tuple[pd.DataFrame, dict]:
-    """Backtests of each (series, models) group, side by side (NaN where a model did not run)."""
+                     dask_scheduler: str | None, say: Progress | None = None
+                     ) -> tuple[pd.DataFrame, dict]:
+    """Backtests of each (series, models) group, side by side (NaN where a model did not run),
+    one model at a time so that progress shows per model."""
     keys = ["unique_id", "ds", "cutoff", "y"]
     frame: pd.DataFrame | None = None
     failures: dict[str, dict[str, str]] = {}
+    tick = steps(say, "backtests", sum(len(m) for p, m in groups if len(p)))
     for panel, group_models in groups:
         if not len(panel) or not group_models:
             continue
-        cv, fails = cross_validation(panel, group_models, h, windows, step, levels, min_train,
-                                     n_jobs, dask_scheduler)
-        failures.update(fails)
-        frame = cv if frame is None else frame.merge(cv, on=keys, how="outer")
+        for model in group_models:
+            cv, fails = cross_validation(panel, [model], h, windows, step, levels, min_train,
+                                         n_jobs, dask_scheduler)
+            tick(f"{model.alias} on {len(panel):,} series")
+            failures.update(fails)
+            frame = cv if frame is None else frame.merge(cv, on=keys, how="outer")
     return (frame if frame is not None else pd.DataFrame(columns=keys)), failures
 
 
@@ -224,16 +230,19 @@ def _single(ids: Sequence[str] | np.ndarray, alias: str) -> pd.DataFrame:
 
 def _final_forecasts(panel: Panel, models: Sequence[Forecaster], needed: dict[str, set[str]],
                      h: int, levels: tuple[int, ...], n_jobs: int,
-                     dask_scheduler: str | None) -> tuple[pd.DataFrame, dict]:
+                     dask_scheduler: str | None, say: Progress | None = None
+                     ) -> tuple[pd.DataFrame, dict]:
     """Refit on all data only the models a series uses (global models on every series)."""
     frame: pd.DataFrame | None = None
     failures: dict[str, dict[str, str]] = {}
+    tick = steps(say, "final fit", sum(bool(needed.get(m.alias)) for m in models))
     for model in models:
         ids = needed.get(model.alias)
         if not ids:
             continue
         part = panel if getattr(model, "is_global", False) else panel.subset(sorted(ids))
         out, fails = forecast(part, [model], h, levels, n_jobs, dask_scheduler)
+        tick(f"{model.alias} on {len(part):,} series")
         failures.update(fails)
         frame = out if frame is None else frame.merge(out, on=["unique_id", "ds"], how="outer")
     return (frame if frame is not None else pd.DataFrame(columns=["unique_id", "ds"])), failures

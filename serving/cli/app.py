@@ -33,7 +33,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(subscriptions_app, name="subscriptions")
 
 # Messages and progress go to stderr so that `--json` output on stdout stays machine-readable.
-console = Console(stderr=True)
+# Not a terminal (a log, a pipe): lines are never wrapped at 80 columns.
+console = Console(stderr=True, soft_wrap=not sys.stderr.isatty())
 cli_state: dict[str, bool] = {"debug": False}
 
 

@@ -20,15 +20,12 @@ def train(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Backtest, choose, fit and forecast every series; log to MLflow and register the model."""
+    from core.progress import Progress
     from training.train import train as run_train
 
     cfg = settings()
-    with console.status("training") as status:
-        def say(message: str) -> None:
-            status.update(message)
-            console.print(message, highlight=False)
-
-        summary = run_train(cfg, horizon=horizon, progress=say)
+    with Progress(console) as progress:  # a bar on a terminal, stage lines in a log
+        summary = run_train(cfg, horizon=horizon, progress=progress)
     if as_json:
         print_json(summary)
         return
@@ -37,7 +34,7 @@ def train(
         f"{summary['mase']:.3f}, coverage {summary['coverage_80']:.0%} (80%) and "
         f"{summary['coverage_95']:.0%} (95%); {summary['fallbacks']} fallback series; version "
         f"{summary['version']} ({'champion' if summary['promoted'] else 'not promoted'}: "
-        f"{summary['promotion']})", highlight=False)
+        f"{summary['promotion']})", highlight=False, soft_wrap=True)
 
 
 def _row(version: dict[str, Any]) -> dict[str, Any]:

@@ -6,11 +6,13 @@ screenshot kept."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 from pathlib import Path
 
+import httpx
 import pytest
 from api_home import EVIL, Seeded, serve_in_thread
 from playwright.sync_api import expect
@@ -222,4 +224,64 @@ def test_dashboard_without_a_key_says_how_to_get_one(browser, seeded: Seeded):
         page.goto(f"{base}/")
         expect(page.locator("#message")).to_contain_text("narcotrend keys create")
         assert not page.is_visible("#panels")
+        page.close()
+
+
+def detect_line(home: Path, run_cli) -> tuple[int, int]:
+    """(active alerts, incidents) that `narcotrend detect` printed after its run."""
+    done = run_cli(home, "detect", timeout=600)
+    assert done.returncode == 0, done.stderr
+    found = re.search(r"; (\d+) active alerts? in (\d+) incidents?", done.stderr)
+    assert found, done.stderr
+    return int(found[1]), int(found[2])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("seed", [7, 23])  # the built-in world, and one unseen seed
+def test_cli_api_dashboard_and_detect_show_one_picture_of_the_built_in_world(
+        browser, tmp_path, run_cli, seed):
+    """After world -> ingest -> build -> detect: the CLI default, the API default and the
+    dashboard show the same active alerts and counts as detect's summary; the dashboard's top
+    rows are min(10, incidents) distinct incidents, one event at several levels one row."""
+    from bench.detect import prepare
+    from core.settings import Settings
+    from serving.api.auth import create_key
+
+    prepare(tmp_path, seed)
+    active, incident_count = detect_line(tmp_path, run_cli)
+    settings = Settings(home=tmp_path)
+    with session_scope(settings.service_database_url) as session:
+        key, _ = create_key(session, "viewer", name="picture")
+    listed = run_cli(tmp_path, "alerts", "list", "--json", "--limit", "1000")
+    cli_ids = {a["id"] for a in json.loads(listed.stdout)}
+    with serve_in_thread(create_app(settings)) as base:
+        auth = {"Authorization": f"Bearer {key}"}
+        api = httpx.get(f"{base}/v1/alerts?limit=500", headers=auth).json()
+        api_ids = {a["id"] for a in api["items"]}
+        incidents = httpx.get(f"{base}/v1/incidents?limit=500", headers=auth).json()
+        page, problems = open_dashboard(browser, base, key)
+        picture = page.locator("#alerts-picture")
+        shown = [row.get_attribute("data-members").split()
+                 for row in page.locator("#alerts-table tbody tr").all()]
+        assert cli_ids == api_ids and len(api_ids) == api["total"] == active
+        assert incidents["total"] == incident_count
+        assert (picture.get_attribute("data-alerts"), picture.get_attribute("data-incidents")) \
+            == (str(active), str(incident_count))
+        assert len(shown) == min(10, incident_count)
+        members = [m for row in shown for m in row]
+        assert len(members) == len(set(members))  # no alert in two rows
+        top = [set(i["members"]) for i in incidents["items"][:10]]
+        assert [set(row) for row in shown] == top
+        # one event at three geo levels and two drug levels is one row (the HKG case)
+        by_id = {i["id"]: i for i in incidents["items"]}
+        rows = [by_id[row.get_attribute("data-incident")]
+                for row in page.locator("#alerts-table tbody tr").all()]
+        if seed == 7:
+            hkg = [r for r in rows if "HKG" in r["geos"]]
+            assert len(hkg) == 1 and {"Asia", "Eastern Asia", "HKG"} <= set(hkg[0]["geos"])
+            assert len(hkg[0]["drugs"]) == 2
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"dashboard-world-{seed}.png"), full_page=True)
+        assert problems == []
         page.close()
