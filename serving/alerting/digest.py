@@ -75,10 +75,12 @@ def render_chart_png(history: pd.DataFrame, forecast: pd.DataFrame | None = None
 
 
 def digest_subject(entries: Sequence[DigestEntry]) -> str:
-    """"Narcotrend: 3 alerts, top severity HIGH"."""
-    count = len(entries)
+    """"Narcotrend: 4 alerts in 2 incidents, top severity HIGH" (the words of the summary line
+    the CLI and the dashboard show)."""
+    count, alerts = len(entries), sum(len(e.alerts) for e in entries)
     top = max((e.severity for e in entries), key=severity_rank, default="low")
-    return f"Narcotrend: {count} alert{'' if count == 1 else 's'}, top severity {top.upper()}"
+    return (f"Narcotrend: {alerts} alert{'' if alerts == 1 else 's'} in {count} incident"
+            f"{'' if count == 1 else 's'}, top severity {top.upper()}")
 
 
 @cache

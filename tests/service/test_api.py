@@ -99,7 +99,7 @@ def test_forecast_has_intervals_model_and_champion_version(client, seeded: Seede
     assert body["points"][0]["forecast"] == pytest.approx(history["points"][-1]["y"])
 
 
-def test_trends_are_open_emerging_trends_ranked_by_score(client, seeded: Seeded):
+def test_trends_are_active_emerging_trends_ranked_by_score(client, seeded: Seeded):
     body = client.get("/v1/trends", headers=seeded.auth("viewer")).json()
     assert body["total"] >= 3
     assert {t["type"] for t in body["items"]} == {"emerging_trend"}

@@ -166,7 +166,7 @@ def test_digest_is_delivered_with_text_html_and_inline_chart(settings, smtp):
     assert len(smtp.messages) == 1
     rcpt, message = smtp.messages[0]
     assert rcpt == ["planner@example.org"]
-    assert message["Subject"] == "Narcotrend: 1 alert, top severity HIGH"
+    assert message["Subject"] == "Narcotrend: 1 alert in 1 incident, top severity HIGH"
     assert message["To"] == "planner@example.org"
     assert message.get_content_type() == "multipart/alternative"
     text, html = text_of(message), html_of(message)
@@ -215,7 +215,8 @@ def test_severity_rise_sends_the_alert_again_and_a_fall_does_not(settings, smtp)
     run_delivery_cycle(settings)
 
     assert [m["Subject"] for _, m in smtp.messages] == [
-        "Narcotrend: 1 alert, top severity MEDIUM", "Narcotrend: 1 alert, top severity CRITICAL"]
+        "Narcotrend: 1 alert in 1 incident, top severity MEDIUM",
+        "Narcotrend: 1 alert in 1 incident, top severity CRITICAL"]
     assert alert_id in text_of(smtp.messages[1][1])
     with session_scope(settings.service_database_url) as session:
         mark = session.scalars(select(Delivery)).one()
@@ -345,7 +346,7 @@ def test_region_alert_and_same_alert_in_its_countries_form_one_entry(settings, s
     run_delivery_cycle(settings)
 
     message = smtp.messages[0][1]
-    assert message["Subject"] == "Narcotrend: 2 alerts, top severity HIGH"
+    assert message["Subject"] == "Narcotrend: 4 alerts in 2 incidents, top severity HIGH"
     text = text_of(message)
     assert "Surge: cocaine (kg) in Europe" in text
     assert "also in: Spain (ESP, high), Portugal (PRT, low)" in text

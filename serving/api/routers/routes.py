@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 import pandas as pd
 from fastapi import APIRouter, HTTPException, Query, Response, status
 
+from serving.alerting.incidents import ACTIVE_STATUSES
 from serving.api.deps import (
     AlertsCacheDep,
     PageDep,
@@ -106,10 +107,12 @@ def list_route_shifts(
     destination: Annotated[str | None, Query(max_length=32, description="UN region",
                                              examples=["Europe"])] = None,
     status_: Annotated[AlertStatus | None, Query(
-        alias="status", description="Only this status (default: every status)")] = None,
+        alias="status", description="Only this status; default: the active ones (open and "
+        "acknowledged)")] = None,
 ) -> Response:
     """Route-shift alerts (what gained and lost share), most severe first, in the key's
     regions."""
-    return alert_page(session, cache, page, type="route_shift", drug=drug, status=status_,
+    return alert_page(session, cache, page, type="route_shift", drug=drug,
+                      status=status_ or list(ACTIVE_STATUSES),
                       regions=scope_regions(principal, destination))
 

@@ -1,4 +1,4 @@
-"""Emerging trends: open `emerging_trend` alerts ranked by score, in the key's regions."""
+"""Emerging trends: active `emerging_trend` alerts ranked by score, in the key's regions."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from serving.alerting import alerts_store
+from serving.alerting.incidents import ACTIVE_STATUSES
 from serving.api.deps import AlertsCacheDep, PageDep, PrincipalDep, SessionDep, scope_regions
 from serving.api.routers.alerts import alert_out, cached_json
 from serving.api.schemas import Alert, AlertStatus, Page, error_responses
@@ -24,7 +25,8 @@ def list_trends(
     drug: Annotated[str | None, Query(max_length=64, examples=["cocaine"],
                                       description="A drug group or substance")] = None,
     status_: Annotated[AlertStatus | None, Query(
-        alias="status", description="Only this status (default: open)")] = "open",
+        alias="status", description="Only this status; default: the active ones (open and "
+        "acknowledged)")] = None,
 ) -> Response:
     """Emerging-trend alerts by region and drug, ranked by score (highest first)."""
     regions = scope_regions(principal, region)
@@ -33,7 +35,8 @@ def list_trends(
         rows: list = []
         if regions != []:
             rows, _ = alerts_store.list_alerts(session, type="emerging_trend", drug=drug,
-                                               status=status_, regions=regions,
+                                               status=status_ or list(ACTIVE_STATUSES),
+                                               regions=regions,
                                                limit=MAX_TRENDS, offset=0)
         ranked = sorted(rows, key=lambda row: (-(row.score or 0.0), row.id))
         chunk = ranked[page.offset:page.offset + page.limit]
