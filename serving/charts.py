@@ -12,6 +12,7 @@ mark group that name as a CSS class, which the browser tests look for.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -70,7 +71,9 @@ def series_spec(history: pd.DataFrame, forecast: pd.DataFrame | None = None, *,
                          alt.Tooltip("forecast:Q", format=",.0f")]).properties(name="forecast"),
         ]
     if mark_period:
-        start = pd.Period(mark_period, "M").start_time.strftime("%Y-%m-%d")
+        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", mark_period):
+            raise ValueError(f"mark_period must be a month YYYY-MM, got {mark_period!r}")
+        start = f"{mark_period}-01"
         marked = pd.DataFrame({"ds": [start], "label": [f"alert from {mark_period}"]})
         layers.append(alt.Chart(marked, name="alert_period")
                       .mark_rule(color=MARK_COLOUR, strokeDash=[2, 2], strokeWidth=1.5)
