@@ -6,6 +6,8 @@ from __future__ import annotations
 import pandas as pd
 
 PERIOD_FORMATS: dict[str, str] = {"M": "YYYY-MM", "W": "YYYY-Www", "Q": "YYYY-Qn", "Y": "YYYY"}
+PERIOD_TEXT = ("The period in the one vocabulary: `YYYY-MM` months, `YYYY-Www` weeks, `YYYY-Qn` "
+               "quarters, `YYYY` years")
 
 
 def period_label(ds: str | pd.Timestamp, freq: str = "M") -> str:
