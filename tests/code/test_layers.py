@@ -146,3 +146,11 @@ def test_no_module_is_longer_than_450_lines():
 def test_the_checks_find_known_upward_arrows_and_circles(graph, arrows, circles):
     assert upward_arrows(graph) == arrows
     assert cycles(graph) == circles
+
+
+def test_the_registered_model_code_imports_only_what_stays_in_place():
+    """Registered versions carry `training/pyfunc_model.py` as it was when logged: it may import
+    only `training.pyfunc`, so that versions from before a move keep loading."""
+    graph = import_graph()
+    assert graph["training.pyfunc_model"] == {"training.pyfunc"}
+    assert "ForecastBundle" in (REPO / "training" / "pyfunc.py").read_text(encoding="utf-8")
