@@ -21,6 +21,7 @@ import pandas as pd
 
 from core.errors import NarcotrendError
 from core.geography import country_table
+from core.home import DEMO_EVENTS, DEMO_SEIZURES
 from features import synthetic_catalog as cat
 from features.synthetic_base import (
     END,
@@ -41,8 +42,7 @@ from features.synthetic_truth import monthly, published_distractors, published_e
 __all__ = ["EVENTS_FILE", "MODE_NAMES", "REPORTED_NAMES", "SEIZURES_FILE", "UNIT_NAMES",
            "generate_world", "month_index", "write_world"]
 
-SEIZURES_FILE = "seizures.csv"
-EVENTS_FILE = "events.json"
+SEIZURES_FILE, EVENTS_FILE = DEMO_SEIZURES, DEMO_EVENTS  # the names in a world folder
 COLUMNS = ("seizure_id", "date", "country", "drug", "quantity", "unit", "transport_mode",
            "origin_country", "departure_country", "transit_countries", "destination_country",
            "concealment", "source")
