@@ -63,15 +63,21 @@ def _describe(holder: dict[str, Any] | None) -> str:
 @contextmanager
 def home_lock(paths: HomePaths, stage: str, timeout: float = 600.0,
               say: Say | None = None) -> Iterator[None]:
-    """Hold the home's writer lock for `stage`; NarcotrendError after `timeout` seconds."""
+    """Hold the home's writer lock for `stage`; NarcotrendError after `timeout` seconds.
+
+    The wait is announced as a line on stderr (not through `say`, a progress display may
+    overwrite it), so whoever waits sees who holds the home."""
     lock = _lock_for(paths)
     outermost = not lock.is_locked
     try:
         lock.acquire(timeout=0)
     except Timeout:
         holder = lock_holder(paths)
-        (say or _stderr)(f"waiting for {_describe(holder)} to finish writing {paths.root} "
-                         f"(at most {timeout:g} s)")
+        message = (f"waiting for {_describe(holder)} to finish writing {paths.root} "
+                   f"(at most {timeout:g} s)")
+        _stderr(message)
+        if say is not None:
+            say(message)
         try:
             lock.acquire(timeout=timeout)
         except Timeout:
