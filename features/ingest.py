@@ -34,6 +34,7 @@ from features.normalise import (
     countries_to_iso3,
     country_lists_to_iso3,
     country_regions,
+    divisions_of,
     kilogram_equivalents,
     map_unique,
     name_key,
@@ -186,6 +187,8 @@ def normalise_records(canonical: pd.DataFrame, file: str, today: pd.Timestamp,
         "concealment": text["concealment"],
         "source": text["source"],
         "file": pd.Categorical.from_codes(np.zeros(len(index), dtype=np.int8), [file]),
+        "admin1": divisions_of(frame["country"], text["admin1"]),
+        "municipality": text["municipality"],
     }, index=index, copy=False)
     missing_id = records["seizure_id"].isna().to_numpy()
     if missing_id.any():
@@ -366,10 +369,21 @@ def _append_records(path: Path, new: pd.DataFrame) -> None:
     table = pa.Table.from_pandas(new[list(RECORD_COLUMNS)], preserve_index=False)
     table = table.cast(RECORD_SCHEMA)
     if path.exists():
-        table = pa.concat_tables([pq.read_table(path).cast(RECORD_SCHEMA), table])
+        table = pa.concat_tables([_as_record_schema(pq.read_table(path)), table])
     tmp = path.with_suffix(".tmp")
     pq.write_table(table, tmp)
     os.replace(tmp, path)
+
+
+def _as_record_schema(stored):  # noqa: ANN001, ANN202 - pyarrow Tables
+    """A store written before a column was added (admin1, municipality) gets it as nulls."""
+    import pyarrow as pa
+
+    for name in RECORD_SCHEMA.names:
+        if name not in stored.column_names:
+            stored = stored.append_column(
+                name, pa.nulls(len(stored), RECORD_SCHEMA.field(name).type))
+    return stored.select(RECORD_SCHEMA.names).cast(RECORD_SCHEMA)
 
 
 def _replace_quarantine(path: Path, bad: pd.DataFrame, files: list[str]) -> None:
