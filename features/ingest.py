@@ -43,6 +43,7 @@ from features.normalise import (
 )
 from features.schema import (
     CANONICAL_COLUMNS,
+    IMPORTER_REASON_COLUMN,
     QUARANTINE_META_COLUMNS,
     RECORD_COLUMNS,
     RECORD_SCHEMA,
@@ -254,6 +255,10 @@ def _to_canonical(table: RawTable, fmt: str) -> pd.DataFrame:
         from features.importers.unodc_ids import to_canonical
 
         return to_canonical(table.frame, table.path)
+    if fmt == "pnc-colombia":
+        from features.importers.pnc_colombia import to_canonical as pnc_to_canonical
+
+        return pnc_to_canonical(table.frame, table.path)
     frame = table.frame.rename(columns=canonical_column_names(table.frame.columns))
     require_columns(table.path, frame, REQUIRED_COLUMNS, fmt)
     return frame
@@ -305,6 +310,9 @@ def _ingest_records(tables: list[RawTable], fmt: str, settings: Settings,
     for table, canonical in zip(tables, canonicals, strict=True):
         say(f"normalising {len(canonical):,} rows of {table.path.name}")
         records, reasons = normalise_records(canonical, str(table.path.resolve()), today)
+        if IMPORTER_REASON_COLUMN in canonical.columns:  # rows the importer judged itself
+            judged = canonical[IMPORTER_REASON_COLUMN]
+            reasons = judged.where(judged.notna(), reasons)
         parsed.append((table, records, reasons))
     records_path = settings.warehouse_dir / RECORDS_FILE
     new, bad = _settle(report, parsed, "seizure_id", _read_column(records_path, "seizure_id"))

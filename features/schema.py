@@ -51,6 +51,11 @@ class Reason:
     REPORTED_TOTAL = "reported_total"
 
 
+# A record importer may judge rows itself (pnc-colombia's TOTAL row: `reported_total`): it puts
+# the reason in this column of its canonical frame, and that reason wins over the row checks.
+IMPORTER_REASON_COLUMN = "importer_reason"
+
+
 # --- stored records (ARCHITECTURE.md "Canonical record") ------------------------------------
 RECORD_SCHEMA = pa.schema([
     ("seizure_id", pa.string()),
