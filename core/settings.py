@@ -27,7 +27,8 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Seizure files `narcotrend run` ingests; empty: the built-in synthetic world",
     )
-    data_format: Literal["canonical", "unodc-ids", "cbp", "unodc-annual"] = "canonical"
+    data_format: Literal["canonical", "unodc-ids", "cbp", "unodc-annual",
+                         "pnc-colombia"] = "canonical"
     demo_seed: int = 7
 
     # series

@@ -23,7 +23,12 @@ from core.publish import parquet_writer, publish_files
 from features.ingest import AGGREGATES_FILE, RECORDS_FILE
 from features.routes import ROUTE_RECORD_COLUMNS, build_route_flows
 from features.schema import RECORD_SCHEMA
-from features.series import SERIES_RECORD_COLUMNS, build_series, merge_aggregates
+from features.series import (
+    OPTIONAL_SERIES_RECORD_COLUMNS,
+    SERIES_RECORD_COLUMNS,
+    build_series,
+    merge_aggregates,
+)
 
 SERIES_FILE = "series.parquet"
 ROUTES_FILE = "routes.parquet"
@@ -127,6 +132,7 @@ def _read_records(path: Path) -> pd.DataFrame:
     if missing:
         raise NarcotrendError(f"the records store {path} lacks the column(s) "
                               f"{', '.join(missing)}; re-run `narcotrend ingest`")
+    wanted += [col for col in OPTIONAL_SERIES_RECORD_COLUMNS if col in present]
     return pd.read_parquet(path, columns=wanted)
 
 

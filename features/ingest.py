@@ -35,6 +35,7 @@ from features.normalise import (
     countries_to_iso3,
     country_lists_to_iso3,
     country_regions,
+    divisions_of,
     kilogram_equivalents,
     map_unique,
     name_key,
@@ -43,6 +44,7 @@ from features.normalise import (
 )
 from features.schema import (
     CANONICAL_COLUMNS,
+    IMPORTER_REASON_COLUMN,
     QUARANTINE_META_COLUMNS,
     RECORD_COLUMNS,
     RECORD_SCHEMA,
@@ -187,6 +189,8 @@ def normalise_records(canonical: pd.DataFrame, file: str, today: pd.Timestamp,
         "concealment": text["concealment"],
         "source": text["source"],
         "file": pd.Categorical.from_codes(np.zeros(len(index), dtype=np.int8), [file]),
+        "admin1": divisions_of(frame["country"], text["admin1"]),
+        "municipality": text["municipality"],
     }, index=index, copy=False)
     missing_id = records["seizure_id"].isna().to_numpy()
     if missing_id.any():
@@ -252,6 +256,10 @@ def _to_canonical(table: RawTable, fmt: str) -> pd.DataFrame:
         from features.importers.unodc_ids import to_canonical
 
         return to_canonical(table.frame, table.path)
+    if fmt == "pnc-colombia":
+        from features.importers.pnc_colombia import to_canonical as pnc_to_canonical
+
+        return pnc_to_canonical(table.frame, table.path)
     frame = table.frame.rename(columns=canonical_column_names(table.frame.columns))
     require_columns(table.path, frame, REQUIRED_COLUMNS, fmt)
     return frame
@@ -303,6 +311,9 @@ def _ingest_records(tables: list[RawTable], fmt: str, settings: Settings,
     for table, canonical in zip(tables, canonicals, strict=True):
         say(f"normalising {len(canonical):,} rows of {table.path.name}")
         records, reasons = normalise_records(canonical, str(table.path.resolve()), today)
+        if IMPORTER_REASON_COLUMN in canonical.columns:  # rows the importer judged itself
+            judged = canonical[IMPORTER_REASON_COLUMN]
+            reasons = judged.where(judged.notna(), reasons)
         parsed.append((table, records, reasons))
     records_path = settings.warehouse_dir / RECORDS_FILE
     files = [str(t.path.resolve()) for t in tables]
@@ -381,8 +392,19 @@ def _records_table(path: Path, new: pd.DataFrame) -> Any:
     table = pa.Table.from_pandas(new[list(RECORD_COLUMNS)], preserve_index=False)
     table = table.cast(RECORD_SCHEMA)
     if path.exists():
-        table = pa.concat_tables([pq.read_table(path).cast(RECORD_SCHEMA), table])
+        table = pa.concat_tables([_as_record_schema(pq.read_table(path)), table])
     return table
+
+
+def _as_record_schema(stored):  # noqa: ANN001, ANN202 - pyarrow Tables
+    """A store written before a column was added (admin1, municipality) gets it as nulls."""
+    import pyarrow as pa
+
+    for name in RECORD_SCHEMA.names:
+        if name not in stored.column_names:
+            stored = stored.append_column(
+                name, pa.nulls(len(stored), RECORD_SCHEMA.field(name).type))
+    return stored.select(RECORD_SCHEMA.names).cast(RECORD_SCHEMA)
 
 
 def _quarantine_frame(path: Path, bad: pd.DataFrame, files: list[str]) -> pd.DataFrame:

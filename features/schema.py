@@ -24,6 +24,10 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "seizure_id", "transport_mode", "origin_country", "departure_country", "transit_countries",
     "destination_country", "concealment", "source",
 )
+# Below the country (issue 19): the reported admin-1 division (department, province, state) and
+# municipality, kept as reported; the division is normalised into the record's `admin1`.
+DIVISION_COLUMNS: tuple[str, ...] = ("admin1", "municipality")
+OPTIONAL_COLUMNS += DIVISION_COLUMNS
 CANONICAL_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 
@@ -45,6 +49,11 @@ class Reason:
     # aggregated imports (cbp, unodc-annual)
     UNPARSEABLE_PERIOD = "unparseable_period"
     REPORTED_TOTAL = "reported_total"
+
+
+# A record importer may judge rows itself (pnc-colombia's TOTAL row: `reported_total`): it puts
+# the reason in this column of its canonical frame, and that reason wins over the row checks.
+IMPORTER_REASON_COLUMN = "importer_reason"
 
 
 # --- stored records (ARCHITECTURE.md "Canonical record") ------------------------------------
@@ -69,6 +78,9 @@ RECORD_SCHEMA = pa.schema([
     ("concealment", pa.string()),
     ("source", pa.string()),
     ("file", pa.string()),
+    # the division's normalised name (core/divisions.py; geo ISO3:NAME) and the municipality
+    ("admin1", pa.string()),
+    ("municipality", pa.string()),
 ])
 RECORD_COLUMNS: tuple[str, ...] = tuple(RECORD_SCHEMA.names)
 
@@ -79,7 +91,7 @@ QUARANTINE_META_COLUMNS: tuple[str, ...] = ("reason", "file", "line")
 SERIES_COLUMNS: tuple[str, ...] = (
     "unique_id", "ds", "y", "geo_level", "geo", "region", "drug_level", "drug", "metric",
 )
-GEO_LEVELS: tuple[str, ...] = ("world", "region", "subregion", "country", "area")
+GEO_LEVELS: tuple[str, ...] = ("world", "region", "subregion", "country", "admin1", "area")
 DRUG_LEVELS: tuple[str, ...] = ("group", "substance")
 METRICS: tuple[str, ...] = ("seizures", "kg")
 TRANSPORT_MODES: tuple[str, ...] = ("air", "land", "sea", "mail", "rail", "unknown")

@@ -3,7 +3,7 @@
 `read_table` turns any CSV (delimiter sniffed; UTF-8 with or without BOM, Latin-1 fallback; CRLF;
 quoted newlines; gzip-compressed or not) or Parquet file into a frame of text columns, or raises
 `NarcotrendError` naming the file and what is wrong. The format modules map those columns onto
-the canonical record (`unodc_ids`) or onto series (`cbp`, `unodc_annual`).
+the canonical record (`unodc_ids`, `pnc_colombia`) or onto series (`cbp`, `unodc_annual`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import pandas as pd
 
 from core.errors import NarcotrendError
 
-FORMATS: tuple[str, ...] = ("canonical", "unodc-ids", "cbp", "unodc-annual")
-RECORD_FORMATS: frozenset[str] = frozenset({"canonical", "unodc-ids"})
+FORMATS: tuple[str, ...] = ("canonical", "unodc-ids", "cbp", "unodc-annual", "pnc-colombia")
+RECORD_FORMATS: frozenset[str] = frozenset({"canonical", "unodc-ids", "pnc-colombia"})
 AGGREGATE_FORMATS: frozenset[str] = frozenset({"cbp", "unodc-annual"})
 
 _SNIFF_BYTES = 64 * 1024

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.errors import NarcotrendError
@@ -101,16 +101,18 @@ def list_alerts(
     """Alerts matching every given filter, most severe and most recent first, and their total.
 
     `geo` is read as subscriptions read it (a country name or ISO2 code means its ISO3; region
-    and subregion names in any case) and matches the alert's own place; `drug` matches in any
-    case, and a drug group also matches its substances' alerts (`cocaine` finds crack cocaine),
-    as subscriptions and silences do. `regions` keeps only alerts whose `region` is in the list
-    (the region scope of an API key); `severity` and `status` take one value or a list.
+    and subregion names in any case, ``COL:Antioquia`` a division) and matches the alert's own
+    place, a country also its divisions' alerts (``COL`` finds ``COL:ANTIOQUIA``); `drug`
+    matches in any case, and a drug group also matches its substances' alerts (`cocaine` finds
+    crack cocaine), as subscriptions and silences do. `regions` keeps only alerts whose `region`
+    is in the list (the region scope of an API key); `severity` and `status` take one value or a
+    list.
     """
     query = select(Alert)
     if type is not None:
         query = query.where(Alert.type == type)
     if geo is not None:
-        query = query.where(Alert.geo == _stored_geo(geo))
+        query = query.where(_geo_matches(_stored_geo(geo)))
     if drug is not None:
         names = {drug.strip().lower(), *_substances_of(drug)}
         query = query.where(func.lower(Alert.drug).in_(sorted(names)))
@@ -134,6 +136,13 @@ def _stored_geo(geo: str) -> str:
         return normalise_geo(geo)
     except NarcotrendError:
         return geo
+
+
+def _geo_matches(geo: str):  # noqa: ANN202 - a SQLAlchemy condition
+    """The alert's own place is `geo`; a country also matches its divisions' alerts (ISO3:...)."""
+    if len(geo) == 3 and geo.isalpha() and geo.isupper():
+        return or_(Alert.geo == geo, Alert.geo.startswith(geo + ":", autoescape=True))
+    return Alert.geo == geo
 
 
 def _substances_of(drug: str) -> set[str]:

@@ -24,7 +24,7 @@ Severity = Literal["low", "medium", "high", "critical"]
 AlertStatus = Literal["open", "acknowledged", "resolved", "silenced"]
 RoleName = Literal["viewer", "analyst", "admin"]
 Region = Literal["Africa", "Americas", "Asia", "Europe", "Oceania"]
-GeoLevel = Literal["world", "region", "subregion", "country"]
+GeoLevel = Literal["world", "region", "subregion", "country", "admin1"]
 DrugLevel = Literal["group", "substance"]
 Metric = Literal["seizures", "kg"]
 

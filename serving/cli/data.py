@@ -25,6 +25,7 @@ class InputFormat(StrEnum):
     unodc_ids = "unodc-ids"
     cbp = "cbp"
     unodc_annual = "unodc-annual"
+    pnc_colombia = "pnc-colombia"
 
 
 class ExportWhat(StrEnum):
@@ -37,7 +38,8 @@ class ExportWhat(StrEnum):
 @app.command("ingest")
 def ingest(
     files: Annotated[list[Path], typer.Argument(help="Seizure files (CSV or Parquet).")],
-    fmt: Annotated[InputFormat, typer.Option("--format", help="Input format.")] =
+    fmt: Annotated[InputFormat, typer.Option(
+        "--format", help="Input format (pnc-colombia: the Colombian police's seizure export).")] =
         InputFormat.canonical,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")]
         = False,

@@ -59,7 +59,8 @@ async function loadAlerts() {
 
 async function loadAlertsTable() {
   const status = $("alerts-status").value;
-  const page = await api(`/v1/alerts?${query({ status, limit: 10 })}`);
+  const geo = $("alerts-geo").value.trim(); // a country, region or division (ISO3:NAME)
+  const page = await api(`/v1/alerts?${query({ status, geo, limit: 10 })}`);
   $("alerts-caption").textContent = page.total ? `${page.items.length} most severe of ${page.total} ${status} alerts`
     : `no ${status} alert in this key's regions`;
   const body = $("alerts-table").querySelector("tbody");
@@ -263,6 +264,8 @@ document.addEventListener("DOMContentLoaded", () => {
   $("series-select").addEventListener("change", () => guarded(loadSeries));
   $("routes-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(loadRoutes); });
   $("alerts-status").addEventListener("change", () => guarded(loadAlertsTable));
+  $("alerts-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(loadAlertsTable); });
+  $("alerts-geo").addEventListener("change", () => guarded(loadAlertsTable));
   window.addEventListener("popstate", () => { if (sessionStorage.getItem(KEY_STORAGE)) loadAll(); });
   if (sessionStorage.getItem(KEY_STORAGE)) loadAll();
   else if (linkedAlertId()) say("Enter your API key to see the linked alert.");
