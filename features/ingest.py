@@ -51,6 +51,7 @@ from features.schema import (
     Reason,
     first_failing_reason,
 )
+from features.signatures import add_signatures
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -187,6 +188,7 @@ def normalise_records(canonical: pd.DataFrame, file: str, today: pd.Timestamp,
         "source": text["source"],
         "file": pd.Categorical.from_codes(np.zeros(len(index), dtype=np.int8), [file]),
     }, index=index, copy=False)
+    records, reasons = add_signatures(records, text, reasons)
     missing_id = records["seizure_id"].isna().to_numpy()
     if missing_id.any():
         content = records.loc[missing_id, list(_CONTENT_COLUMNS)].copy()

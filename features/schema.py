@@ -24,6 +24,11 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "seizure_id", "transport_mode", "origin_country", "departure_country", "transit_countries",
     "destination_country", "concealment", "source",
 )
+# Physical and chemical signature of a seizure (issue 21, features/signatures.py): all optional.
+SIGNATURE_COLUMNS: tuple[str, ...] = (
+    "logo", "colour", "shape", "unit_weight_g", "purity_pct", "packaging", "profile",
+)
+OPTIONAL_COLUMNS += SIGNATURE_COLUMNS
 CANONICAL_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 
@@ -45,6 +50,10 @@ class Reason:
     # aggregated imports (cbp, unodc-annual)
     UNPARSEABLE_PERIOD = "unparseable_period"
     REPORTED_TOTAL = "reported_total"
+    # signature columns (features/signatures.py), checked after the columns above
+    MALFORMED_UNIT_WEIGHT = "malformed_unit_weight"
+    MALFORMED_PURITY = "malformed_purity"
+    MALFORMED_PROFILE = "malformed_profile"
 
 
 # --- stored records (ARCHITECTURE.md "Canonical record") ------------------------------------
@@ -69,6 +78,14 @@ RECORD_SCHEMA = pa.schema([
     ("concealment", pa.string()),
     ("source", pa.string()),
     ("file", pa.string()),
+    # signature (optional, null when not reported; features/signatures.py)
+    ("logo", pa.string()),
+    ("colour", pa.string()),
+    ("shape", pa.string()),
+    ("unit_weight_g", pa.float64()),
+    ("purity_pct", pa.float64()),
+    ("packaging", pa.string()),
+    ("profile", pa.string()),
 ])
 RECORD_COLUMNS: tuple[str, ...] = tuple(RECORD_SCHEMA.names)
 
