@@ -54,6 +54,7 @@ from features.schema import (
     Reason,
     first_failing_reason,
 )
+from features.signatures import add_signatures
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -192,6 +193,7 @@ def normalise_records(canonical: pd.DataFrame, file: str, today: pd.Timestamp,
         "admin1": divisions_of(frame["country"], text["admin1"]),
         "municipality": text["municipality"],
     }, index=index, copy=False)
+    records, reasons = add_signatures(records, text, reasons)
     missing_id = records["seizure_id"].isna().to_numpy()
     if missing_id.any():
         content = records.loc[missing_id, list(_CONTENT_COLUMNS)].copy()

@@ -34,6 +34,7 @@ from features.synthetic_base import (
     month_index,
     period_label,
 )
+from features.synthetic_cases import plant_cases
 from features.synthetic_catalog import MODE_NAMES, REPORTED_NAMES, UNIT_NAMES
 from features.synthetic_events import Plan, draw_plan
 from features.synthetic_routes import draw_routes
@@ -364,10 +365,11 @@ def generate_world(seed: int = 7, scale: float = 1.0) -> tuple[pd.DataFrame, dic
     for col in COLUMNS:
         if frame[col].dtype == object:
             frame[col] = frame[col].where(frame[col] != "", None)
+    frame, cases = plant_cases(frame, world, seed, scale)  # its own random stream
     truth = {"seed": int(seed), "scale": float(scale), "start": START, "end": END,
              "countries": len(world.iso3), "substances": len(world.subs),
              "events": published_events(world, c, s, t, kg, routes, plan),
-             "distractors": published_distractors(world, plan, outliers, outlier_ids), "dirt": dirt}
+             "distractors": published_distractors(world, plan, outliers, outlier_ids), "dirt": dirt, "cases": cases}
     return frame, truth
 
 
