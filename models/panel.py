@@ -54,13 +54,17 @@ def period_label(value: pd.Timestamp, freq: str = "MS") -> str:
     return pd.Timestamp(value).strftime(LABEL_FORMATS[freq])
 
 
+def label_frequency(label: str) -> str:
+    """The build frequency a period label is written at: `MS`, `W-MON` or `YS`."""
+    if "-W" in label:
+        return "W-MON"
+    return "YS" if len(label) == 4 else "MS"
+
+
 def label_period(label: str) -> pd.Period:
     """A period label (`2024-05`, `2024-W19`, `2024`) as a pandas Period of its frequency."""
-    if "-W" in label:
-        return pd.Period(to_period_start(label, "W-MON"), check_frequency("W-MON"))
-    if len(label) == 4:
-        return pd.Period(label, "Y")
-    return pd.Period(label, "M")
+    freq = label_frequency(label)
+    return pd.Period(to_period_start(label, freq), check_frequency(freq))
 
 
 def to_period_start(value: str | pd.Timestamp, freq: str = "MS") -> pd.Timestamp:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from core.errors import NarcotrendError
 from core.settings import Settings
-from models.panel import period_label, to_period_start
+from models.panel import label_frequency, period_label, to_period_start
 from training.alert_backtest import backtest_batches
 from training.detection_config import PERIOD_UNITS, DetectionConfig, DetectionPeriods
 from training.detection_engine import detect_frame
@@ -35,6 +35,7 @@ from training.detection_inputs import (
 )
 
 Batch = tuple[str, list[dict[str, Any]]]
+FREQUENCY_WORDS = {"MS": "monthly", "W-MON": "weekly", "YS": "yearly"}
 
 
 def detect(settings: Settings, as_of: str | None = None, *, since: str | None = None,
@@ -105,6 +106,13 @@ def _check_not_before(stored_up_to: str | None, first_period: str) -> None:
     state of periodic runs, and an older run would leave alerts of two dates side by side."""
     if stored_up_to is None:
         return
+    stored, run = label_frequency(stored_up_to), label_frequency(first_period)
+    if stored != run:
+        raise NarcotrendError(
+            f"the alert store holds {FREQUENCY_WORDS[stored]} detections (up to {stored_up_to}) "
+            f"and this home is now built {FREQUENCY_WORDS[run]}: alerts of two frequencies "
+            "cannot share one store. Rebuild at the earlier frequency, or use another "
+            "NARCOTREND_HOME")
     if periods_between(stored_up_to, first_period) < 0:
         raise NarcotrendError(
             f"the alert store already holds detections up to {stored_up_to}; detecting from "

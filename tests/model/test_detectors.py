@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from detect_frames import START, noisy, route_frame, series_frame
 
 from models.alerts import fingerprint, level_evidence, level_severity
 from models.changepoint import scan_level_shifts
@@ -15,26 +16,6 @@ from models.threshold import scan_thresholds
 from models.trend import mann_kendall, null_scale, scan_trends
 from training.detection_config import DetectionConfig, DetectionPeriods
 from training.detection_engine import benjamini_hochberg, detect_frame
-
-START = "2019-01-01"
-
-
-def series_frame(values: dict[str, list[float]], *, geo_level: str = "country",
-                 region: str = "Europe", metric: str = "seizures") -> pd.DataFrame:
-    """Long series frame from {geo: values} (drug `cocaine`, group level, monthly from 2019)."""
-    parts = []
-    for geo, ys in values.items():
-        ds = pd.date_range(START, periods=len(ys), freq="MS")
-        level = geo_level if not isinstance(geo_level, dict) else geo_level[geo]
-        parts.append(pd.DataFrame({
-            "unique_id": f"{geo}/cocaine/{metric}", "ds": ds, "y": np.asarray(ys, float),
-            "geo_level": level, "geo": geo, "region": region, "drug_level": "group",
-            "drug": "cocaine", "metric": metric}))
-    return pd.concat(parts, ignore_index=True)
-
-
-def noisy(level: float, n: int, seed: int) -> list[float]:
-    return list(np.random.default_rng(seed).poisson(level, n).astype(float))
 
 
 def types_of(alerts: list[dict]) -> set[tuple[str, str]]:
@@ -136,19 +117,6 @@ def test_new_drug_needs_reported_history_not_gaps():
 
 
 # --- route shift ----------------------------------------------------------------------------
-def route_frame(shares_before: dict[str, int], shares_after: dict[str, int], *,
-                attribute: str = "departure_country") -> pd.DataFrame:
-    """Route flows: 24 months with `shares_before` seizures a month, 6 with `shares_after`."""
-    rows = []
-    for k, ds in enumerate(pd.date_range(START, periods=30, freq="MS")):
-        for entity, n in (shares_before if k < 24 else shares_after).items():
-            rows.append({"ds": ds, "drug_group": "cocaine", "substance": "cocaine hydrochloride",
-                         "destination_region": "Europe", "departure_country": None,
-                         "transit_countries": None, "transport_mode": "unknown",
-                         attribute: entity, "seizures": n, "kg": 10.0 * n})
-    return pd.DataFrame(rows)
-
-
 def test_route_shift_names_gaining_and_losing_departures():
     routes = route_frame({"DOM": 6, "BRA": 10, "COL": 14}, {"DOM": 1, "BRA": 10, "COL": 19})
     windows = Windows.ending(pd.Timestamp("2021-06-01"), recent=6, baseline=24)
