@@ -369,7 +369,8 @@ def generate_world(seed: int = 7, scale: float = 1.0) -> tuple[pd.DataFrame, dic
     truth = {"seed": int(seed), "scale": float(scale), "start": START, "end": END,
              "countries": len(world.iso3), "substances": len(world.subs),
              "events": published_events(world, c, s, t, kg, routes, plan),
-             "distractors": published_distractors(world, plan, outliers, outlier_ids), "dirt": dirt, "cases": cases}
+             "distractors": published_distractors(world, plan, outliers, outlier_ids), "dirt": dirt,
+             "cases": cases}
     return frame, truth
 
 

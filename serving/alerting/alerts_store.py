@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
