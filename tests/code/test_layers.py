@@ -1,7 +1,8 @@
 """The house rules of the code base, read from the source (ast), not from what happens to run:
 imports point down the layers `core <- features <- models <- training <- serving` (and, inside
 serving, `db/periodic/migrations <- alerting <- reports <- api <- cli/pipeline`), no circle of
-modules, no module over 450 lines. Imports inside functions and `TYPE_CHECKING` blocks count as arrows."""
+modules, no module over 450 lines. Imports inside functions and `TYPE_CHECKING` blocks count
+as arrows."""
 
 from __future__ import annotations
 
