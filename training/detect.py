@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from core.errors import NarcotrendError
+from core.locking import writes_home
 from models import alerts as alert_shape
 from models.changepoint import scan_level_shifts
 from models.novelty import scan_new_drugs
@@ -498,6 +499,7 @@ def load_thresholds(settings: Settings) -> pd.DataFrame | None:
     return read_thresholds(path)
 
 
+@writes_home("detect")
 def detect(settings: Settings, as_of: str | None = None, *, since: str | None = None,
            progress: Callable[[str], None] | None = None,
            log_mlflow: bool = True) -> dict[str, Any]:
