@@ -129,6 +129,12 @@ class HomePaths:
         return self.data_dir / ".writer.json"
 
     @property
+    def train_workers(self) -> Path:
+        """The worker processes of a running train (pid, start time), for the next one to end
+        if it was killed."""
+        return self.data_dir / ".train-workers.json"
+
+    @property
     def warehouse_manifest(self) -> Path:
         """Written last by each ingest: the warehouse files it published as one unit."""
         return self.warehouse_dir / "ingest.json"

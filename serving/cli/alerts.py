@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from core.errors import NarcotrendError
-from serving.cli.app import alerts_app, app, console, print_json, print_table, settings
+from serving.cli.app import (
+    alerts_app,
+    app,
+    console,
+    print_json,
+    print_table,
+    progress_status,
+    settings,
+)
 
 if TYPE_CHECKING:
     pass
@@ -39,8 +47,8 @@ def detect_command(
     if as_json:
         print_json(detect_and_store(cfg, as_of, since=since))
         return
-    with console.status("detecting") as status:
-        summary = detect_and_store(cfg, as_of, since=since, progress=status.update)
+    with progress_status("detecting") as say:
+        summary = detect_and_store(cfg, as_of, since=since, progress=say)
     kinds = ", ".join(f"{n} {t}" for t, n in sorted(summary["by_type"].items())) or "none"
     if summary["replayed"]:
         console.print(f"replayed {summary['replayed']} months of monthly detection",
@@ -115,8 +123,8 @@ def backtest_command(
     from training.alert_backtest import run_backtest
 
     cfg = settings()
-    with console.status("backtesting") as status:
-        result = run_backtest(cfg, start, end, events=events, progress=status.update,
+    with progress_status("backtesting") as say:
+        result = run_backtest(cfg, start, end, events=events, progress=say,
                               log_mlflow=not no_mlflow)
     json_file.parent.mkdir(parents=True, exist_ok=True)
     json_file.write_text(json.dumps(result, indent=1, default=str))

@@ -49,7 +49,8 @@ def serve_forever(settings: Settings, host: str, port: int, *, mail: bool = True
     console.print(f"serving the API on http://{host}:{port}/v1 (docs at /docs) and the dashboard "
                   f"at http://{host}:{port}/")
     try:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+                    server_header=False)  # no `server: uvicorn` telling what to attack
     finally:
         if stop_mail is not None:
             stop_mail()
