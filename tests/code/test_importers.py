@@ -314,3 +314,17 @@ def test_records_stored_before_the_division_columns_gain_them_on_the_next_ingest
     records = read_records(get_settings())
     assert len(records) == 5
     assert records["admin1"].notna().sum() == 1
+
+
+def test_pnc_colombia_reads_the_department_from_the_dane_code_where_there_is_one(home):
+    # the 2019 export files Bogotá (DANE 11001000) under CUNDINAMARCA
+    rows = ('MARIHUANA,CUNDINAMARCA,BOGOTÁ D.C. (CT),01/02/2019 12:00:00 AM,VIAS PUBLICAS,'
+            'Miércoles,URBANA,"11,001,000",GRAMO,10\n'
+            "MARIHUANA,CUNDINAMARCA,SOACHA,01/02/2019 12:00:00 AM,VIAS PUBLICAS,Miércoles,"
+            'URBANA,"25,754,000",GRAMO,10\n'
+            "MARIHUANA,CUNDINAMARCA,SOACHA,01/03/2019 12:00:00 AM,VIAS PUBLICAS,Jueves,URBANA,"
+            ",GRAMO,10\n")
+    path = write(home / "pnc.csv", PNC_HEADER + rows)
+    ingest_files([path], "pnc-colombia", get_settings(), today=TODAY)
+    records = read_records(get_settings()).sort_values(["date", "municipality"])
+    assert records["admin1"].tolist() == ["BOGOTA D.C.", "CUNDINAMARCA", "CUNDINAMARCA"]
