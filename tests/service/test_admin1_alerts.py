@@ -8,12 +8,14 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from api_home import Seeded, seed_home
+from api_home import Seeded, seed_home, serve_in_thread
+from test_dashboard_browser import browser, open_dashboard  # noqa: F401 - `browser` is a fixture
 
 from core.settings import Settings
 from features.series import build_series
 from models.alerts import make_alert
 from serving.alerting.alerts_store import upsert_alerts
+from serving.api.app import create_app
 from serving.api.auth import create_key
 from serving.db import session_scope
 
@@ -97,3 +99,17 @@ def test_only_the_americas_key_may_silence_a_department(client, seeded):
     assert europe.status_code == 400
     assert americas.status_code == 201, americas.text
     assert americas.json()["geo"] == DIVISION
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_dashboard_alert_table_filters_by_a_department(browser, seeded):  # noqa: F811
+    with serve_in_thread(create_app(seeded.settings)) as base:
+        page, problems = open_dashboard(browser, base, seeded.keys["americas"])
+        page.fill("#alerts-geo", "Colombia:Antioquia")
+        page.press("#alerts-geo", "Enter")
+        page.wait_for_function("document.querySelectorAll('#alerts-table tbody tr').length == 1")
+        where = page.locator("#alerts-table tbody td:nth-child(3)").all_text_contents()
+        assert where == [f"{DIVISION} (Americas)"]
+        assert problems == []
+        page.close()
