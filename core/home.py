@@ -118,6 +118,21 @@ class HomePaths:
         """Planner thresholds read by `detect` when no other file is set."""
         return self.reference_dir / "thresholds.csv"
 
+    # --- one writer at a time (core.locking) ------------------------------------------------
+    @property
+    def writer_lock(self) -> Path:
+        return self.data_dir / ".writer.lock"
+
+    @property
+    def writer_holder(self) -> Path:
+        """Who holds the writer lock and since when (JSON, written by the holder)."""
+        return self.data_dir / ".writer.json"
+
+    @property
+    def warehouse_manifest(self) -> Path:
+        """Written last by each ingest: the warehouse files it published as one unit."""
+        return self.warehouse_dir / "ingest.json"
+
     @property
     def service_db(self) -> Path:
         return self.data_dir / "narcotrend.db"

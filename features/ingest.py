@@ -10,16 +10,17 @@ source rows by a hash of their key columns (kept in `aggregate_rows.parquet`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from core.locking import home_lock
+from core.publish import parquet_writer, publish_files
 from features.importers import (
     AGGREGATE_FORMATS,
     RawTable,
@@ -53,6 +54,7 @@ from features.schema import (
     Reason,
     first_failing_reason,
 )
+from features.signatures import add_signatures
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -191,6 +193,7 @@ def normalise_records(canonical: pd.DataFrame, file: str, today: pd.Timestamp,
         "admin1": divisions_of(frame["country"], text["admin1"]),
         "municipality": text["municipality"],
     }, index=index, copy=False)
+    records, reasons = add_signatures(records, text, reasons)
     missing_id = records["seizure_id"].isna().to_numpy()
     if missing_id.any():
         content = records.loc[missing_id, list(_CONTENT_COLUMNS)].copy()
@@ -315,11 +318,16 @@ def _ingest_records(tables: list[RawTable], fmt: str, settings: Settings,
             reasons = judged.where(judged.notna(), reasons)
         parsed.append((table, records, reasons))
     records_path = settings.warehouse_dir / RECORDS_FILE
-    new, bad = _settle(report, parsed, "seizure_id", _read_column(records_path, "seizure_id"))
-    say(f"writing {len(new):,} records")
-    _append_records(records_path, new)
-    _replace_quarantine(settings.warehouse_dir / QUARANTINE_FILE, bad,
-                        [str(t.path.resolve()) for t in tables])
+    files = [str(t.path.resolve()) for t in tables]
+    with _warehouse_lock(settings, say):  # the duplicate check sees every earlier ingest
+        new, bad = _settle(report, parsed, "seizure_id", _read_column(records_path, "seizure_id"))
+        say(f"writing {len(new):,} records")
+        outputs = {settings.warehouse_dir / QUARANTINE_FILE: parquet_writer(
+            _quarantine_frame(settings.warehouse_dir / QUARANTINE_FILE, bad, files))}
+        table = _records_table(records_path, new)
+        if table is not None:
+            outputs[records_path] = parquet_writer(table)
+        _publish_warehouse(settings, outputs, report)
     return report
 
 
@@ -333,21 +341,25 @@ def _ingest_aggregates(tables: list[RawTable], fmt: str, settings: Settings,
         rows, reasons = module.source_rows(table.frame, table.path)
         parsed.append((table, rows.assign(file=str(table.path.resolve())), reasons))
     rows_path = settings.warehouse_dir / AGGREGATE_ROWS_FILE
-    stored = pd.read_parquet(rows_path) if rows_path.exists() else None
-    new, bad = _settle(report, parsed, "key", None if stored is None else stored["key"])
-
-    all_rows = new if stored is None else pd.concat([stored, new], ignore_index=True)
-    say(f"building series from {len(all_rows):,} aggregated rows")
-    _write_parquet(all_rows, rows_path)
-    is_cbp = (all_rows["source"] == cbp.SOURCE).to_numpy()
-    # `source` lets the build tell a yearly table from a monthly source sharing a series id
-    series = [frame.assign(source=source) for frame, source in (
-        (cbp.series_from_rows(all_rows.loc[is_cbp]), cbp.SOURCE),
-        (unodc_annual.series_from_rows(all_rows.loc[~is_cbp]), unodc_annual.SOURCE_PREFIX))
-        if len(frame)]
-    _write_parquet(pd.concat(series, ignore_index=True), settings.warehouse_dir / AGGREGATES_FILE)
-    _replace_quarantine(settings.warehouse_dir / QUARANTINE_FILE, bad,
-                        [str(t.path.resolve()) for t in tables])
+    files = [str(t.path.resolve()) for t in tables]
+    with _warehouse_lock(settings, say):
+        stored = pd.read_parquet(rows_path) if rows_path.exists() else None
+        new, bad = _settle(report, parsed, "key", None if stored is None else stored["key"])
+        all_rows = new if stored is None else pd.concat([stored, new], ignore_index=True)
+        say(f"building series from {len(all_rows):,} aggregated rows")
+        is_cbp = (all_rows["source"] == cbp.SOURCE).to_numpy()
+        # `source` lets the build tell a yearly table from a monthly source sharing a series id
+        series = [frame.assign(source=source) for frame, source in (
+            (cbp.series_from_rows(all_rows.loc[is_cbp]), cbp.SOURCE),
+            (unodc_annual.series_from_rows(all_rows.loc[~is_cbp]), unodc_annual.SOURCE_PREFIX))
+            if len(frame)]
+        _publish_warehouse(settings, {
+            rows_path: parquet_writer(all_rows),
+            settings.warehouse_dir / AGGREGATES_FILE: parquet_writer(
+                pd.concat(series, ignore_index=True)),
+            settings.warehouse_dir / QUARANTINE_FILE: parquet_writer(
+                _quarantine_frame(settings.warehouse_dir / QUARANTINE_FILE, bad, files)),
+        }, report)
     return report
 
 
@@ -360,27 +372,30 @@ def _read_column(path: Path, column: str) -> pd.Series | None:
     return pq.read_table(path, columns=[column]).column(0).to_pandas()
 
 
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Write atomically: a crash mid-write never leaves half a warehouse file."""
-    tmp = path.with_suffix(".tmp")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+def _warehouse_lock(settings: Settings, say: Progress) -> Any:
+    return home_lock(settings.paths, "ingest", settings.lock_timeout_seconds, say)
 
 
-def _append_records(path: Path, new: pd.DataFrame) -> None:
+def _publish_warehouse(settings: Settings, outputs: dict[Path, Any],
+                       report: IngestReport) -> None:
+    """The warehouse files of one ingest as one unit, its manifest (the report) written last."""
+    publish_files(settings.paths.warehouse_manifest, outputs, {
+        "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"), **report.to_dict()})
+
+
+def _records_table(path: Path, new: pd.DataFrame) -> Any:
+    """The stored records with `new` appended (None: nothing to write)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     if not len(new) and path.exists():
-        return
+        return None
     # categorical columns travel as dictionaries and are cast to plain strings by Arrow
     table = pa.Table.from_pandas(new[list(RECORD_COLUMNS)], preserve_index=False)
     table = table.cast(RECORD_SCHEMA)
     if path.exists():
         table = pa.concat_tables([_as_record_schema(pq.read_table(path)), table])
-    tmp = path.with_suffix(".tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    return table
 
 
 def _as_record_schema(stored):  # noqa: ANN001, ANN202 - pyarrow Tables
@@ -394,8 +409,8 @@ def _as_record_schema(stored):  # noqa: ANN001, ANN202 - pyarrow Tables
     return stored.select(RECORD_SCHEMA.names).cast(RECORD_SCHEMA)
 
 
-def _replace_quarantine(path: Path, bad: pd.DataFrame, files: list[str]) -> None:
-    """Store this ingest's rejected rows, replacing earlier ones from the same files."""
+def _quarantine_frame(path: Path, bad: pd.DataFrame, files: list[str]) -> pd.DataFrame:
+    """This ingest's rejected rows, replacing earlier ones from the same files."""
     old = pd.read_parquet(path) if path.exists() else None
     if old is not None:
         old = old.loc[~old["file"].isin(files)]
@@ -407,7 +422,7 @@ def _replace_quarantine(path: Path, bad: pd.DataFrame, files: list[str]) -> None
                                                                    None)
     frame["line"] = pd.to_numeric(frame["line"]).astype("int64")
     ordered = [c for c in frame.columns if c not in QUARANTINE_META_COLUMNS]
-    _write_parquet(frame[ordered + list(QUARANTINE_META_COLUMNS)], path)
+    return frame[ordered + list(QUARANTINE_META_COLUMNS)]
 
 
 def read_records(settings: Settings) -> pd.DataFrame:

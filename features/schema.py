@@ -28,6 +28,11 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
 # municipality, kept as reported; the division is normalised into the record's `admin1`.
 DIVISION_COLUMNS: tuple[str, ...] = ("admin1", "municipality")
 OPTIONAL_COLUMNS += DIVISION_COLUMNS
+# Physical and chemical signature of a seizure (issue 21, features/signatures.py): all optional.
+SIGNATURE_COLUMNS: tuple[str, ...] = (
+    "logo", "colour", "shape", "unit_weight_g", "purity_pct", "packaging", "profile",
+)
+OPTIONAL_COLUMNS += SIGNATURE_COLUMNS
 CANONICAL_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 
@@ -49,6 +54,10 @@ class Reason:
     # aggregated imports (cbp, unodc-annual)
     UNPARSEABLE_PERIOD = "unparseable_period"
     REPORTED_TOTAL = "reported_total"
+    # signature columns (features/signatures.py), checked after the columns above
+    MALFORMED_UNIT_WEIGHT = "malformed_unit_weight"
+    MALFORMED_PURITY = "malformed_purity"
+    MALFORMED_PROFILE = "malformed_profile"
 
 
 # A record importer may judge rows itself (pnc-colombia's TOTAL row: `reported_total`): it puts
@@ -81,6 +90,14 @@ RECORD_SCHEMA = pa.schema([
     # the division's normalised name (core/divisions.py; geo ISO3:NAME) and the municipality
     ("admin1", pa.string()),
     ("municipality", pa.string()),
+    # signature (optional, null when not reported; features/signatures.py)
+    ("logo", pa.string()),
+    ("colour", pa.string()),
+    ("shape", pa.string()),
+    ("unit_weight_g", pa.float64()),
+    ("purity_pct", pa.float64()),
+    ("packaging", pa.string()),
+    ("profile", pa.string()),
 ])
 RECORD_COLUMNS: tuple[str, ...] = tuple(RECORD_SCHEMA.names)
 

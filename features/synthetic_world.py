@@ -21,6 +21,7 @@ import pandas as pd
 
 from core.errors import NarcotrendError
 from core.geography import country_table
+from core.home import DEMO_EVENTS, DEMO_SEIZURES
 from features import synthetic_catalog as cat
 from features.synthetic_base import (
     END,
@@ -33,6 +34,7 @@ from features.synthetic_base import (
     month_index,
     period_label,
 )
+from features.synthetic_cases import plant_cases
 from features.synthetic_catalog import MODE_NAMES, REPORTED_NAMES, UNIT_NAMES
 from features.synthetic_events import Plan, draw_plan
 from features.synthetic_routes import draw_routes
@@ -41,8 +43,7 @@ from features.synthetic_truth import monthly, published_distractors, published_e
 __all__ = ["EVENTS_FILE", "MODE_NAMES", "REPORTED_NAMES", "SEIZURES_FILE", "UNIT_NAMES",
            "generate_world", "month_index", "write_world"]
 
-SEIZURES_FILE = "seizures.csv"
-EVENTS_FILE = "events.json"
+SEIZURES_FILE, EVENTS_FILE = DEMO_SEIZURES, DEMO_EVENTS  # the names in a world folder
 COLUMNS = ("seizure_id", "date", "country", "drug", "quantity", "unit", "transport_mode",
            "origin_country", "departure_country", "transit_countries", "destination_country",
            "concealment", "source", "admin1")
@@ -364,10 +365,12 @@ def generate_world(seed: int = 7, scale: float = 1.0) -> tuple[pd.DataFrame, dic
     for col in COLUMNS:
         if frame[col].dtype == object:
             frame[col] = frame[col].where(frame[col] != "", None)
+    frame, cases = plant_cases(frame, world, seed, scale)  # its own random stream
     truth = {"seed": int(seed), "scale": float(scale), "start": START, "end": END,
              "countries": len(world.iso3), "substances": len(world.subs),
              "events": published_events(world, c, s, t, kg, routes, plan),
-             "distractors": published_distractors(world, plan, outliers, outlier_ids), "dirt": dirt}
+             "distractors": published_distractors(world, plan, outliers, outlier_ids), "dirt": dirt,
+             "cases": cases}
     return frame, truth
 
 

@@ -75,14 +75,15 @@ def format_change(observed: float, expected: float) -> str:
     return f"{(observed / expected - 1) * 100:+.0f}%"
 
 
-def level_evidence(observed: float, expected: float, months: int, metric: str,
-                   **numbers: Any) -> dict[str, Any]:
-    """`+180% over 6 months: 42 seizures against 15 expected`, plus the numbers behind it."""
-    summary = (f"{format_change(observed, expected)} over {months} months: "
+def level_evidence(observed: float, expected: float, periods: int, metric: str,
+                   unit: str = "months", **numbers: Any) -> dict[str, Any]:
+    """`+180% over 6 months: 42 seizures against 15 expected`, plus the numbers behind it
+    (`unit` names the build's periods: months, weeks, years)."""
+    summary = (f"{format_change(observed, expected)} over {periods} {unit}: "
                f"{format_amount(observed, metric)} against "
                f"{format_amount(expected, metric).split(' ')[0]} expected")
     out: dict[str, Any] = {"summary": summary, "observed": round(observed, 2),
-                           "expected": round(expected, 2), "months": months}
+                           "expected": round(expected, 2), unit: periods}
     out.update({k: _rounded(v) for k, v in numbers.items()})
     return out
 

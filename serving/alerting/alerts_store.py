@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -19,6 +18,7 @@ from core.errors import NarcotrendError
 from core.geography import normalise_geo
 from core.taxonomy import substance_groups
 from models.alerts import SEVERITIES
+from models.panel import label_period
 from serving.db import Alert, utcnow
 
 _UPDATED_FIELDS = ("period", "detected_at", "severity", "score", "evidence", "route", "region",
@@ -26,8 +26,9 @@ _UPDATED_FIELDS = ("period", "detected_at", "severity", "score", "evidence", "ro
 
 
 def periods_between(start: str, end: str) -> int:
-    """Months from `start` to `end` (`YYYY-MM`), negative when `end` is earlier."""
-    return (pd.Period(end, "M") - pd.Period(start, "M")).n
+    """Periods from `start` to `end` (labels of one frequency: `YYYY-MM`, `YYYY-Www`, `YYYY`),
+    negative when `end` is earlier."""
+    return int(label_period(end).ordinal - label_period(start).ordinal)
 
 
 def upsert_alerts(session: Session, alerts: Iterable[dict[str, Any]], as_of: str,

@@ -60,7 +60,7 @@ def add(
     from serving.db import session_scope
 
     cfg = settings()
-    series_path = cfg.series_dir / "series.parquet"
+    series_path = cfg.paths.series
     series_drugs = (pd.read_parquet(series_path, columns=["drug"])["drug"].unique()
                     if drug and series_path.exists() else ())
     with session_scope(cfg.service_database_url) as session:
