@@ -15,20 +15,23 @@ from core.settings import Settings
 from serving.alerting.alerts_store import upsert_alerts
 from serving.api.auth import create_key
 from serving.db import session_scope
-from training.detect import DetectionConfig, detect_frame
+from training.detection_config import DetectionConfig
+from training.detection_engine import detect_frame
 
 AS_OF = "2023-08"  # a few months after seed 7's Ecuadorian cocaine surge (2023-05)
-LEVELS = ("world", "region", "subregion", "country", "admin1")
 
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory) -> Seeded:
     """This module's home, served by the conftest's `client`: the seed-7 world built and
-    detected as of AS_OF at every geo level, admin1 included, with two region-scoped keys."""
+    detected as of AS_OF with the default detection levels (admin1 among them), with two
+    region-scoped keys."""
     settings = Settings(home=tmp_path_factory.mktemp("admin1-world"))
     prepare(settings.home, seed=7)
+    config = DetectionConfig()
+    assert "admin1" in config.geo_levels
     alerts = detect_frame(read_series(settings.paths), read_routes(settings.paths), AS_OF,
-                          config=DetectionConfig(geo_levels=LEVELS))
+                          config=config)
     keys: dict[str, str] = {}
     with session_scope(settings.service_database_url) as session:
         upsert_alerts(session, alerts, as_of=AS_OF)
