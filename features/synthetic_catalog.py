@@ -669,17 +669,15 @@ OUTLIER_RANGE = ("2022-06", "2024-05")
 # The names are real divisions; the weights are invented. Colombia's spellings are the police's
 # and UNODC's variants (data/reference/colombia_departments.csv maps them); elsewhere the
 # variants differ only in case and accents, which the general rule folds.
-DIVISION_SHARE: dict[str, float] = {"COL": .85, "MEX": .7, "ESP": .6}
+DIVISION_SHARE: dict[str, float] = {"COL": .85, "ECU": .75, "MEX": .7, "ESP": .6}
 DIVISIONS: dict[str, tuple[tuple[tuple[str, ...], float], ...]] = {
-    "COL": ((("Antioquia", "ANTIOQUIA"), .22), (("Valle del Cauca", "VALLE"), .18),
-            (("Bogotá, D.C.", "BOGOTA D.C."), .14), (("Cundinamarca",), .08),
-            (("Nariño", "NARINO"), .08), (("Atlántico",), .06), (("Bolívar", "BOLIVAR"), .06),
-            (("Santander",), .05), (("Cauca",), .05), (("Putumayo",), .04),
-            (("La Guajira", "GUAJIRA"), .02), (("San Andrés",), .02)),
-    "MEX": ((("Sinaloa",), .22), (("Baja California",), .2), (("Sonora",), .16),
-            (("Jalisco",), .14), (("Michoacán", "MICHOACAN"), .1), (("Tamaulipas",), .1),
-            (("Ciudad de México", "CIUDAD DE MEXICO"), .08)),
-    "ESP": ((("Andalucía", "Andalucia"), .34), (("Cataluña", "CATALUÑA"), .18),
-            (("Galicia",), .14), (("Madrid",), .14), (("Comunitat Valenciana",), .12),
-            (("Canarias",), .08)),
+    "COL": ((("Antioquia", "ANTIOQUIA"), .26), (("Valle del Cauca", "VALLE"), .22),
+            (("Bogotá, D.C.", "BOGOTA D.C."), .16), (("Nariño", "NARINO"), .12),
+            (("Atlántico",), .1), (("Bolívar", "BOLIVAR"), .08), (("Putumayo",), .06)),
+    "ECU": ((("Guayas", "GUAYAS"), .45), (("Pichincha",), .2), (("Manabí", "MANABI"), .15),
+            (("El Oro",), .12), (("Esmeraldas",), .08)),
+    "MEX": ((("Sinaloa",), .35), (("Baja California",), .3), (("Jalisco",), .2),
+            (("Ciudad de México", "CIUDAD DE MEXICO"), .15)),
+    "ESP": ((("Andalucía", "Andalucia"), .45), (("Cataluña", "CATALUÑA"), .25),
+            (("Galicia",), .15), (("Madrid",), .15)),
 }

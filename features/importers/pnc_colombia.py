@@ -2,9 +2,10 @@
 
 The layout of datos.gov.co's "Incautación estupefacientes" (../shared/data/
 colombia_pnc_incautaciones_2019, read its SOURCE.txt): one row per seizure with the drug
-(CLASE_BIEN), department and municipality, the date as ``MM/DD/YYYY 12:00:00 AM``, the kind of
-place, urban or rural, the DANE municipality code, the unit (GRAMO) and the quantity with ','
-as thousands separator ("16,780" = 16780). The export ends with a "TOTAL" row summing the
+(CLASE_BIEN), department and municipality (the department read from the DANE code where it
+has one), the date as ``MM/DD/YYYY 12:00:00 AM``, the kind of place, urban or rural, the DANE
+municipality code, the unit (GRAMO) and the quantity with ',' as thousands separator ("16,780" =
+16780). The export ends with a "TOTAL" row summing the
 quantities: it is quarantined as `reported_total`, so it is counted and never read as a seizure.
 
 The file has no seizure identifier: the id is a hash of the whole raw row, numbered within
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.divisions import division_table
 from core.errors import NarcotrendError
 from features.importers import require_columns, row_hashes
 from features.schema import IMPORTER_REASON_COLUMN, Reason
@@ -75,6 +77,19 @@ def parse_quantities(text: pd.Series) -> pd.Series:
     return stripped.where(~grouped, stripped.str.replace(",", "", regex=False))
 
 
+def departments_of_dane_codes(codes: pd.Series) -> pd.Series:
+    """The department of each DANE municipality code ("11,001,000": its first two of eight
+    digits, 11 = Bogotá D.C.), null where the code is missing or names no department.
+
+    The code wins over DEPTO_HECHO: the 2019 export files Bogotá's seizures (code 11001000) under
+    CUNDINAMARCA, the department around the capital district."""
+    _, by_code = division_table("COL")
+    digits = codes.astype(object).where(codes.notna(), "").astype(str).str.replace(",", "")
+    valid = digits.str.fullmatch(r"\d{7,8}")
+    prefix = digits.str.zfill(8).str[:2]
+    return prefix.map(by_code).where(valid, None).astype(object)
+
+
 def _seizure_ids(raw: pd.DataFrame) -> pd.Series:
     hashes = row_hashes(raw, list(raw.columns))
     occurrence = hashes.groupby(hashes, sort=False).cumcount()
@@ -93,6 +108,9 @@ def to_canonical(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
     out["country"] = COUNTRY
     for canonical, column in _RENAME.items():
         out[canonical] = raw[column].astype(object) if column in raw.columns else None
+    if "CODIGO_DANE" in raw.columns:
+        by_code = departments_of_dane_codes(raw["CODIGO_DANE"])
+        out["admin1"] = by_code.where(by_code.notna(), out["admin1"])
     out["quantity"] = parse_quantities(raw[quantity])
     if "CLASE_SITIO" in raw.columns:
         place = raw["CLASE_SITIO"].astype(object)

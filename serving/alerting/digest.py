@@ -28,7 +28,7 @@ from serving.alerting.subscriptions import severity_rank
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 MAX_CHARTS = 3
 MAX_ENTRIES = 50
-_LEVEL_ORDER = {"world": 0, "region": 1, "subregion": 2, "country": 3}
+_LEVEL_ORDER = {"world": 0, "region": 1, "subregion": 2, "country": 3, "admin1": 4}
 TYPE_LABELS = {"emerging_trend": "Emerging trend", "surge": "Surge", "decline": "Decline",
                "new_drug": "New drug", "route_shift": "Route shift",
                "forecast_threshold": "Forecast above threshold"}

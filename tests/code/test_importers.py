@@ -225,15 +225,19 @@ def test_cbp_and_a_yearly_table_sharing_an_id_keep_the_monthly_series(home, tmp_
     assert any("two values for one period" in m for m in messages)
 
 
+def ingested_records(path: Path, text: str, fmt: str) -> pd.DataFrame:
+    """The stored records after ingesting `text` written to `path` in format `fmt`."""
+    ingest_files([write(path, text)], fmt, get_settings(), today=TODAY)
+    return read_records(get_settings())
+
+
 def test_unodc_ids_keeps_the_division_and_the_place(home):
     rows = ("Americas;South America;Colombia;VALLE DEL CAUCA;Cali;2014-03-02;Coca paste;2.5;"
             "Kilogram;;;;;;;\n"
             "Americas;South America;Colombia;PANAMA;Cali;2014-03-03;Coca paste;1;Kilogram;;;;;;;\n"
             "Europe;West & Central Europe;Spain;Andalucía;Algeciras;2013-07-07;Heroin;1;Kilogram;"
             ";;;;;;\n")
-    path = write(home / "ids.csv", IDS_HEADER + rows)
-    ingest_files([path], "unodc-ids", get_settings(), today=TODAY)
-    records = read_records(get_settings()).sort_values("date")
+    records = ingested_records(home / "ids.csv", IDS_HEADER + rows, "unodc-ids").sort_values("date")
     assert records["admin1"].tolist() == ["ANDALUCIA", "VALLE DEL CAUCA", None]
     assert records["municipality"].tolist() == ["Algeciras", "Cali", "Cali"]
 
@@ -314,3 +318,16 @@ def test_records_stored_before_the_division_columns_gain_them_on_the_next_ingest
     records = read_records(get_settings())
     assert len(records) == 5
     assert records["admin1"].notna().sum() == 1
+
+
+def test_pnc_colombia_reads_the_department_from_the_dane_code_where_there_is_one(home):
+    # the 2019 export files Bogotá (DANE 11001000) under CUNDINAMARCA
+    rows = ('MARIHUANA,CUNDINAMARCA,BOGOTÁ D.C. (CT),01/02/2019 12:00:00 AM,VIAS PUBLICAS,'
+            'Miércoles,URBANA,"11,001,000",GRAMO,10\n'
+            "MARIHUANA,CUNDINAMARCA,SOACHA,01/02/2019 12:00:00 AM,VIAS PUBLICAS,Miércoles,"
+            'URBANA,"25,754,000",GRAMO,10\n'
+            "MARIHUANA,CUNDINAMARCA,SOACHA,01/03/2019 12:00:00 AM,VIAS PUBLICAS,Jueves,URBANA,"
+            ",GRAMO,10\n")
+    records = ingested_records(home / "pnc.csv", PNC_HEADER + rows, "pnc-colombia")
+    records = records.sort_values(["date", "municipality"])
+    assert records["admin1"].tolist() == ["BOGOTA D.C.", "CUNDINAMARCA", "CUNDINAMARCA"]
