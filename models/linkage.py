@@ -24,9 +24,10 @@ import pandas as pd
 
 from features.signatures import has_signature, logo_key, parse_profile
 
-# detection limit stand-in for a compound absent from a profile (clr needs positive amounts)
-_ABSENT = 1e-3
 PROFILE_COSINE = (0.99, 0.9, 0.7)  # levels of the profile comparison (DuckDB list function)
+# Below this cosine two profiles contradict: the pair is never a strong link, however well its
+# physical marks agree (a lookalike's logo, colour and weight are copied; its chemistry is not).
+PROFILE_VETO = 0.7
 PROFILE_CONTRADICTS_M = 0.002  # share of one batch's pairs whose profiles differ (lab error)
 LINK_COLUMNS = ("seizure_id", "substance", "drug_group", "country", "region", "date", "kg",
                 "logo_key", "colour", "shape", "unit_weight_g", "purity_pct", "packaging",
@@ -37,30 +38,25 @@ def clr_vectors(profiles: pd.Series, substances: pd.Series) -> tuple[list[Any], 
     """Each profile as a centred-log-ratio vector over one shared compound list (None when
     missing), and its key: the two most abundant compounds, in name order.
 
-    The clr of a substance's profile is taken over that substance's compounds only, and the
-    others are 0, so vectors of one substance compare on their own chemistry while every
-    vector has the same length (random pairs of different substances compare too).
+    The clr is taken over the compounds a profile reports (amount > 0); the other positions are
+    0, so two profiles compare on the chemistry they report, not on what both leave out, and
+    every vector has the same length (random pairs of different substances compare too).
     """
     parsed = [parse_profile(p) if isinstance(p, str) else None for p in profiles]
     vocabulary = sorted({c for p in parsed if p for c in p})
     position = {c: i for i, c in enumerate(vocabulary)}
-    per_substance: dict[str, set[str]] = {}
-    for p, s in zip(parsed, substances, strict=True):
-        if p:
-            per_substance.setdefault(str(s), set()).update(p)
     vectors: list[Any] = []
     keys = np.full(len(parsed), None, dtype=object)
-    for i, (p, s) in enumerate(zip(parsed, substances, strict=True)):
-        if not p:
+    for i, p in enumerate(parsed):
+        present = {c: v for c, v in (p or {}).items() if v > 0}
+        if len(present) < 2:
             vectors.append(None)
             continue
-        compounds = sorted(per_substance[str(s)])
-        total = sum(p.values()) or 1.0
-        logs = np.log([max(p.get(c, 0.0) / total, _ABSENT) for c in compounds])
+        logs = np.log(list(present.values()))
         vector = np.zeros(len(vocabulary))
-        vector[[position[c] for c in compounds]] = logs - logs.mean()
+        vector[[position[c] for c in present]] = logs - logs.mean()
         vectors.append(vector.round(6).tolist())
-        top = sorted(p, key=lambda c: -p[c])[:2]
+        top = sorted(present, key=lambda c: -present[c])[:2]
         keys[i] = "+".join(sorted(top))
     return vectors, keys
 
@@ -98,6 +94,28 @@ def candidates(records: pd.DataFrame) -> pd.DataFrame:
     })
     return out.where(out.notna(), None).astype({"kg": float, "unit_weight_g": float,
                                                  "purity_pct": float})
+
+
+def profile_cosine(pairs: pd.DataFrame, cand: pd.DataFrame) -> np.ndarray:
+    """The cosine of the two profiles of each pair (`id_l`, `id_r`); NaN when one is missing."""
+    ids = cand["seizure_id"].to_numpy(object)
+    has = np.array([v is not None for v in cand["profile_vec"]])
+    width = next((len(v) for v in cand["profile_vec"] if v is not None), 0)
+    matrix = np.zeros((len(cand), width))
+    if has.any():
+        matrix[has] = np.array([v for v in cand["profile_vec"] if v is not None], float)
+    norms = np.linalg.norm(matrix, axis=1)
+    row = pd.Series(np.arange(len(ids)), index=ids)
+    left, right = row.reindex(pairs["id_l"]).to_numpy(), row.reindex(pairs["id_r"]).to_numpy()
+    out = np.full(len(pairs), np.nan)
+    ok = ~np.isnan(left) & ~np.isnan(right)
+    li, ri = left[ok].astype(int), right[ok].astype(int)
+    both = has[li] & has[ri]
+    dots = np.einsum("ij,ij->i", matrix[li[both]], matrix[ri[both]])
+    cos = dots / np.maximum(norms[li[both]] * norms[ri[both]], 1e-12)
+    idx = np.flatnonzero(ok)[both]
+    out[idx] = cos
+    return out
 
 
 def link_settings() -> Any:
@@ -163,5 +181,6 @@ def training_rules(block_on: Any) -> list[Any]:
     return [block_on("substance", "logo_key"), block_on("substance", "profile_key")]
 
 
-__all__ = ["blocking_rules", "LINK_COLUMNS", "candidates", "clr_vectors", "link_settings",
+__all__ = ["PROFILE_VETO", "blocking_rules", "LINK_COLUMNS", "candidates", "clr_vectors",
+           "link_settings", "profile_cosine",
            "training_rules"]

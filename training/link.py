@@ -29,7 +29,13 @@ from models.case_groups import (
     members_frame,
     stable_group_ids,
 )
-from models.linkage import candidates, link_settings, training_rules
+from models.linkage import (
+    PROFILE_VETO,
+    candidates,
+    link_settings,
+    profile_cosine,
+    training_rules,
+)
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -80,13 +86,17 @@ def score_pairs(cand: pd.DataFrame, config: LinkConfig) -> tuple[pd.DataFrame, A
     scored = linker.inference.predict(threshold_match_probability=config.score_floor)
     pairs = scored.as_pandas_dataframe()[["seizure_id_l", "seizure_id_r", "match_probability",
                                           "match_weight"]]
-    return pairs.rename(columns={"seizure_id_l": "id_l", "seizure_id_r": "id_r"}), linker
+    pairs = pairs.rename(columns={"seizure_id_l": "id_l", "seizure_id_r": "id_r"})
+    return pairs.assign(profile_cosine=profile_cosine(pairs, cand)), linker
 
 
 def group_members(cand: pd.DataFrame, pairs: pd.DataFrame, config: LinkConfig,
                   decisions: Decisions, previous: pd.DataFrame | None) -> pd.DataFrame:
     """The candidates in groups of two or more, with `group_id` and `strength` (the mean match
-    probability of a seizure's strong links inside its group)."""
+    probability of a seizure's strong links inside its group). Pairs whose profiles contradict
+    (cosine below `PROFILE_VETO`) are never strong links."""
+    if "profile_cosine" in pairs.columns:
+        pairs = pairs.loc[~(pairs["profile_cosine"] < PROFILE_VETO)]
     assignment = cluster_links(cand["seizure_id"], pairs, threshold=config.threshold,
                                support=config.support, must_link=decisions.must_link,
                                cannot_link=decisions.cannot_link)
