@@ -11,6 +11,7 @@ the `linked_cases` alerts for serving to store. It never touches the service dat
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ LINK_COLUMNS = ["seizure_id", "group_id", "strength"]
 GROUP_COLUMNS = ["group_id", "drug", "drug_group", "countries", "regions", "first_date",
                  "last_date", "n_seizures", "total_kg", "logo", "colour", "shape",
                  "unit_weight_g", "purity_pct", "packaging", "profile_key", "strength",
-                 "confirmed"]
+                 "confirmed", "per_country"]
 SHARED_FIELDS = ("logo", "colour", "shape", "unit_weight_g", "purity_pct", "packaging",
                  "profile_key")
 
@@ -130,7 +131,8 @@ def summarise_groups(members: pd.DataFrame, confirmed: Iterable[str] = ()) -> pd
             "regions": ";".join(sorted(g["region"].dropna().unique())),
             "first_date": pd.Timestamp(min(g["date"])), "last_date": pd.Timestamp(max(g["date"])),
             "n_seizures": len(g), "total_kg": float(g["kg"].sum()),
-            "strength": float(g["strength"].mean()), "confirmed": gid in confirmed}
+            "strength": float(g["strength"].mean()), "confirmed": gid in confirmed,
+            "per_country": json.dumps(_per_country(g))}
         for name in SHARED_FIELDS:
             values = g["logo_key" if name == "logo" else name].dropna()
             if name in ("unit_weight_g", "purity_pct"):
@@ -202,6 +204,17 @@ def _previous_links(paths: Any, records: pd.DataFrame) -> pd.DataFrame | None:
     dates = records.drop_duplicates("seizure_id").set_index("seizure_id")["date"]
     previous["date"] = previous["seizure_id"].map(dates)
     return previous.dropna(subset=["date"])
+
+
+def _per_country(members: pd.DataFrame) -> list[dict[str, Any]]:
+    """What every country concerned may know of a group: its seizure counts and months."""
+    months = pd.to_datetime(members["date"]).dt.strftime("%Y-%m")
+    out = []
+    for country, rows in members.assign(month=months).groupby("country", sort=True):
+        out.append({"country": country, "region": rows["region"].iloc[0],
+                    "seizures": len(rows), "first_month": rows["month"].min(),
+                    "last_month": rows["month"].max()})
+    return out
 
 
 def _mode(values: pd.Series) -> Any:
