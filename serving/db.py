@@ -192,6 +192,23 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
+class LinkDecision(Base):
+    """An analyst's decision on a case group (confirm, detach a seizure, join two groups), with
+    the members it was taken on; later link runs honour it (must-link / cannot-link)."""
+
+    __tablename__ = "link_decisions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(16))
+    group_id: Mapped[str] = mapped_column(String(32), index=True)
+    other_group_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    seizure_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    members: Mapped[list[str]] = mapped_column(JSON)
+    decided_by: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    decided_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
     """One engine per database URL, its schema upgraded to the newest migration.

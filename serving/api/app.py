@@ -32,6 +32,7 @@ from serving.api.routers import (
     health,
     jobs,
     keys,
+    links,
     models,
     routes,
     series,
@@ -90,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AuditMiddleware)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     for module in (health, series, forecasts, trends, routes, alerts, subscriptions, models,
-                   jobs, keys):
+                   jobs, keys, links):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=DASHBOARD_DIR), name="static")
 

@@ -35,6 +35,7 @@ class ExportWhat(StrEnum):
     routes = "routes"
     forecasts = "forecasts"
     quarantine = "quarantine"
+    links = "links"  # seizure_id, group_id, strength (`narcotrend link`)
 
 
 @app.command("ingest")
@@ -87,6 +88,7 @@ def export_source(cfg: Settings, what: str) -> Path:
         "routes": (cfg.series_dir / "routes.parquet", "narcotrend build"),
         "forecasts": (cfg.forecasts_dir / "forecasts.parquet", "narcotrend train"),
         "quarantine": (cfg.warehouse_dir / "quarantine.parquet", "narcotrend ingest"),
+        "links": (cfg.paths.links, "narcotrend link"),
     }
     path, stage = sources[what]
     if not path.exists():
