@@ -91,6 +91,15 @@ def level_evidence(observed: float, expected: float, periods: int, metric: str,
     return out
 
 
+def ranked_score(severity: str, strength: float) -> float:
+    """The alert's `score`: the severity's rank (0 low ... 3 critical) plus s / (1 + s) for the
+    detector's strength of evidence s >= 0 (-log10 q, log seizures, forecast ratio), so inside a
+    type a more severe alert always scores higher and, among equals, stronger evidence does."""
+    s = float(strength) if math.isfinite(float(strength)) else 1e9
+    s = max(s, 0.0)
+    return SEVERITIES.index(severity) + s / (1.0 + s)
+
+
 def make_alert(
     *,
     type_: str,
@@ -103,7 +112,8 @@ def make_alert(
     route: dict[str, Any] | None = None,
     subject: str | None = None,
 ) -> dict[str, Any]:
-    """One alert in the shape of DESIGN section 5 (status `open`)."""
+    """One alert in the shape of DESIGN section 5 (status `open`); `score` is the detector's
+    strength of evidence, stored as `ranked_score(severity, score)`."""
     if type_ not in ALERT_TYPES:
         raise ValueError(f"`type_` must be one of {ALERT_TYPES}, got {type_!r}")
     fp = fingerprint(type_, keys["geo"], keys["drug_level"], keys["drug"], keys["metric"], route,
@@ -114,7 +124,7 @@ def make_alert(
         "geo_level": keys["geo_level"], "geo": keys["geo"], "region": keys["region"],
         "drug_level": keys["drug_level"], "drug": keys["drug"], "metric": keys["metric"],
         "period": period, "detected_at": detected_at,
-        "severity": severity, "score": round(float(score), 3),
+        "severity": severity, "score": round(ranked_score(severity, score), 3),
         "evidence": evidence, "status": "open", "fingerprint": fp,
     }
     if route is not None:
@@ -123,6 +133,8 @@ def make_alert(
 
 
 def _rounded(value: Any) -> Any:
+    """Floats at 3 significant digits below 1 (a q-value of 2e-06 stays 2e-06, not 0), else
+    at 2 decimals."""
     if isinstance(value, float):
-        return round(value, 4) if abs(value) < 1 else round(value, 2)
+        return float(f"{value:.3g}") if abs(value) < 1 else round(value, 2)
     return value

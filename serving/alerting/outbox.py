@@ -44,6 +44,8 @@ from serving.alerting.digest import (
     DigestEntry,
     build_message,
     group_alerts,
+    load_chart_data,
+    render_chart_png,
     render_digest,
     sender_domain,
 )
@@ -110,8 +112,6 @@ def select_recipient_alerts(subscriptions: Iterable[Any], alerts: Iterable[Mappi
 def _chart_images(entries: list[DigestEntry], settings: Settings, outbox_id: str,
                   cache: dict[tuple[str, str], str | None]) -> list[dict[str, str]]:
     """PNG charts for the top entries (drawn once per series and period per cycle)."""
-    from serving.alerting.digest_charts import load_chart_data, render_chart_png
-
     top = entries[:MAX_CHARTS]
     missing = [e.unique_id for e in top if (e.unique_id, e.lead["period"]) not in cache]
     if missing:
@@ -127,8 +127,7 @@ def _chart_images(entries: list[DigestEntry], settings: Settings, outbox_id: str
                 cache[key] = None
                 continue
             fc = None if forecasts is None else forecasts[forecasts["unique_id"] == entry.unique_id]
-            png = render_chart_png(rows, fc, title=entry.chart_title,
-                                   mark_period=entry.lead["period"])
+            png = render_chart_png(rows, fc, entry=entry)
             cache[key] = base64.b64encode(png).decode("ascii")
     images = []
     domain = sender_domain(settings.mail_from)

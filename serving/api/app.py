@@ -28,8 +28,10 @@ from serving.api.model_store import ModelStore
 from serving.api.query_cache import QueryCache
 from serving.api.routers import (
     alerts,
+    charts,
     forecasts,
     health,
+    incidents,
     jobs,
     keys,
     links,
@@ -39,6 +41,7 @@ from serving.api.routers import (
     subscriptions,
     trends,
 )
+from serving.api.schemas import describe_validation_errors
 from serving.db import get_engine
 
 log = logging.getLogger(__name__)
@@ -93,6 +96,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, series, forecasts, trends, routes, alerts, subscriptions, models,
                    jobs, keys, links):
         app.include_router(module.router)
+    for module in (incidents, charts):  # one alert picture (issue 17)
+        app.include_router(module.router)
+
+    def openapi() -> dict:
+        """FastAPI's schema, its own validation-error schemas described too."""
+        if app.openapi_schema is None:
+            app.openapi_schema = describe_validation_errors(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi
     app.mount("/static", StaticFiles(directory=DASHBOARD_DIR), name="static")
 
     @app.get("/", include_in_schema=False)

@@ -17,7 +17,7 @@ import sys
 import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Path, status
 from sqlalchemy import select
 
 from core.settings import Settings
@@ -181,7 +181,8 @@ def retrain(settings: SettingsDep, principal: GlobalAnalystDep,
 
 @router.get("/jobs/{job_id}", response_model=Job, responses=error_responses(404),
             summary="A background job (unscoped analyst)")
-def get_job(job_id: str, session: SessionDep, principal: GlobalAnalystDep) -> Job:
+def get_job(job_id: Annotated[str, Path(description="The job's id")], session: SessionDep,
+            principal: GlobalAnalystDep) -> Job:
     job = session.get(JobRow, job_id)
     if job is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=UNKNOWN_JOB)

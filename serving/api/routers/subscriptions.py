@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Response, status
 
 from core.errors import NarcotrendError
 from serving.alerting import subscriptions
@@ -57,8 +59,9 @@ def add_subscription(body: SubscriptionIn, session: SessionDep, principal: Princ
 
 @router.delete("/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT,
                responses=error_responses(404), summary="Remove a subscription")
-def remove_subscription(subscription_id: str, session: SessionDep,
-                        principal: PrincipalDep) -> Response:
+def remove_subscription(
+        subscription_id: Annotated[str, Path(description="The subscription's id")],
+        session: SessionDep, principal: PrincipalDep) -> Response:
     """Remove one of this key's subscriptions (any, for an admin without region scope)."""
     owner = _owner_filter(principal)
     owned = {row.id for row in subscriptions.list_subscriptions(session, owner_key_id=owner)}
