@@ -1,0 +1,1 @@
+"""Strategic and tactical reports (DESIGN section 5b): sections, judgements, rendering, dissemination."""
