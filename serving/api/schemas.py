@@ -177,6 +177,9 @@ class SubscriptionIn(BaseModel):
     geos: list[Name] = Field(default_factory=list, max_length=50)
     drugs: list[Name] = Field(default_factory=list, max_length=50)
     min_severity: Severity = "low"
+    report: Literal["tactical-monthly", "strategic-quarterly"] | None = Field(
+        default=None, description="Get this scheduled report of the places (PDF by e-mail, "
+        "rendered with this key's regions) instead of alert digests")
 
 
 class SubscriptionOut(BaseModel):
@@ -186,6 +189,7 @@ class SubscriptionOut(BaseModel):
     drugs: list[str]
     min_severity: str
     owner_key_id: str | None
+    report: str | None = None
     created_at: UtcDateTime | None
 
 

@@ -17,7 +17,7 @@ import typer
 from core.errors import NarcotrendError
 from serving.cli.app import app, cli_state, console, settings
 
-COMMAND_MODULES = ("data", "build", "models", "alerts", "mail", "service")
+COMMAND_MODULES = ("data", "build", "models", "alerts", "mail", "service", "report")
 
 
 @app.callback()
