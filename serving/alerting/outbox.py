@@ -155,7 +155,8 @@ def enqueue_digests(session: Session, settings: Settings, now: datetime | None =
     """
     now = now or utcnow()
     forget_resolved(session)
-    subscriptions = list_subscriptions(session)
+    # a subscription with a scheduled report gets the report, not digests
+    subscriptions = [s for s in list_subscriptions(session) if not s.report]
     if not subscriptions:
         return 0
     alerts = [a.to_dict() for a in
@@ -202,14 +203,19 @@ def enqueue_digests(session: Session, settings: Settings, now: datetime | None =
 # --- delivery -----------------------------------------------------------------------------------
 
 def message_for(row: OutboxMessage, settings: Settings) -> EmailMessage:
-    """The MIME message of an outbox row; the same row always gives the same message."""
+    """The MIME message of an outbox row; the same row always gives the same message (with
+    its attachment, a report's PDF, when the row has one)."""
     payload = row.payload
-    return build_message(subject=row.subject, html=payload["html"], text=payload["text"],
+    message = build_message(subject=row.subject, html=payload["html"], text=payload["text"],
                          images=payload.get("images", []), mail_from=settings.mail_from,
                          recipient=row.recipient, message_id=row.message_id or f"<{row.id}@"
                          f"{sender_domain(settings.mail_from)}>",
                          date=datetime.fromisoformat(payload.get("date") or
                                                      row.created_at.isoformat()))
+    if row.attachment is not None:
+        message.add_attachment(row.attachment, maintype="application", subtype="pdf",
+                               filename=row.attachment_name or f"{row.id}.pdf")
+    return message
 
 
 def _due_clause(now: datetime, force: bool) -> Any:

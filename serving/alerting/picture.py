@@ -112,7 +112,8 @@ def store_picture(session: Session, run: Mapping[str, Any] | None = None,
     if run is not None:
         unit = f", detected on {run['unit']}" if run.get("unit") else ""
         line = (f"as of {run['detected_at']}{unit}: {run['created']} new, "
-                f"{run['updated']} updated, {run['reopened']} re-opened, {run['resolved']} resolved; {line}")
+                f"{run['updated']} updated, {run['reopened']} re-opened, "
+                f"{run['resolved']} resolved; {line}")
     return counts, line
 
 

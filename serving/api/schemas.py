@@ -318,6 +318,9 @@ class SubscriptionIn(BaseModel):
     drugs: list[Name] = Field(default_factory=list, max_length=50, examples=[["cocaine"]],
                               description="Drugs (a group covers its substances); empty: all")
     min_severity: Severity = Field(default="low", description="The least severity e-mailed")
+    report: Literal["tactical-monthly", "strategic-quarterly"] | None = Field(
+        default=None, description="Get this scheduled report of the places (PDF by e-mail, "
+        "rendered with this key's regions) instead of alert digests")
 
 
 class SubscriptionOut(BaseModel):
@@ -330,6 +333,9 @@ class SubscriptionOut(BaseModel):
     min_severity: str = Field(description="The least severity e-mailed")
     owner_key_id: str | None = Field(description="Key that made it (its scope applies); null: "
                                      "the CLI")
+    report: str | None = Field(default=None, description="The scheduled report this "
+                               "subscription asks for (tactical-monthly, strategic-quarterly); "
+                               "null: alert digests")
     created_at: UtcDateTime | None = Field(description="When it was made")
 
 

@@ -17,7 +17,8 @@ import typer
 from core.errors import NarcotrendError
 from serving.cli.app import app, cli_state, console, settings, styled
 
-COMMAND_MODULES = ("data", "build", "models", "alerts", "incidents", "mail", "service", "link")
+COMMAND_MODULES = ("data", "build", "models", "alerts", "incidents", "mail", "service", "link",
+                   "report")
 
 
 @app.callback()

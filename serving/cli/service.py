@@ -44,8 +44,9 @@ def serve_forever(settings: Settings, host: str, port: int, *, mail: bool = True
     stop_mail = None
     if mail:
         from serving.alerting.outbox import start_delivery_scheduler
+        from serving.reports.dissemination import run_report_cycle
 
-        stop_mail = start_delivery_scheduler(settings)
+        stop_mail = start_delivery_scheduler(settings, run=run_report_cycle)
     console.print(f"serving the API on http://{host}:{port}/v1 (docs at /docs) and the dashboard "
                   f"at http://{host}:{port}/")
     try:
