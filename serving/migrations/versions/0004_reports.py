@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_reports"
-down_revision: str | Sequence[str] | None = "0002_audit_log_key_index"
+revision: str = "0004_reports"
+down_revision: str | Sequence[str] | None = "0003_links"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
