@@ -1,7 +1,7 @@
 """Reports: a subscription's report schedule, an attachment on outbox rows, the reports queued.
 
-Revision ID: 0003_reports
-Revises: 0002_audit_log_key_index
+Revision ID: 0004_reports
+Revises: 0003_links
 Create Date: 2026-12-01
 """
 
