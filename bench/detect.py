@@ -46,7 +46,7 @@ def prepare(home: Path, seed: int) -> float:
 
 def run(home: Path, start: str, months: int) -> dict:
     from core.settings import Settings
-    from serving.cli.alerts import run_backtest
+    from training.alert_backtest import run_backtest
 
     settings = Settings(home=home)
     end = (pd.Period(start, "M") + months - 1).strftime("%Y-%m")

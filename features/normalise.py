@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.divisions import normalise_division
 from core.geography import MISSING_TOKENS, country_table, match_countries
 from core.taxonomy import TAXONOMY_FILE, UNCLASSIFIED, UNIT_FILE, read_taxonomy
 
@@ -113,6 +114,20 @@ def country_regions(iso3: pd.Series) -> pd.DataFrame:
                              "subregion": rows["subregion"].to_numpy(dtype=object)})
 
     return map_unique(iso3, _lookup)
+
+
+def divisions_of(iso3: pd.Series, names: pd.Series) -> pd.Series:
+    """The normalised admin-1 name of each record (core/divisions.py), null where the record
+    names none or one its country's reviewed table does not know; once per distinct pair."""
+    pairs = pd.DataFrame({"iso3": iso3.astype(object), "name": names.astype(object)})
+    pairs = pairs.where(pairs.notna(), None)
+    known = pairs["name"].notna().to_numpy() & pairs["iso3"].notna().to_numpy()
+    out = np.full(len(pairs), None, dtype=object)
+    if known.any():
+        codes, uniques = pd.factorize(pd.MultiIndex.from_frame(pairs.loc[known]))
+        mapped = np.array([normalise_division(c, n) for c, n in uniques], dtype=object)
+        out[known] = mapped[codes]
+    return pd.Series(pd.Categorical(out), index=iso3.index)
 
 
 def country_lists_to_iso3(lists: pd.Series, sep: str = ";") -> pd.Series:

@@ -14,7 +14,7 @@ import math
 from typing import Any
 
 ALERT_TYPES: tuple[str, ...] = ("emerging_trend", "surge", "decline", "new_drug", "route_shift",
-                                "forecast_threshold")
+                                "forecast_threshold", "linked_cases")
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
 STATUSES: tuple[str, ...] = ("open", "acknowledged", "resolved", "silenced")
 
@@ -23,11 +23,14 @@ _VOLUME_STEPS: dict[str, tuple[float, float]] = {"seizures": (10.0, 50.0), "kg":
 
 
 def fingerprint(type_: str, geo: str, drug_level: str, drug: str, metric: str,
-                route: dict[str, Any] | None = None) -> str:
-    """A stable hash of what names the condition (not when or how strong it is)."""
+                route: dict[str, Any] | None = None, *, subject: str | None = None) -> str:
+    """A stable hash of what names the condition (not when or how strong it is); `subject`
+    names one thing the condition is about beyond its keys (a linked case's group id)."""
     parts = [type_, geo, drug_level, drug, metric]
     if route is not None:
         parts += [str(route.get("attribute", "")), str(route.get("destination", ""))]
+    if subject is not None:
+        parts.append(f"subject={subject}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
@@ -75,14 +78,15 @@ def format_change(observed: float, expected: float) -> str:
     return f"{(observed / expected - 1) * 100:+.0f}%"
 
 
-def level_evidence(observed: float, expected: float, months: int, metric: str,
-                   **numbers: Any) -> dict[str, Any]:
-    """`+180% over 6 months: 42 seizures against 15 expected`, plus the numbers behind it."""
-    summary = (f"{format_change(observed, expected)} over {months} months: "
+def level_evidence(observed: float, expected: float, periods: int, metric: str,
+                   unit: str = "months", **numbers: Any) -> dict[str, Any]:
+    """`+180% over 6 months: 42 seizures against 15 expected`, plus the numbers behind it
+    (`unit` names the build's periods: months, weeks, years)."""
+    summary = (f"{format_change(observed, expected)} over {periods} {unit}: "
                f"{format_amount(observed, metric)} against "
                f"{format_amount(expected, metric).split(' ')[0]} expected")
     out: dict[str, Any] = {"summary": summary, "observed": round(observed, 2),
-                           "expected": round(expected, 2), "months": months}
+                           "expected": round(expected, 2), unit: periods}
     out.update({k: _rounded(v) for k, v in numbers.items()})
     return out
 
@@ -106,12 +110,14 @@ def make_alert(
     score: float,
     evidence: dict[str, Any],
     route: dict[str, Any] | None = None,
+    subject: str | None = None,
 ) -> dict[str, Any]:
     """One alert in the shape of DESIGN section 5 (status `open`); `score` is the detector's
     strength of evidence, stored as `ranked_score(severity, score)`."""
     if type_ not in ALERT_TYPES:
         raise ValueError(f"`type_` must be one of {ALERT_TYPES}, got {type_!r}")
-    fp = fingerprint(type_, keys["geo"], keys["drug_level"], keys["drug"], keys["metric"], route)
+    fp = fingerprint(type_, keys["geo"], keys["drug_level"], keys["drug"], keys["metric"], route,
+                     subject=subject)
     alert: dict[str, Any] = {
         "id": hashlib.sha256(f"{fp}|{detected_at}".encode()).hexdigest()[:32],
         "type": type_,

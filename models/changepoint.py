@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from models.panel import (
-    Panel,
+    SeriesMatrix,
     clip_spikes,
     nan_mean,
     nan_std,
@@ -53,7 +53,7 @@ COLUMNS = ["row", "direction", "z", "p_value", "change_at", "n_after", "before",
 
 
 def scan_level_shifts(
-    panel: Panel,
+    panel: SeriesMatrix,
     *,
     baseline: int = 24,
     max_lag: int = 9,

@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.panel import Panel
+from models.panel import SeriesMatrix
 
 
 def scan_new_drugs(
-    panel: Panel,
+    panel: SeriesMatrix,
     *,
     window: int = 6,
     min_history: int = 12,

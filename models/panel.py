@@ -1,8 +1,11 @@
 """A wide view of many long-format series, so detectors test thousands of series at once.
 
-Detectors work on a matrix (one row per series, one column per period, NaN where the geography
-did not report) instead of looping over groups; the keys stay alongside in a small frame. The
-panel is cut at the detection period, so nothing after it is ever visible.
+Detectors work on a `SeriesMatrix` (one row per series, one column per period, NaN where the
+geography did not report) instead of looping over groups; the keys stay alongside in a small
+frame. The matrix is cut at the detection period, so nothing after it is ever visible. It knows
+its build frequency (`MS`, `W-MON`, `YS`): its period labels are `YYYY-MM`, `YYYY-Www` (ISO
+week) or `YYYY`. (Not to be confused with `models.base.Panel`, the ragged per-series arrays the
+forecasters fit on.)
 """
 
 from __future__ import annotations
@@ -13,58 +16,96 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.series import check_frequency
+
 KEY_COLUMNS = ["unique_id", "geo_level", "geo", "region", "drug_level", "drug", "metric"]
 
 
+#: Build frequency -> periods in a year, and the `strftime` of its period labels.
+PERIODS_PER_YEAR: dict[str, int] = {"MS": 12, "W-MON": 52, "YS": 1}
+LABEL_FORMATS: dict[str, str] = {"MS": "%Y-%m", "W-MON": "%G-W%V", "YS": "%Y"}
+
+
 @dataclass(frozen=True)
-class Panel:
-    """Series as a matrix: `values[i, t]` is series `keys.iloc[i]` in period `periods[t]`."""
+class SeriesMatrix:
+    """Series as a matrix: `values[i, t]` is series `keys.iloc[i]` in period `periods[t]`, at
+    the build frequency `freq`."""
 
     keys: pd.DataFrame
     values: np.ndarray
     periods: pd.DatetimeIndex
+    freq: str = "MS"
 
     @property
     def n_periods(self) -> int:
         return int(self.values.shape[1])
 
     def period_label(self, t: int) -> str:
-        """The period at column `t` as `YYYY-MM`."""
-        return self.periods[t].strftime("%Y-%m")
+        """The period at column `t` as `YYYY-MM`, `YYYY-Www` or `YYYY`."""
+        return period_label(self.periods[t], self.freq)
+
+    def with_values(self, values: np.ndarray) -> SeriesMatrix:
+        return SeriesMatrix(self.keys, values, self.periods, self.freq)
 
 
-def to_period_start(value: str | pd.Timestamp) -> pd.Timestamp:
-    """`YYYY-MM`, a date or a timestamp as the first day of its month."""
-    return pd.Timestamp(value).to_period("M").to_timestamp()
+def period_label(value: pd.Timestamp, freq: str = "MS") -> str:
+    """A period start as its label at `freq`: `2024-05`, `2024-W19`, `2024`."""
+    check_frequency(freq)
+    return pd.Timestamp(value).strftime(LABEL_FORMATS[freq])
 
 
-def to_panel(series: pd.DataFrame, as_of: str | pd.Timestamp | None = None) -> Panel:
-    """Pivot a long series frame to a panel, keeping only periods up to `as_of` (inclusive).
+def label_frequency(label: str) -> str:
+    """The build frequency a period label is written at: `MS`, `W-MON` or `YS`."""
+    if "-W" in label:
+        return "W-MON"
+    return "YS" if len(label) == 4 else "MS"
+
+
+def label_period(label: str) -> pd.Period:
+    """A period label (`2024-05`, `2024-W19`, `2024`) as a pandas Period of its frequency."""
+    freq = label_frequency(label)
+    return pd.Period(to_period_start(label, freq), check_frequency(freq))
+
+
+def to_period_start(value: str | pd.Timestamp, freq: str = "MS") -> pd.Timestamp:
+    """A label (`YYYY-MM`, `YYYY-Www`, `YYYY`), a date or a timestamp as the first day of its
+    period at `freq`."""
+    pfreq = check_frequency(freq)
+    if isinstance(value, str) and "-W" in value:
+        value = pd.Timestamp.fromisocalendar(int(value[:4]), int(value.split("-W")[1]), 1)
+    return pd.Timestamp(value).to_period(pfreq).start_time
+
+
+def to_matrix(series: pd.DataFrame, as_of: str | pd.Timestamp | None = None,
+              freq: str = "MS") -> SeriesMatrix:
+    """Pivot a long series frame built at `freq` to a matrix, keeping only periods up to `as_of`
+    (inclusive).
 
     Periods missing from the frame become NaN (unknown), like a reporting gap.
     """
     frame = series
     if as_of is not None:
-        frame = frame[frame["ds"] <= to_period_start(as_of)]
+        frame = frame[frame["ds"] <= to_period_start(as_of, freq)]
     if frame.empty:
-        return Panel(pd.DataFrame(columns=KEY_COLUMNS), np.empty((0, 0)), pd.DatetimeIndex([]))
+        return SeriesMatrix(pd.DataFrame(columns=KEY_COLUMNS), np.empty((0, 0)),
+                            pd.DatetimeIndex([]), freq)
     key_cols = [c for c in KEY_COLUMNS if c in frame.columns]
     keys = frame.drop_duplicates("unique_id")[key_cols].sort_values("unique_id")
     keys = keys.reset_index(drop=True)
     start, end = frame["ds"].min(), frame["ds"].max()
-    periods = pd.date_range(start, end, freq="MS")
+    periods = pd.date_range(start, end, freq=freq)
     row = pd.Index(keys["unique_id"]).get_indexer(frame["unique_id"])
     col = periods.get_indexer(frame["ds"])
     values = np.full((len(keys), len(periods)), np.nan)
     ok = col >= 0
     values[row[ok], col[ok]] = frame["y"].to_numpy(dtype=float)[ok]
-    return Panel(keys, values, periods)
+    return SeriesMatrix(keys, values, periods, freq)
 
 
-def slice_panel(panel: Panel, as_of: str | pd.Timestamp) -> Panel:
-    """The panel cut after `as_of`: what a detection at `as_of` may see."""
-    end = int(np.searchsorted(panel.periods, to_period_start(as_of), side="right"))
-    return Panel(panel.keys, panel.values[:, :end], panel.periods[:end])
+def slice_matrix(matrix: SeriesMatrix, as_of: str | pd.Timestamp) -> SeriesMatrix:
+    """The matrix cut after `as_of`: what a detection at `as_of` may see."""
+    end = int(np.searchsorted(matrix.periods, to_period_start(as_of, matrix.freq), side="right"))
+    return SeriesMatrix(matrix.keys, matrix.values[:, :end], matrix.periods[:end], matrix.freq)
 
 
 def stabilise(values: np.ndarray, metric: np.ndarray) -> np.ndarray:
@@ -135,18 +176,13 @@ def clip_spikes(values: np.ndarray, spread: np.ndarray, k: float = 3.0) -> np.nd
     return out
 
 
-def month_offset(label: str, months: int) -> str:
-    """`YYYY-MM` shifted by `months`."""
-    return (pd.Period(label, "M") + months).strftime("%Y-%m")
-
-
 def mask_incomplete_aggregates(
-    panel: Panel,
+    panel: SeriesMatrix,
     subregion_of: dict[str, str] | None = None,
     *,
     max_missing: float = 0.1,
     lookback: int = 36,
-) -> Panel:
+) -> SeriesMatrix:
     """The panel with aggregate cells set to NaN where countries that usually contribute more
     than `max_missing` of the aggregate did not report.
 
@@ -194,4 +230,4 @@ def mask_incomplete_aggregates(
         has = idx >= 0
         rows = agg_rows[has]
         out[rows] = np.where(share[idx[has]] > max_missing, np.nan, values[rows])
-    return Panel(keys, out, panel.periods)
+    return panel.with_values(out)

@@ -45,12 +45,19 @@ class Windows:
     recent_end: pd.Timestamp
 
     @classmethod
-    def ending(cls, as_of: pd.Timestamp, recent: int, baseline: int) -> Windows:
-        """`recent` periods ending at `as_of`, and the `baseline` periods just before them."""
-        recent_start = as_of - pd.DateOffset(months=recent - 1)
-        baseline_end = recent_start - pd.DateOffset(months=1)
-        return cls(baseline_end - pd.DateOffset(months=baseline - 1), baseline_end,
+    def ending(cls, as_of: pd.Timestamp, recent: int, baseline: int,
+               freq: str = "MS") -> Windows:
+        """`recent` periods of `freq` ending at `as_of`, and the `baseline` periods just before
+        them."""
+        unit = _OFFSET_UNITS[freq]
+        recent_start = as_of - pd.DateOffset(**{unit: recent - 1})
+        baseline_end = recent_start - pd.DateOffset(**{unit: 1})
+        return cls(baseline_end - pd.DateOffset(**{unit: baseline - 1}), baseline_end,
                    recent_start, as_of)
+
+
+#: Build frequency -> the `pd.DateOffset` keyword of one period.
+_OFFSET_UNITS: dict[str, str] = {"MS": "months", "W-MON": "weeks", "YS": "years"}
 
 
 def entity_counts(routes: pd.DataFrame, attribute: str, windows: Windows, *,

@@ -27,7 +27,7 @@ import pandas as pd
 from scipy import stats
 
 from models.panel import (
-    Panel,
+    SeriesMatrix,
     clip_spikes,
     nan_mean,
     nan_median,
@@ -125,7 +125,7 @@ def null_scale(past_var: np.ndarray, level: np.ndarray) -> np.ndarray:
 
 
 def scan_trends(
-    panel: Panel,
+    panel: SeriesMatrix,
     *,
     window: int = 8,
     min_valid: int = 6,
@@ -136,6 +136,7 @@ def scan_trends(
     k: float = 2.0,
     n_past: int = 36,
     forecast_upper: np.ndarray | None = None,
+    season: int = 12,
 ) -> pd.DataFrame:
     """Rising trends at the panel's last period.
 
@@ -145,8 +146,8 @@ def scan_trends(
     (one-sided), `slope` (Theil-Sen over the window, original units per period), `n_above` (of the
     last `recent` reported periods), `expected` (baseline mean, original units), `recent_mean`,
     `window_start` (column), `mk_z` (Mann-Kendall z of the window, as evidence), `last_year`
-    (mean of the same periods a year before the last `recent` ones: a seasonal peak is as high
-    as last year's, a trend is not).
+    (mean of the same periods a year before the last `recent` ones, `season` periods back: a
+    seasonal peak is as high as last year's, a trend is not).
     """
     columns = ["row", "z", "p_value", "slope", "n_above", "expected", "recent_mean",
                "window_start", "mk_z", "last_year"]
@@ -198,7 +199,7 @@ def scan_trends(
         recent_n += take.astype(int)
     slope = theil_sen_slope(values[rows, start:])
     expected = nan_mean(values[rows, max(0, start - baseline):start], axis=1)
-    year_ago = values[rows, max(0, n_periods - recent - 12):max(0, n_periods - 12)]
+    year_ago = values[rows, max(0, n_periods - recent - season):max(0, n_periods - season)]
     last_year = nan_mean(year_ago, axis=1) if year_ago.shape[1] else np.full(rows.size, np.nan)
     return pd.DataFrame({
         "row": rows, "z": z, "p_value": stats.norm.sf(z), "slope": slope, "n_above": n_above,

@@ -60,28 +60,29 @@ def run_pipeline(settings: Settings, console: Console) -> None:
                   highlight=False)
 
     # detection runs last: it reads the forecasts (thresholds) when training wrote them
-    from training.detect import detect
+    from serving.alerting.detection import detect_and_store
 
-    since = replay_start(settings, built["end"])
-    found = detect(settings, since=since, progress=progress)
+    since = replay_start(settings, built["end"], built["freq"])
+    found = detect_and_store(settings, since=since, progress=progress)
     kinds = ", ".join(f"{n} {t}" for t, n in sorted(found["by_type"].items())) or "none"
     replayed = (f" after replaying {found['replayed']} months from {since} (a new home; counts "
                 "include the replay)" if found["replayed"] else "")
-    console.print(f"detect: {found['alerts']} alerts as of {found['detected_at']} ({kinds})"
+    console.print(f"detect: {found['alerts']} alerts as of {found['detected_at']} ({kinds}, "
+                  f"on {found['unit']})"
                   f"{replayed}; {found['created']} new, {found['resolved']} resolved",
                   highlight=False)
 
 
-def replay_start(settings: Settings, last_period: str | None) -> str | None:
+def replay_start(settings: Settings, last_period: str | None, freq: str = "MS") -> str | None:
     """The month `run` replays detection from: `run_replay_periods` months before the last period
-    when the home has no alert yet (its first run) and the build is monthly, else None."""
-    from sqlalchemy import func, select
+    when the home has no alert yet (its first run) and the build (at `freq`) is monthly, else
+    None."""
+    from serving.alerting.detection import latest_detection
+    from serving.db import session_scope
 
-    from serving.db import Alert, session_scope
-
-    if not settings.run_replay_periods or not last_period or settings.frequency != "MS":
+    if not settings.run_replay_periods or not last_period or freq != "MS":
         return None  # detection (and so its replay) steps by month
     with session_scope(settings.service_database_url) as session:
-        if session.scalar(select(func.count()).select_from(Alert)):
+        if latest_detection(session) is not None:
             return None
     return str(pd.Period(last_period, "M") - settings.run_replay_periods)

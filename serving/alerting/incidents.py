@@ -30,7 +30,8 @@ ACTIVE_STATUSES: tuple[str, ...] = ("open", "acknowledged")
 SILENCED_STATUSES: tuple[str, ...] = ("silenced",)
 # most active first: an incident with one open member is open
 _STATUS_ORDER: dict[str, int] = {"open": 0, "acknowledged": 1, "silenced": 2, "resolved": 3}
-_LEVEL_ORDER: dict[str, int] = {"world": 0, "region": 1, "subregion": 2, "country": 3}
+_LEVEL_ORDER: dict[str, int] = {"world": 0, "region": 1, "subregion": 2, "country": 3,
+                               "admin1": 4}
 TYPE_LABELS: dict[str, str] = {
     "emerging_trend": "Emerging trend", "surge": "Surge", "decline": "Decline",
     "new_drug": "New drug", "route_shift": "Route shift",

@@ -110,8 +110,10 @@ def store_picture(session: Session, run: Mapping[str, Any] | None = None,
                             regions)
     line = picture_line(counts)
     if run is not None:
-        line = (f"as of {run['detected_at']}: {run['created']} new, {run['updated']} updated, "
-                f"{run['reopened']} re-opened, {run['resolved']} resolved; {line}")
+        unit = f", detected on {run['unit']}" if run.get("unit") else ""
+        line = (f"as of {run['detected_at']}{unit}: {run['created']} new, "
+                f"{run['updated']} updated, {run['reopened']} re-opened, "
+                f"{run['resolved']} resolved; {line}")
     return counts, line
 
 

@@ -33,7 +33,7 @@ Severity = Literal["low", "medium", "high", "critical"]
 AlertStatus = Literal["open", "acknowledged", "resolved", "silenced"]
 RoleName = Literal["viewer", "analyst", "admin"]
 Region = Literal["Africa", "Americas", "Asia", "Europe", "Oceania"]
-GeoLevel = Literal["world", "region", "subregion", "country"]
+GeoLevel = Literal["world", "region", "subregion", "country", "admin1"]
 DrugLevel = Literal["group", "substance"]
 Metric = Literal["seizures", "kg"]
 
@@ -211,6 +211,9 @@ class SubscriptionIn(BaseModel):
     drugs: list[Name] = Field(default_factory=list, max_length=50, examples=[["cocaine"]],
                               description="Drugs (a group covers its substances); empty: all")
     min_severity: Severity = Field(default="low", description="The least severity e-mailed")
+    report: Literal["tactical-monthly", "strategic-quarterly"] | None = Field(
+        default=None, description="Get this scheduled report of the places (PDF by e-mail, "
+        "rendered with this key's regions) instead of alert digests")
 
 
 class SubscriptionOut(BaseModel):
@@ -223,6 +226,9 @@ class SubscriptionOut(BaseModel):
     min_severity: str = Field(description="The least severity e-mailed")
     owner_key_id: str | None = Field(description="Key that made it (its scope applies); null: "
                                      "the CLI")
+    report: str | None = Field(default=None, description="The scheduled report this "
+                               "subscription asks for (tactical-monthly, strategic-quarterly); "
+                               "null: alert digests")
     created_at: UtcDateTime | None = Field(description="When it was made")
 
 

@@ -1,23 +1,31 @@
 """Detection commands: `narcotrend detect`, `alerts list` and `alerts backtest`.
 
-Thin shells over `training.detect.detect`, `serving.alerting.alerts_store.list_alerts` and
-`training.alert_backtest.backtest_alerts`; heavy modules are imported inside the commands.
+Thin shells over `serving.alerting.detection.detect_and_store` (`training.detect.detect`, then
+the store), `serving.alerting.alerts_store.list_alerts` and `training.alert_backtest.run_backtest`;
+heavy modules are imported inside the commands.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from core.errors import NarcotrendError
-from serving.cli.app import alerts_app, app, console, print_json, print_table, settings
+from serving.cli.app import (
+    alerts_app,
+    app,
+    console,
+    print_json,
+    print_table,
+    progress_status,
+    settings,
+)
 
 if TYPE_CHECKING:
-    from core.settings import Settings
+    pass
 
 
 @app.command("detect")
@@ -31,20 +39,23 @@ def detect_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Raise or update alerts as of a period (trends, surges, declines, new drugs, route shifts,
-    forecast thresholds)."""
-    from training.detect import detect
+    forecast thresholds), at the frequency the series were built at."""
+    from serving.alerting.detection import detect_and_store
+    from serving.alerting.picture import detect_summary_line
+    from training.detect import skipped_summary
 
     cfg = settings()
     if as_json:
-        print_json(detect(cfg, as_of, since=since))
+        print_json(detect_and_store(cfg, as_of, since=since))
         return
-    with console.status("detecting") as status:
-        summary = detect(cfg, as_of, since=since, progress=status.update)
+    with progress_status("detecting") as say:
+        summary = detect_and_store(cfg, as_of, since=since, progress=say)
     if summary["replayed"]:
         console.print(f"replayed {summary['replayed']} months of monthly detection",
                       highlight=False)
-    from serving.alerting.picture import detect_summary_line  # the store's picture (issue 17)
     console.print(detect_summary_line(cfg, summary), highlight=False, soft_wrap=True)
+    if summary["skipped"]:
+        console.print(skipped_summary(summary["skipped"]), highlight=False, soft_wrap=True)
 
 
 @alerts_app.command("list")
@@ -108,9 +119,11 @@ def backtest_command(
 ) -> None:
     """Replay detection month by month, each month seeing only the data up to it; write every
     alert with its detected_at, and score the alerts against planted events when known."""
+    from training.alert_backtest import run_backtest
+
     cfg = settings()
-    with console.status("backtesting") as status:
-        result = run_backtest(cfg, start, end, events=events, progress=status.update,
+    with progress_status("backtesting") as say:
+        result = run_backtest(cfg, start, end, events=events, progress=say,
                               log_mlflow=not no_mlflow)
     json_file.parent.mkdir(parents=True, exist_ok=True)
     json_file.write_text(json.dumps(result, indent=1, default=str))
@@ -127,56 +140,6 @@ def backtest_command(
             f"median delay {delay if delay is not None else '-'} months, "
             f"{scores['distractor_alerts']} alerts on distractors", highlight=False,
             soft_wrap=True)
-
-
-def run_backtest(cfg: Settings, start: str, end: str, *, events: Path | None = None,
-                 progress: Any = None, log_mlflow: bool = True) -> dict[str, Any]:
-    """Backtest on the home's built series and routes; scored when an events file is known."""
-    from training.alert_backtest import backtest_alerts
-    from training.detect import DetectionConfig, check_month, load_inputs
-
-    start, end = check_month(start, "--start"), check_month(end, "--end")
-    series, routes = load_inputs(cfg)
-    config = DetectionConfig.from_settings(cfg)
-    began = time.perf_counter()
-    alerts = backtest_alerts(series, routes, start, end, config, progress=progress)
-    result: dict[str, Any] = {"start": start, "end": end, "config": config.as_params(),
-                              "seconds": round(time.perf_counter() - began, 2),
-                              "alerts": alerts, "evaluation": None}
-    events_file = events or cfg.demo_dir / "events.json"
-    if events is not None and not events.exists():
-        raise NarcotrendError(f"the events file {events} does not exist")
-    if events_file.exists():
-        result["evaluation"] = evaluate_file(cfg, alerts, events_file, series, routes, config,
-                                             (start, end), log_mlflow=log_mlflow)
-    return result
-
-
-def evaluate_file(cfg: Settings, alerts: list[dict], events_file: Path, series: Any,
-                  routes: Any, config: Any, span: tuple[str, str], *,
-                  log_mlflow: bool) -> dict[str, Any]:
-    """Score alerts against an events file; log scores and detector settings to MLflow."""
-    from training.detection_eval import (
-        Geography,
-        evaluation_metrics,
-        groups_of,
-        load_events,
-        log_detection_run,
-        score_alerts,
-    )
-
-    events, distractors = load_events(events_file)
-    countries = series.loc[series["geo_level"] == "country", "geo"].unique()
-    scores = score_alerts(alerts, events, distractors, Geography.from_countries(countries),
-                          groups_of(routes))
-    scores["events_file"] = str(events_file)
-    if log_mlflow:
-        params = {**config.as_params(), "start": span[0], "end": span[1],
-                  "events_file": str(events_file)}
-        scores["mlflow_run_id"] = log_detection_run(
-            cfg, f"backtest {span[0]}..{span[1]}", params, evaluation_metrics(scores),
-            {"evaluation.json": scores})
-    return scores
 
 
 def _check_choices(option: str, values: list[str], allowed: tuple[str, ...]) -> None:

@@ -10,7 +10,14 @@ from typing import Annotated, Any
 
 import typer
 
-from serving.cli.app import app, console, models_app, print_json, print_table, settings
+from serving.cli.app import (
+    app,
+    console,
+    models_app,
+    print_json,
+    print_table,
+    settings,
+)
 
 
 @app.command("train")

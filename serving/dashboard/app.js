@@ -69,9 +69,11 @@ async function loadAlerts() {
 // The top rows are distinct incidents (one event at several levels is one row), most severe first.
 async function loadAlertsTable() {
   const view = $("alerts-status").value;
+  const geo = $("alerts-geo").value.trim(); // a country, region or division (ISO3:NAME)
+  const where = geo ? `${query({ geo })}&` : "";
   const [page, alerts] = await Promise.all([
-    api(`/v1/incidents?${statusQuery(view)}&limit=10`),
-    api(`/v1/alerts?${view === "active" ? "" : statusQuery(view) + "&"}limit=1`)]);
+    api(`/v1/incidents?${statusQuery(view)}&${where}limit=10`),
+    api(`/v1/alerts?${view === "active" ? "" : statusQuery(view) + "&"}${where}limit=1`)]);
   const word = view === "active" ? "active" : view;
   $("alerts-picture").textContent = `${alerts.total} ${word} alert${alerts.total === 1 ? "" : "s"} in ` +
     `${page.total} incident${page.total === 1 ? "" : "s"}`;
@@ -292,6 +294,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("series-select").addEventListener("change", () => guarded(loadSeries));
   $("routes-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(loadRoutes); });
   $("alerts-status").addEventListener("change", () => guarded(loadAlertsTable));
+  $("alerts-geo").addEventListener("change", () => guarded(loadAlertsTable));
   window.addEventListener("popstate", () => { if (sessionStorage.getItem(KEY_STORAGE)) loadAll(); });
   if (sessionStorage.getItem(KEY_STORAGE)) loadAll();
   else if (linkedAlertId()) say("Enter your API key to see the linked alert.");

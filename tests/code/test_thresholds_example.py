@@ -16,7 +16,9 @@ def test_the_example_names_world_series_and_raises_alerts_where_the_band_crosses
                                                                                monkeypatch):
     from bench.detect import prepare
     from core.settings import get_settings
-    from training.detect import DetectionConfig, detect_frame, load_inputs, load_thresholds
+    from training.detection_config import DetectionConfig
+    from training.detection_engine import detect_frame
+    from training.detection_inputs import load_inputs, load_thresholds
 
     thresholds = read_thresholds(EXAMPLE)
     assert len(thresholds) == 5 and set(thresholds["level"]) == {80, 95}

@@ -13,10 +13,12 @@ from core.errors import NarcotrendError
 def test_replay_leaves_the_store_as_monthly_runs_would_have(home):
     from bench.detect import prepare
     from core.settings import get_settings
+    from serving.alerting.detection import detect_and_store as detect
     from serving.db import Alert, session_scope
     from serving.pipeline import replay_start
     from training.alert_backtest import backtest_alerts
-    from training.detect import DetectionConfig, detect, load_inputs
+    from training.detection_config import DetectionConfig
+    from training.detection_inputs import load_inputs
 
     settings = get_settings()
     prepare(settings.home, seed=settings.demo_seed)
@@ -24,8 +26,7 @@ def test_replay_leaves_the_store_as_monthly_runs_would_have(home):
     end = pd.Period(series["ds"].max(), "M")
     since = replay_start(settings, str(end))
     assert since == str(end - settings.run_replay_periods)
-    weekly = settings.model_copy(update={"frequency": "W-MON"})
-    assert replay_start(weekly, str(end)) is None  # detection steps by month
+    assert replay_start(settings, str(end), "W-MON") is None  # detection steps by month
     since = str(end - 8)  # shorter, to keep the test quick
 
     summary = detect(settings, since=since, log_mlflow=False)

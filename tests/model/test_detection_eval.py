@@ -10,7 +10,7 @@ import pytest
 
 from models.alerts import make_alert
 from training.alert_backtest import backtest_alerts
-from training.detect import detect_frame
+from training.detection_engine import detect_frame
 from training.detection_eval import Geography, load_events, score_alerts
 
 GEO = Geography({"ESP": {"Southern Europe", "Europe", "World"},
@@ -132,7 +132,7 @@ def test_backtest_rejects_reversed_months():
 def test_world_backtest_has_no_distractor_alerts_and_high_precision(home):
     from bench.detect import prepare
     from core.settings import get_settings
-    from serving.cli.alerts import run_backtest
+    from training.alert_backtest import run_backtest
 
     settings = get_settings()
     prepare(settings.home, seed=4)

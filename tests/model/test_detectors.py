@@ -5,35 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from detect_frames import START, noisy, route_frame, series_frame
 
 from models.alerts import fingerprint, level_evidence, level_severity
 from models.changepoint import scan_level_shifts
 from models.novelty import scan_new_drugs
-from models.panel import clip_spikes, mask_incomplete_aggregates, to_panel
+from models.panel import clip_spikes, mask_incomplete_aggregates, to_matrix
 from models.route_shift import Windows, compare_shares, scan_route_shifts
 from models.threshold import scan_thresholds
 from models.trend import mann_kendall, null_scale, scan_trends
-from training.detect import DetectionConfig, benjamini_hochberg, detect_frame
-
-START = "2019-01-01"
-
-
-def series_frame(values: dict[str, list[float]], *, geo_level: str = "country",
-                 region: str = "Europe", metric: str = "seizures") -> pd.DataFrame:
-    """Long series frame from {geo: values} (drug `cocaine`, group level, monthly from 2019)."""
-    parts = []
-    for geo, ys in values.items():
-        ds = pd.date_range(START, periods=len(ys), freq="MS")
-        level = geo_level if not isinstance(geo_level, dict) else geo_level[geo]
-        parts.append(pd.DataFrame({
-            "unique_id": f"{geo}/cocaine/{metric}", "ds": ds, "y": np.asarray(ys, float),
-            "geo_level": level, "geo": geo, "region": region, "drug_level": "group",
-            "drug": "cocaine", "metric": metric}))
-    return pd.concat(parts, ignore_index=True)
-
-
-def noisy(level: float, n: int, seed: int) -> list[float]:
-    return list(np.random.default_rng(seed).poisson(level, n).astype(float))
+from training.detection_config import DetectionConfig, DetectionPeriods
+from training.detection_engine import benjamini_hochberg, detect_frame
 
 
 def types_of(alerts: list[dict]) -> set[tuple[str, str]]:
@@ -43,7 +25,7 @@ def types_of(alerts: list[dict]) -> set[tuple[str, str]]:
 # --- change points: surge and decline -------------------------------------------------------
 def test_level_shift_finds_surge_after_three_high_periods():
     ys = noisy(20, 30, 1) + noisy(50, 4, 2)
-    found = scan_level_shifts(to_panel(series_frame({"ESP": ys})))
+    found = scan_level_shifts(to_matrix(series_frame({"ESP": ys})))
     assert len(found) == 1
     rec = found.iloc[0]
     assert rec["direction"] == 1 and rec["p_value"] < 1e-4
@@ -51,7 +33,7 @@ def test_level_shift_finds_surge_after_three_high_periods():
 
 
 def test_level_shift_flat_series_is_not_significant():
-    found = scan_level_shifts(to_panel(series_frame({"ESP": noisy(20, 34, 30)})))
+    found = scan_level_shifts(to_matrix(series_frame({"ESP": noisy(20, 34, 30)})))
     assert found["p_value"].min() > 0.05
 
 
@@ -76,7 +58,7 @@ def test_gap_of_a_country_is_not_a_decline_of_its_region():
     region = [a + (0 if np.isnan(b) else b) for a, b in zip(fra, esp, strict=True)]
     frame = series_frame({"ESP": esp, "FRA": fra, "Europe": region},
                          geo_level={"ESP": "country", "FRA": "country", "Europe": "region"})
-    panel = mask_incomplete_aggregates(to_panel(frame))
+    panel = mask_incomplete_aggregates(to_matrix(frame))
     europe = panel.values[panel.keys.index[panel.keys["geo"] == "Europe"][0]]
     assert np.isnan(europe[-5:]).all() and not np.isnan(europe[:30]).any()
     assert detect_frame(frame, None, None) == []
@@ -93,7 +75,7 @@ def test_one_month_outlier_raises_nothing():
 def test_trend_finds_sustained_rise():
     ramp = [20 * 1.15 ** k for k in range(1, 9)]
     ys = noisy(20, 26, 11) + list(np.random.default_rng(12).poisson(ramp).astype(float))
-    found = scan_trends(to_panel(series_frame({"ESP": ys})))
+    found = scan_trends(to_matrix(series_frame({"ESP": ys})))
     rec = found.iloc[0]
     assert rec["p_value"] < 1e-3 and rec["n_above"] >= 2 and rec["slope"] > 0
     alerts = detect_frame(series_frame({"ESP": ys}), None, None)
@@ -101,7 +83,7 @@ def test_trend_finds_sustained_rise():
 
 
 def test_trend_flat_series_has_no_trend():
-    found = scan_trends(to_panel(series_frame({"ESP": noisy(20, 34, 13)})))
+    found = scan_trends(to_matrix(series_frame({"ESP": noisy(20, 34, 13)})))
     assert found.iloc[0]["p_value"] > 0.01 or found.iloc[0]["n_above"] < 2
 
 
@@ -118,36 +100,23 @@ def test_clip_spikes_flattens_isolated_peak_only():
 # --- new drug -------------------------------------------------------------------------------
 def test_new_drug_found_after_long_absence():
     ys = [0.0] * 24 + [3.0, 4.0, 6.0]
-    found = scan_new_drugs(to_panel(series_frame({"ESP": ys})))
+    found = scan_new_drugs(to_matrix(series_frame({"ESP": ys})))
     assert found["row"].tolist() == [0] and found["first_seen"].tolist() == [24]
     alerts = detect_frame(series_frame({"ESP": ys}), None, None)
     assert [(a["type"], a["period"]) for a in alerts] == [("new_drug", "2021-01")]
 
 
 def test_new_drug_not_raised_for_drug_always_present_or_single_seizure():
-    assert scan_new_drugs(to_panel(series_frame({"ESP": noisy(5, 30, 14)}))).empty
-    assert scan_new_drugs(to_panel(series_frame({"ESP": [0.0] * 24 + [1.0, 0.0]}))).empty
+    assert scan_new_drugs(to_matrix(series_frame({"ESP": noisy(5, 30, 14)}))).empty
+    assert scan_new_drugs(to_matrix(series_frame({"ESP": [0.0] * 24 + [1.0, 0.0]}))).empty
 
 
 def test_new_drug_needs_reported_history_not_gaps():
     ys = [np.nan] * 24 + [3.0, 4.0, 6.0]
-    assert scan_new_drugs(to_panel(series_frame({"ESP": ys}))).empty
+    assert scan_new_drugs(to_matrix(series_frame({"ESP": ys}))).empty
 
 
 # --- route shift ----------------------------------------------------------------------------
-def route_frame(shares_before: dict[str, int], shares_after: dict[str, int], *,
-                attribute: str = "departure_country") -> pd.DataFrame:
-    """Route flows: 24 months with `shares_before` seizures a month, 6 with `shares_after`."""
-    rows = []
-    for k, ds in enumerate(pd.date_range(START, periods=30, freq="MS")):
-        for entity, n in (shares_before if k < 24 else shares_after).items():
-            rows.append({"ds": ds, "drug_group": "cocaine", "substance": "cocaine hydrochloride",
-                         "destination_region": "Europe", "departure_country": None,
-                         "transit_countries": None, "transport_mode": "unknown",
-                         attribute: entity, "seizures": n, "kg": 10.0 * n})
-    return pd.DataFrame(rows)
-
-
 def test_route_shift_names_gaining_and_losing_departures():
     routes = route_frame({"DOM": 6, "BRA": 10, "COL": 14}, {"DOM": 1, "BRA": 10, "COL": 19})
     windows = Windows.ending(pd.Timestamp("2021-06-01"), recent=6, baseline=24)
@@ -262,7 +231,7 @@ def test_seasonal_peak_as_high_as_last_years_is_not_a_trend():
 def test_trend_compares_the_recent_months_with_the_same_months_last_year():
     ramp = [20 * 1.15 ** k for k in range(1, 9)]
     ys = noisy(20, 26, 11) + list(np.random.default_rng(12).poisson(ramp).astype(float))
-    rec = scan_trends(to_panel(series_frame({"ESP": ys}))).iloc[0]
+    rec = scan_trends(to_matrix(series_frame({"ESP": ys}))).iloc[0]
     assert rec["last_year"] == pytest.approx(np.mean(ys[-15:-12]))
     assert rec["recent_mean"] > 1.5 * rec["last_year"]
 
@@ -282,7 +251,7 @@ def test_trend_z_is_smaller_on_a_series_with_slow_waves_than_on_plain_noise():
     wavy = rng.poisson(200 * (1 + 0.2 * np.sin(2 * np.pi * t / 30))).astype(float)
     flat = rng.poisson(200, 60).astype(float)
     wavy[-8:] = flat[-8:] = rng.poisson(200 * 1.25, 8)
-    found = scan_trends(to_panel(series_frame({"ESP": list(wavy), "FRA": list(flat)})))
+    found = scan_trends(to_matrix(series_frame({"ESP": list(wavy), "FRA": list(flat)})))
     z = dict(zip(found["row"], found["z"], strict=True))
     assert z[0] < z[1]  # ESP (row 0) swings on its own, so its rise says less
 
@@ -300,11 +269,12 @@ def test_kg_surge_needs_twenty_seizures_a_period_behind_it():
 
 
 def test_series_too_small_to_alert_are_not_tested():
-    from training.detect import testable_rows
+    from training.detection_engine import testable_rows
 
     frame = series_frame({"ESP": noisy(20, 34, 25), "MLT": noisy(0.5, 34, 26)})
-    panel = to_panel(frame)
-    assert panel.keys.loc[testable_rows(panel, DetectionConfig()), "geo"].tolist() == ["ESP"]
+    panel = to_matrix(frame)
+    rows = testable_rows(panel, DetectionPeriods.of(DetectionConfig()))
+    assert panel.keys.loc[rows, "geo"].tolist() == ["ESP"]
 
 
 # --- route shifts stratified by seizing country -------------------------------------------------

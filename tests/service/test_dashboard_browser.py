@@ -254,6 +254,7 @@ def test_cli_api_dashboard_and_detect_show_one_picture_of_the_built_in_world(
     with session_scope(settings.service_database_url) as session:
         key, _ = create_key(session, "viewer", name="picture")
     listed = run_cli(tmp_path, "alerts", "list", "--json", "--limit", "1000")
+    assert listed.returncode == 0, listed.stderr
     cli_ids = {a["id"] for a in json.loads(listed.stdout)}
     with serve_in_thread(create_app(settings)) as base:
         auth = {"Authorization": f"Bearer {key}"}
@@ -283,5 +284,6 @@ def test_cli_api_dashboard_and_detect_show_one_picture_of_the_built_in_world(
             assert len(hkg[0]["drugs"]) == 2
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"dashboard-world-{seed}.png"), full_page=True)
-        assert problems == []
+        # not trained here: the forecasts answer 503 and the page says "no forecast"
+        assert [p for p in problems if "/v1/forecasts/" not in p] == []
         page.close()

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from core.errors import NarcotrendError
+from core.geography import geo_covers, normalise_geo
 from serving.alerting import picture
 from serving.alerting.evidence import describe
 from serving.alerting.incidents import ACTIVE_STATUSES, Incident
@@ -52,11 +53,22 @@ def list_incidents(
         "active ones (open and acknowledged)")] = None,
     region: Annotated[str | None, Query(max_length=32, examples=["Asia"],
                                         description=REGION_TEXT)] = None,
+    geo: Annotated[str | None, Query(max_length=80, examples=["COL", "COL:ANTIOQUIA", "Europe"],
+                                     description="Only incidents with a member alert in this "
+                                     "place: a country (ISO3, ISO2 or name; it covers its "
+                                     "divisions), a division `ISO3:NAME`, a UN region or "
+                                     "subregion")] = None,
 ) -> Page[IncidentOut]:
     """Incidents of the key's alerts, ranked by severity then score, each with its members."""
     regions = scope_regions(principal, region)
     found = [] if regions == [] else picture.list_incidents(
         session, statuses=status_ or ACTIVE_STATUSES, regions=regions)
+    if geo:
+        try:
+            place = normalise_geo(geo)
+        except NarcotrendError:  # text no table knows is matched as given, as for alerts
+            place = geo
+        found = [i for i in found if any(geo_covers(place, a) for a in i.alerts)]
     chunk = found[page.offset:page.offset + page.limit]
     return Page[IncidentOut](total=len(found), limit=page.limit, offset=page.offset,
                              items=[incident_out(i) for i in chunk])

@@ -51,7 +51,7 @@ def add_subscription(body: SubscriptionIn, session: SessionDep, principal: Princ
         series_drugs = state.series.catalogue["drug"].unique() if state.series else ()
         row = subscriptions.add_subscription(session, str(body.email), geos, body.drugs,
                                              body.min_severity, owner_key_id=principal.key_id,
-                                             series_drugs=series_drugs)
+                                             series_drugs=series_drugs, report=body.report)
     except NarcotrendError as err:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(err)) from err
     return _out(row)
