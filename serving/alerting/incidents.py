@@ -5,8 +5,8 @@ One event is often seen many times: a surge of cocaine in Hong Kong is also a su
 Asia and in Asia, for the drug group and for a substance. Alerts of the same type, metric and
 period whose places and drugs contain each other (a region covers its countries, a group its
 substances) make ONE incident led by the broadest alert. Alerts that carry a `group_id` (the
-linked-case alerts of one case group) make one incident per `group_id` instead. Route shifts
-are never merged (their routes differ).
+linked-case alerts of one case group, in their evidence) make one incident per `group_id`.
+Route shifts are never merged (their routes differ).
 
 "Active" has one definition (`ACTIVE_STATUSES`): open and acknowledged alerts; silenced ones
 are shown apart, resolved ones are history. An incident's status is its most active member's,
@@ -62,7 +62,7 @@ class Incident:
         """Stable while the event lasts: the lead's fingerprint (or group) and period."""
         if self.whole_id:
             return self.whole_id
-        anchor = self.lead.get("group_id") or self.lead["fingerprint"]
+        anchor = case_group(self.lead) or self.lead["fingerprint"]
         return hashlib.sha256(f"{anchor}|{self.lead['period']}".encode()).hexdigest()[:24]
 
     @property
@@ -127,6 +127,12 @@ class Incident:
         return Incident(lead=visible[0], members=visible[1:], whole_id=self.id)
 
 
+def case_group(alert: Mapping[str, Any]) -> str | None:
+    """The case group of a linked-case alert: its `group_id`, at the top or in its evidence."""
+    found = alert.get("group_id") or (alert.get("evidence") or {}).get("group_id")
+    return str(found) if found else None
+
+
 def _lead_order(alert: Mapping[str, Any]) -> tuple[Any, ...]:
     return (*_breadth(alert), -severity_rank(alert["severity"]), alert["geo"],
             alert["fingerprint"])
@@ -166,7 +172,7 @@ def group_incidents(alerts: Sequence[Mapping[str, Any]]) -> list[Incident]:
     by_key: dict[tuple[Any, ...], list[Incident]] = {}
     by_group: dict[str, Incident] = {}
     for alert in ordered:
-        group_id = alert.get("group_id")
+        group_id = case_group(alert)
         if group_id:
             if group_id in by_group:
                 by_group[group_id].members.append(dict(alert))

@@ -25,6 +25,7 @@ from serving.alerting.incidents import (
     ACTIVE_STATUSES,
     SILENCED_STATUSES,
     Incident,
+    case_group,
     group_incidents,
     scoped_incidents,
 )
@@ -69,7 +70,7 @@ def silence_incident(session: Session, incident: Incident, *, expires_at: dateti
                      comment: str = "", created_by: str | None = None) -> Any:
     """One silence on the lead's type, place and drug (which cover every member), applied now."""
     lead = incident.lead
-    if lead.get("group_id"):
+    if case_group(lead):
         raise NarcotrendError("an incident of linked cases is silenced by its alerts' place "
                               "and drug; silence them with POST /v1/silences")
     silence = silences.create_silence(

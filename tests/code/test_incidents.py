@@ -27,11 +27,12 @@ def test_other_periods_types_and_route_shifts_stay_apart():
 
 
 def test_alerts_with_a_group_id_make_one_incident_per_group_wherever_they_are():
+    """`group_id` at the top of the alert or in its evidence (as linked-case alerts carry it)."""
     alerts = [surge("country", geo="ESP", region="Europe", group_id="g1", fingerprint="a", id="a"),
               surge("country", geo="COL", region="Americas", group_id="g1", fingerprint="b",
                     id="b"),
-              surge("country", geo="PER", region="Americas", group_id="g2", fingerprint="c",
-                    id="c")]
+              surge("country", geo="PER", region="Americas", fingerprint="c", id="c",
+                    type="linked_cases", evidence={"summary": "3 seizures", "group_id": "g2"})]
     incidents = group_incidents(alerts)
     assert sorted(len(i.alerts) for i in incidents) == [1, 2]
 
