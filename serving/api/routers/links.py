@@ -15,7 +15,7 @@ import json
 from typing import Annotated, Any, Literal
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 from pydantic import BaseModel, Field
 
 from core.errors import NarcotrendError
@@ -28,6 +28,7 @@ from serving.api.schemas import Page, error_responses
 router = APIRouter(prefix="/v1", tags=["links"], responses=error_responses(401, 403))
 
 UNKNOWN_GROUP = "unknown case group"
+GroupId = Annotated[str, Path(description="The case group's id")]
 MEMBER_COLUMNS = ["seizure_id", "date", "country", "region", "subregion", "substance", "kg",
                   "quantity", "unit", "transport_mode", "origin_country", "departure_country",
                   "transit_countries", "destination_country", "concealment", "logo", "colour",
@@ -37,79 +38,80 @@ MEMBER_COLUMNS = ["seizure_id", "date", "country", "region", "subregion", "subst
 class CountryShare(BaseModel):
     """What every country concerned may know of a group: counts and months, no records."""
 
-    country: str
-    region: str | None
-    seizures: int
-    first_month: str
-    last_month: str
+    country: str = Field(description="ISO3 of a country concerned")
+    region: str | None = Field(description="Its UN region")
+    seizures: int = Field(description="Seizures of the group there")
+    first_month: str = Field(description="First month with one (`YYYY-MM`)")
+    last_month: str = Field(description="Last month with one (`YYYY-MM`)")
 
 
 class Signature(BaseModel):
     """The signature the group's seizures share (null where they do not agree)."""
 
-    logo: str | None = None
-    colour: str | None = None
-    shape: str | None = None
-    unit_weight_g: float | None = None
-    purity_pct: float | None = None
-    packaging: str | None = None
+    logo: str | None = Field(None, description="Logo shared by the seizures")
+    colour: str | None = Field(None, description="Colour shared")
+    shape: str | None = Field(None, description="Tablet or brick shape shared")
+    unit_weight_g: float | None = Field(None, description="Unit weight shared, grams")
+    purity_pct: float | None = Field(None, description="Purity shared, percent")
+    packaging: str | None = Field(None, description="Packaging shared")
     profile: str | None = Field(None, description="The profile's two main compounds")
 
 
 class CaseGroup(BaseModel):
-    group_id: str
-    drug: str | None
-    drug_group: str | None
-    countries: list[str]
-    cross_border: bool
+    group_id: str = Field(description="The case group's id")
+    drug: str | None = Field(description="The substance seized")
+    drug_group: str | None = Field(description="Its drug group")
+    countries: list[str] = Field(description="ISO3 of every country concerned")
+    cross_border: bool = Field(description="Seized in two or more countries")
     n_seizures: int = Field(description="All seizures of the group, in scope or not")
     n_in_scope: int = Field(description="Seizures this key may see in full")
-    kg_in_scope: float
-    first_date_in_scope: str | None
-    last_date_in_scope: str | None
-    first_month: str
-    last_month: str
-    per_country: list[CountryShare]
-    shared: Signature
-    strength: float
-    confirmed: bool
+    kg_in_scope: float = Field(description="Kilograms seized in the key's regions")
+    first_date_in_scope: str | None = Field(description="First seizure in scope (ISO date)")
+    last_date_in_scope: str | None = Field(description="Last seizure in scope (ISO date)")
+    first_month: str = Field(description="First month of the group (`YYYY-MM`)")
+    last_month: str = Field(description="Last month of the group (`YYYY-MM`)")
+    per_country: list[CountryShare] = Field(description="Counts and months per country concerned")
+    shared: Signature = Field(description="The signature the seizures share")
+    strength: float = Field(description="How strongly the seizures link, 0 to 1")
+    confirmed: bool = Field(description="An analyst confirmed the group")
 
 
 class Member(BaseModel):
     """One seizure of the group inside the key's regions."""
 
-    seizure_id: str
-    date: str
-    country: str
-    region: str | None
-    strength: float
-    record: dict[str, Any]
+    seizure_id: str = Field(description="The seizure's id")
+    date: str = Field(description="Date of seizure (ISO date)")
+    country: str = Field(description="ISO3 of the seizing country")
+    region: str | None = Field(description="Its UN region")
+    strength: float = Field(description="How strongly it links to the group, 0 to 1")
+    record: dict[str, Any] = Field(description="The seizure record (in-scope members only)")
 
 
 class TimelinePoint(BaseModel):
-    month: str
-    country: str
-    seizures: int
+    month: str = Field(description="The month (`YYYY-MM`)")
+    country: str = Field(description="ISO3 of the country")
+    seizures: int = Field(description="Seizures that month there")
 
 
 class CaseGroupDetail(CaseGroup):
-    members: list[Member]
+    members: list[Member] = Field(description="The seizures in the key's regions")
     timeline: list[TimelinePoint] = Field(description="Seizures in scope by month and country")
 
 
 class DecisionIn(BaseModel):
-    kind: Literal["confirm", "detach", "join"]
-    seizure_id: str | None = Field(None, max_length=128)
-    other_group_id: str | None = Field(None, max_length=32)
-    note: str | None = Field(None, max_length=2000)
+    kind: Literal["confirm", "detach", "join"] = Field(
+        description="`confirm` the group, `detach` a seizure, or `join` another group")
+    seizure_id: str | None = Field(None, max_length=128, description="The seizure to detach")
+    other_group_id: str | None = Field(None, max_length=32, description="The group to join")
+    note: str | None = Field(None, max_length=2000, description="Why, for the others")
 
 
 class DecisionOut(BaseModel):
-    id: str
-    kind: str
-    group_id: str
-    members: int
-    decided_by: str
+    id: str = Field(description="The decision's id")
+    kind: str = Field(description="What was decided")
+    group_id: str = Field(description="The case group")
+    members: int = Field(description="Seizures in the group after it")
+    decided_by: str = Field(description="The key id that decided")
 
 
 def load_links(paths: HomePaths) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -168,10 +170,14 @@ def visible_groups(settings: Any, principal: Principal) -> tuple[pd.DataFrame, p
 @router.get("/links", response_model=Page[CaseGroup], summary="Linked-case groups")
 def list_links(
     settings: SettingsDep, principal: PrincipalDep, page: PageDep,
-    country: Annotated[str | None, Query(max_length=3, examples=["NLD"])] = None,
-    drug: Annotated[str | None, Query(max_length=64, examples=["MDMA"])] = None,
-    period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", examples=["2024-03"])] = None,
-    cross_border: bool | None = None,
+    country: Annotated[str | None, Query(max_length=3, examples=["NLD"],
+                                         description="A country concerned (ISO3)")] = None,
+    drug: Annotated[str | None, Query(max_length=64, examples=["MDMA"],
+                                      description="A substance or drug group")] = None,
+    period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", examples=["2024-03"],
+                                        description="A month the group was active in")] = None,
+    cross_border: Annotated[bool | None, Query(
+        description="Only groups seized in two or more countries (or only in one)")] = None,
 ) -> Page[CaseGroup]:
     """Groups any of whose seizures lies in the key's regions; filters: a country concerned,
     drug (substance or group), a month in which the group was active, cross-border or not."""
@@ -200,7 +206,7 @@ def list_links(
 
 @router.get("/links/{group_id}", response_model=CaseGroupDetail,
             responses=error_responses(404), summary="One linked-case group")
-def get_link(group_id: str, settings: SettingsDep, principal: PrincipalDep) -> CaseGroupDetail:
+def get_link(group_id: GroupId, settings: SettingsDep, principal: PrincipalDep) -> CaseGroupDetail:
     """The group, its seizures inside the key's regions in full, and their timeline."""
     groups, members = visible_groups(settings, principal)
     chosen = groups.loc[groups["group_id"] == group_id] if len(groups) else groups
@@ -224,7 +230,7 @@ def get_link(group_id: str, settings: SettingsDep, principal: PrincipalDep) -> C
 
 @router.post("/links/{group_id}/decisions", response_model=DecisionOut, status_code=201,
              responses=error_responses(400, 404), summary="Decide on a group (analyst)")
-def decide(group_id: str, body: DecisionIn, settings: SettingsDep, session: SessionDep,
+def decide(group_id: GroupId, body: DecisionIn, settings: SettingsDep, session: SessionDep,
            principal: AnalystDep) -> DecisionOut:
     """Confirm the group, detach one of its seizures (in the key's regions) or join it with
     another group the key sees; the next `narcotrend link` honours it."""

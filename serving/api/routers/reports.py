@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from fastapi.responses import HTMLResponse
 
 from core.errors import NarcotrendError
@@ -46,9 +46,11 @@ def _report_bytes(settings, principal, geo: str, period: str, kind: str,  # noqa
     return document(report, fmt), report.filename
 
 
+ReportGeo = Annotated[str, Path(description="A country (ISO3), UN subregion or region")]
+
 @router.get("/{geo}.pdf", summary="A report as PDF", response_class=Response,
             responses={200: {"content": {"application/pdf": {}}}})
-def get_report_pdf(geo: str, settings: SettingsDep, principal: PrincipalDep,
+def get_report_pdf(geo: ReportGeo, settings: SettingsDep, principal: PrincipalDep,
                    period: PeriodQuery, kind: KindQuery = "strategic") -> Response:
     """The report of a country, UN subregion or region for a period, as PDF."""
     data, name = _report_bytes(settings, principal, geo, period, kind, "pdf")
@@ -57,7 +59,7 @@ def get_report_pdf(geo: str, settings: SettingsDep, principal: PrincipalDep,
 
 
 @router.get("/{geo}", summary="A report as HTML", response_class=HTMLResponse)
-def get_report_html(geo: str, settings: SettingsDep, principal: PrincipalDep,
+def get_report_html(geo: ReportGeo, settings: SettingsDep, principal: PrincipalDep,
                     period: PeriodQuery, kind: KindQuery = "strategic") -> HTMLResponse:
     """The report of a country, UN subregion or region for a period, as one HTML page."""
     data, _ = _report_bytes(settings, principal, geo, period, kind, "html")
