@@ -285,5 +285,6 @@ def test_cli_api_dashboard_and_detect_show_one_picture_of_the_built_in_world(
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"dashboard-world-{seed}.png"), full_page=True)
         # not trained here: the forecasts answer 503 and the page says "no forecast"
-        assert [p for p in problems if "/v1/forecasts/" not in p] == []
+        assert [p for p in problems
+                if "/v1/forecasts/" not in p and "status of 503" not in p] == []
         page.close()
