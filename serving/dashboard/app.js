@@ -42,9 +42,13 @@ function cell(row, text, className) {
 const EMBED_OPTIONS = { actions: false, renderer: "svg", ast: true,
                         expr: window.vegaInterpreter && window.vegaInterpreter.expressionInterpreter };
 
-async function drawChart(container, name, path) {
+async function drawChart(container, name, path, emptyText = "nothing to show with this key") {
   container.dataset.chart = name;
   const spec = await api(path);
+  if (Object.values(spec.datasets || {}).every((rows) => !rows.length)) {
+    emptyChart(container, name, emptyText);
+    return;
+  }
   await vegaEmbed(container, spec, EMBED_OPTIONS);
   container.dataset.drawn = "true";
 }
@@ -108,7 +112,8 @@ async function loadAlertsTable() {
 }
 
 async function loadTrends() {
-  await drawChart($("trends-chart"), "top-trends", "/v1/charts/trends?limit=10");
+  await drawChart($("trends-chart"), "top-trends", "/v1/charts/trends?limit=10",
+                  "no active emerging trend in this key's regions");
 }
 
 async function loadSeriesList() {
