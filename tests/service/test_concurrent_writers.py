@@ -100,7 +100,9 @@ def test_a_second_writer_fails_with_one_line_naming_the_holder(home, run_cli):
 @pytest.mark.timeout(60)
 def test_a_writer_waits_for_the_holder_and_then_writes(home, run_cli):
     seizure_file(home / "a.csv", ["X1", "X2"])
-    holder = hold_lock(home, 2)
+    # held long enough that the writer, a fresh process importing pandas on a busy machine,
+    # certainly asks for the lock while it is held
+    holder = hold_lock(home, 10)
     result = run_cli(home, "ingest", "--json", str(home / "a.csv"))
     holder.wait()
     assert result.returncode == 0, result.stderr
