@@ -63,11 +63,13 @@ def test_dashboard_draws_every_chart_from_the_api(browser, seeded: Seeded, tmp_p
         assert marks(page, "alerts-by-severity") == 4
         assert page.text_content("#alerts-caption") == "10 most severe of 25 open alerts"
         page.select_option("#alerts-status", "resolved")  # the history: none in the seeded home
-        page.wait_for_function("document.getElementById('alerts-caption').textContent"
+        # predicates as functions: a string would be eval'd in the page, which the CSP forbids
+        page.wait_for_function("() => document.getElementById('alerts-caption').textContent"
                                ".startsWith('no resolved')")
         assert page.locator("#alerts-table tbody tr").count() == 0
         page.select_option("#alerts-status", "open")
-        page.wait_for_function("document.querySelectorAll('#alerts-table tbody tr').length == 10")
+        page.wait_for_function(
+            "() => document.querySelectorAll('#alerts-table tbody tr').length == 10")
         assert page.locator("svg[data-chart=alerts-by-severity] text").all_text_contents()
         assert marks(page, "top-trends") >= 3
         assert marks(page, "series-forecast", ".history") >= 1
@@ -121,7 +123,7 @@ def test_dashboard_refuses_a_wrong_key_and_says_so(browser, seeded: Seeded):
         page.goto(f"{base}/")
         page.fill("#api-key", "nt_wrong")
         page.click("#key-form button[type=submit]")
-        page.wait_for_function("document.getElementById('message').textContent.length > 0")
+        page.wait_for_function("() => document.getElementById('message').textContent.length > 0")
         assert "refused" in page.text_content("#message")
         assert page.evaluate("sessionStorage.getItem('narcotrend.apiKey')") is None
         page.close()
@@ -162,7 +164,8 @@ def test_a_digest_link_opens_its_alert_with_its_series(browser, seeded: Seeded):
         assert alert["period"] in fields and alert["severity"] in fields
         assert EVIL in fields and page.locator("#alert-panel img").count() == 0
         series_id = f"{alert['geo']}/{alert['drug']}/{alert['metric']}"
-        page.wait_for_function(f"document.getElementById('series-select').value === {series_id!r}")
+        page.wait_for_function(
+            f"() => document.getElementById('series-select').value === {series_id!r}")
         assert marks(page, "series-forecast", ".history") >= 1
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "dashboard-alert.png"), full_page=True)
