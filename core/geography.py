@@ -196,3 +196,13 @@ def geo_covers(geo: str, alert: Mapping[str, Any]) -> bool:
         return True
     route = alert.get("route") or {}
     return geo in (route.get("gaining") or []) or geo in (route.get("losing") or [])
+
+
+@cache
+def iso_numeric() -> dict[str, str]:
+    """ISO3 -> ISO 3166-1 numeric code as three digits ("ESP" -> "724"), the ids of the
+    vendored world-atlas TopoJSON (serving/dashboard/vendor/world-atlas)."""
+    data = _converter().data
+    codes = pd.to_numeric(data["ISOnumeric"], errors="coerce")
+    return {str(iso3): f"{int(code):03d}" for iso3, code in zip(data["ISO3"], codes, strict=True)
+            if pd.notna(code)}

@@ -112,6 +112,21 @@ class HomePaths:
         """A registered version's forecasts that did not become champion."""
         return self.forecasts_dir / f"candidate-v{version}.parquet"
 
+    # --- linked cases (`link`) ---------------------------------------------------------------
+    @property
+    def links_dir(self) -> Path:
+        return self.data_dir / "links"
+
+    @property
+    def links(self) -> Path:
+        """Seizure -> case group: `seizure_id, group_id, strength`."""
+        return self.links_dir / "links.parquet"
+
+    @property
+    def groups(self) -> Path:
+        """One row per case group (drug, countries, dates, size, shared signature)."""
+        return self.links_dir / "groups.parquet"
+
     # --- detection inputs and the service --------------------------------------------------
     @property
     def thresholds(self) -> Path:
@@ -127,6 +142,12 @@ class HomePaths:
     def writer_holder(self) -> Path:
         """Who holds the writer lock and since when (JSON, written by the holder)."""
         return self.data_dir / ".writer.json"
+
+    @property
+    def train_workers(self) -> Path:
+        """The worker processes of a running train (pid, start time), for the next one to end
+        if it was killed."""
+        return self.data_dir / ".train-workers.json"
 
     @property
     def warehouse_manifest(self) -> Path:

@@ -23,6 +23,7 @@ from core.locking import home_lock
 from core.publish import parquet_writer, publish_files
 from features.importers import (
     AGGREGATE_FORMATS,
+    InputLimits,
     RawTable,
     check_format,
     read_table,
@@ -138,25 +139,47 @@ def _parse_numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     return parsed["value"].astype(float), parsed["not_number"].eq(1.0)
 
 
-def normalise_records(canonical: pd.DataFrame, file: str, today: pd.Timestamp,
+def too_long(values: pd.Series, limit: int) -> np.ndarray:
+    """Rows whose text is longer than `limit` characters (measured once per distinct value)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        long = values.cat.categories.astype(str).str.len().to_numpy() > limit
+        return np.append(long, False)[values.cat.codes.to_numpy()]
+    lengths = values.astype(object).where(values.notna(), "").astype(str).str.len()
+    return lengths.to_numpy() > limit
+
+
+def normalise_records(canonical: pd.DataFrame, file: str, today: pd.Timestamp, *,
+                      max_cell_chars: int = 1000, date_floor: pd.Timestamp | None = None,
                       ) -> tuple[pd.DataFrame, pd.Series]:
     """Canonical records for every row, and the quarantine reason of each row (None = valid).
 
     `canonical` holds the canonical input columns as text (missing ones may be absent). Values
-    are normalised over distinct values only, so the cost follows the number of spellings.
+    are normalised over distinct values only, so the cost follows the number of spellings. A
+    row with a cell over `max_cell_chars` is quarantined as cell_too_long, its long cells never
+    normalised (a 200 kB country name would keep the country patterns busy for minutes); a
+    date before `date_floor` (default 1950-01-01) as date_before_floor.
     """
     index = canonical.index
     text: dict[str, pd.Series] = {}
+    long_cell = np.zeros(len(index), dtype=bool)
     for column in CANONICAL_COLUMNS:
         if column in canonical.columns:
-            text[column] = clean_text(canonical[column], distinct=column == "seizure_id")
+            values = canonical[column]
+            long = too_long(values, max_cell_chars)
+            if long.any():
+                long_cell |= long
+                values = values.astype(object).where(~long, None)
+            text[column] = clean_text(values, distinct=column == "seizure_id")
         else:
             text[column] = pd.Series(None, index=index, dtype=object)
 
     units = normalise_units(text["unit"])
     drugs = classify_drugs(text["drug"])
     frame: dict[str, pd.Series] = {f"{c}_text": text[c] for c in REQUIRED_COLUMNS}
+    frame["cell_too_long"] = pd.Series(long_cell, index=index)
     frame["date"] = _parse_dates(text["date"])
+    floor = pd.Timestamp("1950-01-01") if date_floor is None else pd.Timestamp(date_floor)
+    frame["before_floor"] = frame["date"] < floor
     frame["quantity"], frame["quantity_unparseable"] = _parse_numbers(text["quantity"])
     frame["unit"] = units["unit"]
     frame["country"] = countries_to_iso3(text["country"])
@@ -244,7 +267,8 @@ def ingest_files(paths: list[Path], fmt: str, settings: Settings,
     tables: list[RawTable] = []
     for path in paths:
         say(f"reading {Path(path).name}")
-        table = read_table(Path(path))
+        table = read_table(Path(path), InputLimits(settings.max_decompressed_bytes,
+                                                   settings.max_columns))
         report.warnings.extend(table.warnings)
         tables.append(table)
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
@@ -312,7 +336,9 @@ def _ingest_records(tables: list[RawTable], fmt: str, settings: Settings,
     parsed = []
     for table, canonical in zip(tables, canonicals, strict=True):
         say(f"normalising {len(canonical):,} rows of {table.path.name}")
-        records, reasons = normalise_records(canonical, str(table.path.resolve()), today)
+        records, reasons = normalise_records(
+            canonical, str(table.path.resolve()), today, max_cell_chars=settings.max_cell_chars,
+            date_floor=pd.Timestamp(settings.date_floor))
         if IMPORTER_REASON_COLUMN in canonical.columns:  # rows the importer judged itself
             judged = canonical[IMPORTER_REASON_COLUMN]
             reasons = judged.where(judged.notna(), reasons)

@@ -40,10 +40,12 @@ CANONICAL_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 class Reason:
     """Quarantine reason codes, in the order they are checked (the first failing one wins)."""
 
+    CELL_TOO_LONG = "cell_too_long"
     MISSING_REQUIRED_FIELD = "missing_required_field"
     EMPTY_DRUG = "empty_drug"
     UNPARSEABLE_DATE = "unparseable_date"
     FUTURE_DATE = "future_date"
+    DATE_BEFORE_FLOOR = "date_before_floor"
     UNPARSEABLE_QUANTITY = "unparseable_quantity"
     NON_FINITE_QUANTITY = "non_finite_quantity"
     NON_POSITIVE_QUANTITY = "non_positive_quantity"
@@ -143,7 +145,16 @@ def _missing_required(frame: Mapping[str, pd.Series], today: pd.Timestamp) -> np
 # (`*_text`, NaN when empty or 'Unknown') and the parsed values (`date`, `quantity`,
 # `quantity_unparseable`, `unit`, `country`, `kg`). Order matters: the first failing check names
 # the reason.
+def _flagged(frame: Mapping[str, pd.Series], name: str) -> np.ndarray:
+    """A boolean column the caller computed with its own bounds (False when absent)."""
+    if name not in frame:
+        return np.zeros(len(next(iter(frame.values()))), dtype=bool)
+    return frame[name].to_numpy(dtype=bool)
+
+
 ROW_CHECKS: tuple[RowCheck, ...] = (
+    RowCheck(Reason.CELL_TOO_LONG, lambda f, today: _flagged(f, "cell_too_long"),
+             "no text cell may exceed NARCOTREND_MAX_CELL_CHARS characters (default 1000)"),
     RowCheck(Reason.MISSING_REQUIRED_FIELD, _missing_required,
              "date, country, quantity and unit must be present"),
     RowCheck(Reason.EMPTY_DRUG, lambda f, today: _missing(f, "drug_text"),
@@ -152,6 +163,8 @@ ROW_CHECKS: tuple[RowCheck, ...] = (
              "the date must parse (ISO YYYY-MM-DD, or the importer's format)"),
     RowCheck(Reason.FUTURE_DATE, lambda f, today: (f["date"] > today).to_numpy(),
              "the date may not lie after today"),
+    RowCheck(Reason.DATE_BEFORE_FLOOR, lambda f, today: _flagged(f, "before_floor"),
+             "the date may not lie before NARCOTREND_DATE_FLOOR (default 1950-01-01)"),
     RowCheck(Reason.UNPARSEABLE_QUANTITY, lambda f, today: f["quantity_unparseable"].to_numpy(),
              "the quantity must be a number written with a decimal point ('1.5', not '1,5')"),
     RowCheck(Reason.NON_FINITE_QUANTITY,

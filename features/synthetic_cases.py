@@ -66,7 +66,7 @@ def _chemistry(rng: np.random.Generator, kind: str) -> dict[str, float]:
 def _signature(rng: np.random.Generator, kind: str, weights: tuple[float, float],
                purity: tuple[float, float], popular: bool) -> dict[str, object]:
     logo = (str(rng.choice(POPULAR_LOGOS[kind])) if popular
-            else f"{rng.choice(_WORDS_A)} {rng.choice(_WORDS_B)}".title())
+            else f"{rng.choice(_WORDS_A)} {rng.choice(_WORDS_B)} {rng.integers(1, 100)}".title())
     return {"logo": logo, "colour": str(rng.choice(COLOURS[kind])),
             "shape": str(rng.choice(SHAPES[kind])),
             "unit_weight_g": float(rng.uniform(*weights)),

@@ -17,9 +17,16 @@ from sqlalchemy.orm import Session
 from core.errors import NarcotrendError
 from core.geography import normalise_geo
 from core.taxonomy import substance_groups
-from models.alerts import SEVERITIES
+from models.alerts import ALERT_TYPES, SEVERITIES
 from models.panel import label_period
 from serving.db import Alert, utcnow
+
+# Which run raises which alert types: a run resolves only alerts of its own types, so a `link`
+# run and a `detect` run never resolve each other's.
+PRODUCER_TYPES: dict[str, tuple[str, ...]] = {
+    "link": ("linked_cases",),
+    "detect": tuple(t for t in ALERT_TYPES if t != "linked_cases"),
+}
 
 _UPDATED_FIELDS = ("period", "detected_at", "severity", "score", "evidence", "route", "region",
                    "geo_level")
@@ -32,15 +39,18 @@ def periods_between(start: str, end: str) -> int:
 
 
 def upsert_alerts(session: Session, alerts: Iterable[dict[str, Any]], as_of: str,
-                  resolve_after_periods: int = 3) -> dict[str, int]:
+                  resolve_after_periods: int = 3, *, producer: str = "detect") -> dict[str, int]:
     """Store one run's alerts as of period `as_of` (`YYYY-MM`).
 
     A known fingerprint updates its row (period, detected_at, severity, score, evidence,
     periods_absent = 0) and re-opens it if it was resolved; a new one is created. Rows not seen
     in this run get `periods_absent` = periods since they were last detected, and are resolved
-    once that reaches `resolve_after_periods`. Returns counts `created`, `updated`, `reopened`,
+    once that reaches `resolve_after_periods`; only alerts of the types `producer` raises
+    (`PRODUCER_TYPES`) are counted absent. Returns counts `created`, `updated`, `reopened`,
     `resolved`.
     """
+    if producer not in PRODUCER_TYPES:
+        raise ValueError(f"`producer` must be one of {sorted(PRODUCER_TYPES)}, got {producer!r}")
     counts = {"created": 0, "updated": 0, "reopened": 0, "resolved": 0}
     seen: set[str] = set()
     incoming = {a["fingerprint"]: a for a in alerts}
@@ -71,7 +81,8 @@ def upsert_alerts(session: Session, alerts: Iterable[dict[str, Any]], as_of: str
             row.resolved_at = None
             counts["reopened"] += 1
         counts["updated"] += 1
-    stale = session.scalars(select(Alert).where(Alert.status != "resolved"))
+    stale = session.scalars(select(Alert).where(Alert.status != "resolved",
+                                                Alert.type.in_(PRODUCER_TYPES[producer])))
     for row in stale:
         if row.fingerprint in seen:
             continue

@@ -44,6 +44,8 @@ from serving.alerting.digest import (
     DigestEntry,
     build_message,
     group_alerts,
+    load_chart_data,
+    render_chart_png,
     render_digest,
     sender_domain,
 )
@@ -110,8 +112,6 @@ def select_recipient_alerts(subscriptions: Iterable[Any], alerts: Iterable[Mappi
 def _chart_images(entries: list[DigestEntry], settings: Settings, outbox_id: str,
                   cache: dict[tuple[str, str], str | None]) -> list[dict[str, str]]:
     """PNG charts for the top entries (drawn once per series and period per cycle)."""
-    from serving.alerting.digest_charts import load_chart_data, render_chart_png
-
     top = entries[:MAX_CHARTS]
     missing = [e.unique_id for e in top if (e.unique_id, e.lead["period"]) not in cache]
     if missing:
@@ -127,8 +127,7 @@ def _chart_images(entries: list[DigestEntry], settings: Settings, outbox_id: str
                 cache[key] = None
                 continue
             fc = None if forecasts is None else forecasts[forecasts["unique_id"] == entry.unique_id]
-            png = render_chart_png(rows, fc, title=entry.chart_title,
-                                   mark_period=entry.lead["period"])
+            png = render_chart_png(rows, fc, entry=entry)
             cache[key] = base64.b64encode(png).decode("ascii")
     images = []
     domain = sender_domain(settings.mail_from)
@@ -156,7 +155,8 @@ def enqueue_digests(session: Session, settings: Settings, now: datetime | None =
     """
     now = now or utcnow()
     forget_resolved(session)
-    subscriptions = list_subscriptions(session)
+    # a subscription with a scheduled report gets the report, not digests
+    subscriptions = [s for s in list_subscriptions(session) if not s.report]
     if not subscriptions:
         return 0
     alerts = [a.to_dict() for a in
@@ -203,14 +203,19 @@ def enqueue_digests(session: Session, settings: Settings, now: datetime | None =
 # --- delivery -----------------------------------------------------------------------------------
 
 def message_for(row: OutboxMessage, settings: Settings) -> EmailMessage:
-    """The MIME message of an outbox row; the same row always gives the same message."""
+    """The MIME message of an outbox row; the same row always gives the same message (with
+    its attachment, a report's PDF, when the row has one)."""
     payload = row.payload
-    return build_message(subject=row.subject, html=payload["html"], text=payload["text"],
+    message = build_message(subject=row.subject, html=payload["html"], text=payload["text"],
                          images=payload.get("images", []), mail_from=settings.mail_from,
                          recipient=row.recipient, message_id=row.message_id or f"<{row.id}@"
                          f"{sender_domain(settings.mail_from)}>",
                          date=datetime.fromisoformat(payload.get("date") or
                                                      row.created_at.isoformat()))
+    if row.attachment is not None:
+        message.add_attachment(row.attachment, maintype="application", subtype="pdf",
+                               filename=row.attachment_name or f"{row.id}.pdf")
+    return message
 
 
 def _due_clause(now: datetime, force: bool) -> Any:
