@@ -26,9 +26,11 @@ from features.importers import (
     InputLimits,
     RawTable,
     check_format,
+    pnc_colombia,
     read_table,
     require_columns,
     row_hashes,
+    unodc_ids,
 )
 from features.normalise import (
     classify_drugs,
@@ -53,9 +55,12 @@ from features.schema import (
     ROW_CHECKS,
     UNCLASSIFIED,
     Reason,
+    as_record_schema,
     first_failing_reason,
 )
 from features.signatures import add_signatures
+
+_RECORD_IMPORTERS = {"unodc-ids": unodc_ids.to_canonical, "pnc-colombia": pnc_colombia.to_canonical}
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -278,14 +283,8 @@ def ingest_files(paths: list[Path], fmt: str, settings: Settings,
 
 
 def _to_canonical(table: RawTable, fmt: str) -> pd.DataFrame:
-    if fmt == "unodc-ids":
-        from features.importers.unodc_ids import to_canonical
-
-        return to_canonical(table.frame, table.path)
-    if fmt == "pnc-colombia":
-        from features.importers.pnc_colombia import to_canonical as pnc_to_canonical
-
-        return pnc_to_canonical(table.frame, table.path)
+    if fmt in _RECORD_IMPORTERS:  # a real format's own columns -> canonical text columns
+        return _RECORD_IMPORTERS[fmt](table.frame, table.path)
     frame = table.frame.rename(columns=canonical_column_names(table.frame.columns))
     require_columns(table.path, frame, REQUIRED_COLUMNS, fmt)
     return frame
@@ -339,9 +338,8 @@ def _ingest_records(tables: list[RawTable], fmt: str, settings: Settings,
         records, reasons = normalise_records(
             canonical, str(table.path.resolve()), today, max_cell_chars=settings.max_cell_chars,
             date_floor=pd.Timestamp(settings.date_floor))
-        if IMPORTER_REASON_COLUMN in canonical.columns:  # rows the importer judged itself
-            judged = canonical[IMPORTER_REASON_COLUMN]
-            reasons = judged.where(judged.notna(), reasons)
+        judged = canonical.get(IMPORTER_REASON_COLUMN)  # rows the importer judged itself
+        reasons = reasons if judged is None else judged.where(judged.notna(), reasons)
         parsed.append((table, records, reasons))
     records_path = settings.warehouse_dir / RECORDS_FILE
     files = [str(t.path.resolve()) for t in tables]
@@ -420,19 +418,8 @@ def _records_table(path: Path, new: pd.DataFrame) -> Any:
     table = pa.Table.from_pandas(new[list(RECORD_COLUMNS)], preserve_index=False)
     table = table.cast(RECORD_SCHEMA)
     if path.exists():
-        table = pa.concat_tables([_as_record_schema(pq.read_table(path)), table])
+        table = pa.concat_tables([as_record_schema(pq.read_table(path)), table])
     return table
-
-
-def _as_record_schema(stored):  # noqa: ANN001, ANN202 - pyarrow Tables
-    """A store written before a column was added (admin1, municipality) gets it as nulls."""
-    import pyarrow as pa
-
-    for name in RECORD_SCHEMA.names:
-        if name not in stored.column_names:
-            stored = stored.append_column(
-                name, pa.nulls(len(stored), RECORD_SCHEMA.field(name).type))
-    return stored.select(RECORD_SCHEMA.names).cast(RECORD_SCHEMA)
 
 
 def _quarantine_frame(path: Path, bad: pd.DataFrame, files: list[str]) -> pd.DataFrame:

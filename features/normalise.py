@@ -95,11 +95,19 @@ def name_key(text: pd.Series) -> pd.Series:
 
 
 # --- countries (core/geography.py reads country_converter) ------------------------------------
+# The longest country name in use is ~55 characters; a longer "country" is unknown, and is not
+# shown to the country patterns (each distinct long value costs them ~0.2 s per 1000 chars).
+MAX_COUNTRY_CHARS = 80
+
+
 def countries_to_iso3(names: pd.Series) -> pd.Series:
     """ISO3 codes for country names, ISO2/ISO3 codes or official names; null when unknown."""
     def _convert(uniques: pd.Series) -> pd.DataFrame:
-        return pd.DataFrame({"iso3": pd.Series(match_countries(uniques.astype(str).tolist()),
-                                               dtype=object)})
+        text = uniques.astype(str)
+        short = (text.str.len() <= MAX_COUNTRY_CHARS).to_numpy()
+        iso3 = np.full(len(text), None, dtype=object)
+        iso3[short] = match_countries(text[short].tolist())
+        return pd.DataFrame({"iso3": pd.Series(iso3, dtype=object)})
 
     return map_unique(names, _convert)["iso3"]
 

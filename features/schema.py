@@ -183,6 +183,16 @@ ROW_CHECKS: tuple[RowCheck, ...] = (
 )
 
 
+def as_record_schema(stored: pa.Table) -> pa.Table:
+    """Stored records in `RECORD_SCHEMA`; a store written before a column was added (admin1,
+    municipality) gets it as nulls."""
+    for name in RECORD_SCHEMA.names:
+        if name not in stored.column_names:
+            stored = stored.append_column(
+                name, pa.nulls(len(stored), RECORD_SCHEMA.field(name).type))
+    return stored.select(RECORD_SCHEMA.names).cast(RECORD_SCHEMA)
+
+
 def first_failing_reason(frame: Mapping[str, pd.Series], today: pd.Timestamp,
                          checks: tuple[RowCheck, ...] = ROW_CHECKS) -> pd.Series:
     """The reason code of the first check each row fails, or None for a valid row."""

@@ -118,8 +118,28 @@ def workers_tracked(paths: HomePaths) -> Iterator[None]:
     finally:
         done.set()
         recorder.join()
-        end_worker_processes(keep=before)
+        _end_stage_workers(before)
         paths.train_workers.unlink(missing_ok=True)
+
+
+def _end_stage_workers(before: frozenset[int]) -> None:
+    """End the workers the stage started: joblib's reusable executor shut down (so this process
+    can use joblib again), then what is left, but loky's resource tracker, which this process
+    keeps using and which exits with it."""
+    import psutil
+
+    with contextlib.suppress(Exception):
+        from joblib.externals.loky import reusable_executor
+
+        executor = reusable_executor._executor  # the live one, if any (asking for it makes one)
+        if executor is not None:
+            executor.shutdown(wait=True, kill_workers=True)
+    left = []
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if child.pid not in before and "resource_tracker" not in " ".join(child.cmdline()):
+                left.append(child)
+    end_processes(left)
 
 
 @contextlib.contextmanager

@@ -144,3 +144,13 @@ def test_export_csv_escapes_a_formula_drug_name_and_parquet_keeps_it(home, run_c
     assert exported["drug"].tolist() == ["'=hyperlink(\"http://x\")"]
     assert exported["quantity"].tolist() == ["-1"]
     assert pd.read_parquet(home / "q.parquet")["drug"].tolist() == ["=hyperlink(\"http://x\")"]
+
+
+@pytest.mark.timeout(30)
+def test_many_distinct_long_country_names_are_unknown_without_running_the_patterns(home):
+    path = home / "countries.csv"
+    rows = "".join(f"C{n},2024-01-05,{('Spain' + str(n) + ' ') * 20},cocaine,1,kg\n"
+                   for n in range(1000))  # each ~160 characters: under the cell cap
+    path.write_text(HEADER + GOOD + rows)
+    report = ingest_files([path], "canonical", settings_for(home), today=TODAY)
+    assert (report.accepted, report.quarantined) == (1, {"unknown_country": 1000})

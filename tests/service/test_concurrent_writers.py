@@ -64,14 +64,15 @@ from core.locking import home_lock
 from core.home import HomePaths
 with home_lock(HomePaths(__import__('pathlib').Path(sys.argv[1])), "train"):
     print("held", flush=True)
-    time.sleep(float(sys.argv[2]))
+    sys.stdin.readline()  # until the test lets go
 """
 
 
-def hold_lock(home: Path, seconds: float) -> subprocess.Popen:
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(home), str(seconds)], cwd=REPO,
+def hold_lock(home: Path) -> subprocess.Popen:
+    """A process holding the home's writer lock as `train` until a line on its stdin."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(home)], cwd=REPO,
                               env={**os.environ, "PYTHONPATH": str(REPO)},
-                              stdout=subprocess.PIPE, text=True)
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     return holder
 
@@ -79,7 +80,7 @@ def hold_lock(home: Path, seconds: float) -> subprocess.Popen:
 @pytest.mark.timeout(60)
 def test_a_second_writer_fails_with_one_line_naming_the_holder(home, run_cli):
     seizure_file(home / "a.csv", ["X1", "X2"])
-    holder = hold_lock(home, 30)
+    holder = hold_lock(home)
     try:
         started = time.monotonic()
         result = run_cli(home, "ingest", str(home / "a.csv"),
@@ -98,11 +99,13 @@ def test_a_second_writer_fails_with_one_line_naming_the_holder(home, run_cli):
 
 
 @pytest.mark.timeout(60)
-def test_a_writer_waits_for_the_holder_and_then_writes(home, run_cli):
+def test_a_writer_waits_for_the_holder_and_then_writes(home):
     seizure_file(home / "a.csv", ["X1", "X2"])
-    holder = hold_lock(home, 2)
-    result = run_cli(home, "ingest", "--json", str(home / "a.csv"))
-    holder.wait()
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["accepted"] == 2
-    assert "waiting for `train`" in result.stderr
+    holder = hold_lock(home)
+    ingest = start_cli(home, "ingest", "--json", str(home / "a.csv"))
+    said = ingest.stderr.readline()  # blocks until the ingest reaches the lock and waits
+    holder.communicate("done\n", timeout=30)
+    out, _ = ingest.communicate(timeout=60)
+    assert ingest.returncode == 0
+    assert json.loads(out)["accepted"] == 2
+    assert said.startswith(f"waiting for `train` (pid {holder.pid}")

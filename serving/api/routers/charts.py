@@ -20,7 +20,7 @@ from serving.api.schemas import Metric, error_responses
 router = APIRouter(prefix="/v1/charts", tags=["charts"], responses=error_responses(401, 403))
 
 SPEC = "A Vega-Lite v6 specification with its data inline (draw it with vega-embed)"
-MONTH = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"
+MONTH = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"  # a sane month (serving/charts.py checks too)
 
 
 def series_frames(state: Any, unique_id: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
