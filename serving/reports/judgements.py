@@ -99,7 +99,8 @@ def from_series(rows: list[dict[str, Any]], place: str, period: str,
             continue
         verb = "rose" if change > 0 else "fell"
         out.append(Judgement(
-            f"{row['drug'].capitalize()} seizures in {place} {verb} {abs(change):.0%} in "
+            f"{row['drug'][:1].upper() + row['drug'][1:]} seizures in {place} {verb} "
+            f"{abs(change):.0%} in "
             f"{period} against the period before ({row['seizures']:,.0f} seizures"
             + (f", {row['kg']:,.0f} kg" if row.get("kg") else "") + ")"
             + (f"; reporting was incomplete in {', '.join(incomplete[:3])}." if incomplete
@@ -136,10 +137,11 @@ def from_linked(rows: list[dict[str, Any]], place: str) -> list[Judgement]:
 
 def key_judgements(*, incidents: list[dict[str, Any]], seizures: dict[str, Any],
                    linked: dict[str, Any], place: str, period: str,
-                   link: Callable[[str], str]) -> list[Judgement]:
-    """3-6 judgements, the alerts' first; the series changes and the forecast fill up."""
+                   link: Callable[[str], str], span: str | None = None) -> list[Judgement]:
+    """3-6 judgements, the alerts' first; the series changes (over `span`, the months the
+    report looks at, when not the period itself) and the forecast fill up."""
     alerts = from_incidents(incidents, link)
-    series = from_series(seizures["rows"], place, period, seizures["incomplete"])
+    series = from_series(seizures["rows"], place, span or period, seizures["incomplete"])
     chosen = alerts + from_linked(linked["rows"], place) + from_forecast(seizures["rows"],
                                                                            place)
     for judgement in series:
