@@ -30,7 +30,7 @@ class Judgement:
     confidence: str  # high | medium | low
     evidence: str  # a URL or a section anchor
     weight: float
-    source: str  # alert | series | forecast | linked_cases
+    source: str  # alert | series | forecast | linked_cases | no_alert
 
 
 def incidents_of(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -144,13 +144,21 @@ def key_judgements(*, incidents: list[dict[str, Any]], seizures: dict[str, Any],
     series = from_series(seizures["rows"], place, span or period, seizures["incomplete"])
     chosen = alerts + from_linked(linked["rows"], place) + from_forecast(seizures["rows"],
                                                                            place)
-    for judgement in series:
-        if len(chosen) >= MAX_JUDGEMENTS:
+    chosen += series[:max(0, MAX_JUDGEMENTS - len(chosen))]
+    if not alerts:
+        chosen.append(Judgement(f"No alert was raised for {place} in {period}: no surge, "
+                                "decline, new drug or route shift passed the detectors' "
+                                "tests.", "medium", "#seizures", 0.0, "no_alert"))
+    for rank, row in enumerate(seizures["rows"]):
+        if len(chosen) >= MIN_JUDGEMENTS:
             break
-        if len(chosen) < MIN_JUDGEMENTS or len(alerts) < MAX_FROM_ALERTS:
-            chosen.append(judgement)
-    if len(chosen) < MIN_JUDGEMENTS:
-        chosen.append(Judgement(f"No alert was raised for {place} in {period} and no drug "
-                                "group changed by more than 15% against the period before.",
-                                "medium", "#seizures", 0.0, "series"))
+        change = row.get("seizures_change")
+        drug = row["drug"][:1].upper() + row["drug"][1:]
+        what = ("remains the most seized drug group in" if rank == 0
+                else f"ranks {rank + 1} of the drug groups seized in")
+        chosen.append(Judgement(
+            f"{drug} {what} {place}: {row['seizures']:,.0f} seizures"
+            + (f" ({change:+.0%} against the months before)" if change is not None else "")
+            + (f", {row['kg']:,.0f} kg." if row.get("kg") else "."),
+            "low" if seizures["incomplete"] else "high", "#seizures", 0.5, "series"))
     return chosen[:MAX_JUDGEMENTS]

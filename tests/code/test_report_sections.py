@@ -12,6 +12,7 @@ from core.errors import NarcotrendError
 from serving.reports.charts import centroids, flow_map
 from serving.reports.dissemination import due_period, recipients_of, report_places
 from serving.reports.inputs import parse_period, resolve_place, window
+from serving.reports.judgements import incidents_of, key_judgements
 from serving.reports.linked import linked_cases
 from serving.reports.sections import OutOfScope, check_scope, place_alerts
 
@@ -113,3 +114,39 @@ def test_region_report_goes_to_subscribers_of_the_region_and_of_its_countries():
     assert report_places(["ESP"]) == ["ESP", "Europe"]
     assert recipients_of("Europe", [spain, europe, colombia]) == [spain, europe]
     assert recipients_of("ESP", [spain, europe, colombia]) == [spain]
+
+
+def seizure_rows() -> dict:
+    return {"rows": [{"drug": "cocaine", "seizures": 300.0, "seizures_change": 0.6, "kg": 900.0,
+                      "forecast": {"months": 3, "mean": 100.0, "lo_80": 90.0, "hi_80": 110.0,
+                                   "until": "2025-03"}},
+                     {"drug": "cannabis", "seizures": 200.0, "seizures_change": -0.05,
+                      "kg": 50.0}], "incomplete": [], "top": ["cocaine", "cannabis"]}
+
+
+def test_key_judgements_lead_with_the_alerts_and_say_what_to_expect():
+    alert = {"id": "a1", "type": "surge", "geo": "ESP", "geo_level": "country",
+             "region": "Europe", "drug_level": "group", "drug": "cocaine", "metric": "seizures",
+             "period": "2024-11", "severity": "high", "score": 4.0, "fingerprint": "f1",
+             "evidence": {"summary": "+80% over 6 months"}}
+    judgements = key_judgements(incidents=incidents_of([alert]), seizures=seizure_rows(),
+                                linked={"rows": []}, place="Spain", period="2024-Q4",
+                                link=lambda i: f"https://dash/?alert={i}")
+    assert 3 <= len(judgements) <= 6
+    first = judgements[0]
+    assert first.source == "alert" and "cocaine" in first.text and "Spain" in first.text
+    assert first.confidence == "high" and first.evidence == "https://dash/?alert=a1"
+    expect = next(j for j in judgements if j.source == "forecast")
+    assert "about 100 cocaine seizures a month" in expect.text and expect.confidence == "high"
+    assert any("rose 60%" in j.text for j in judgements if j.source == "series")
+
+
+def test_without_alerts_the_judgements_say_so_and_name_the_main_drug():
+    rows = seizure_rows()
+    rows["rows"] = [dict(r, seizures_change=0.01, forecast=None) for r in rows["rows"]]
+    judgements = key_judgements(incidents=[], seizures=rows, linked={"rows": []},
+                                place="Spain", period="2024-Q4", link=str)
+    texts = [j.text for j in judgements]
+    assert len(judgements) == 3
+    assert any(t.startswith("Cocaine remains the most seized") for t in texts)
+    assert any(t.startswith("No alert was raised for Spain in 2024-Q4") for t in texts)
