@@ -3,8 +3,8 @@ countries and their change, and the transport and concealment mix with its shift
 
 Flows come from `routes.parquet` (features/routes.py): inbound = seized in the place's
 countries with a known departure elsewhere; outbound = departing from the place's countries and
-seized elsewhere. A map line joins the departure and the seizing country. Concealment is not a route-flow column, so its mix is read from the
-place's records.
+seized elsewhere. A map line joins the departure and the seizing country. Concealment is not
+a route-flow column, so its mix is read from the place's records.
 """
 
 from __future__ import annotations
