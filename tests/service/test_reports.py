@@ -26,7 +26,7 @@ from serving.reports.documents import make_report
 ARTIFACTS = Path(__file__).with_name("artifacts")
 SECTIONS = ["Strategic report: Spain, 2024-Q4", "Key judgements", "Seizures by drug group",
             "Routes", "First sightings", "Linked cases", "Data coverage and caveats"]
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]  # the first one builds the world
 
 
 def pdf_pages(path: Path) -> list[str]:
