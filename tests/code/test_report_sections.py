@@ -150,3 +150,29 @@ def test_without_alerts_the_judgements_say_so_and_name_the_main_drug():
     assert len(judgements) == 3
     assert any(t.startswith("Cocaine remains the most seized") for t in texts)
     assert any(t.startswith("No alert was raised for Spain in 2024-Q4") for t in texts)
+
+
+def test_small_world_report_renders_every_section_and_escapes_alert_text():
+    from api_home import EVIL, make_forecasts, make_routes, make_series
+
+    from serving.reports.inputs import RECORD_COLUMNS, ReportInputs
+    from serving.reports.render import build_report, render_html
+
+    series = make_series(36, start="2022-01-01")
+    alert = {"id": "a1", "type": "surge", "geo": "ESP", "geo_level": "country",
+             "region": "Europe", "drug_level": "group", "drug": "cocaine", "metric": "kg",
+             "period": "2024-11", "severity": "high", "score": 3.0, "fingerprint": "f",
+             "status": "open", "evidence": {"summary": EVIL}}
+    inputs = ReportInputs(series=series[series["geo"] == "ESP"], routes=make_routes(
+        36, start="2022-01-01"), forecasts=make_forecasts(series),
+        records=pd.DataFrame(columns=RECORD_COLUMNS), quarantine=pd.DataFrame(),
+        alerts=[alert], data_end=pd.Timestamp("2024-12-01"))
+    report = build_report("ESP", "2024-Q4", "strategic", inputs, regions=["Europe"])
+    html = render_html(report)
+    assert EVIL not in html and "&lt;img src=x" in html
+    assert report.judgements[0].source == "alert"
+    assert [c.kind for c in report.charts].count("series") == 2 and report.charts[-1].kind == "map"
+    assert report.routes["inbound"][0]["to"] == "Spain"
+    for anchor in ("header", "judgements", "seizures", "routes", "sightings", "linked",
+                   "coverage"):
+        assert f'<section id="{anchor}"' in html
