@@ -23,6 +23,18 @@ CONFIDENCE = {"critical": "high", "high": "high", "medium": "medium", "low": "lo
 VERBS = {"surge": "surged", "decline": "fell sharply", "emerging_trend": "rose steadily",
          "forecast_threshold": "are forecast above the planners' threshold"}
 
+# tactical reports: what to check next for an open incident of each type
+NEXT_STEPS = {
+    "surge": "one consignment or many? compare seizure sizes, departure countries, concealment",
+    "emerging_trend": "which routes and groups feed the rise? follow the departure countries",
+    "decline": "confirm reporting was complete before reading a fall as less trafficking",
+    "new_drug": "confirm the laboratory identification; tell forensic and health partners",
+    "route_shift": "brief ports and airports on the gaining route; check the losing one",
+    "modus_operandi_shift": "update the profiling of the new concealment method",
+    "linked_cases": "exchange case files with the linked countries' investigators",
+    "forecast_threshold": "plan capacity for the forecast level",
+}
+
 
 @dataclass(frozen=True)
 class Judgement:
@@ -34,8 +46,10 @@ class Judgement:
 
 
 def incidents_of(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Incidents (DESIGN section 5): `lead`, `members`, `severity`, `score` per event."""
-    return [{"lead": e.lead, "members": e.alerts, "severity": e.severity, "score": e.score}
+    """Incidents (DESIGN section 5): `lead`, `members`, `severity`, `score` per event, and
+    the tactical `next_step`."""
+    return [{"lead": e.lead, "members": e.alerts, "severity": e.severity, "score": e.score,
+             "next_step": NEXT_STEPS.get(e.lead["type"], "review the evidence")}
             for e in group_alerts(alerts)]
 
 
