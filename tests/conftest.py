@@ -104,3 +104,25 @@ def db_url(request: pytest.FixtureRequest, home: Path, monkeypatch: pytest.Monke
     else:
         get_settings().data_dir.mkdir(parents=True, exist_ok=True)
     return get_settings().service_database_url
+
+
+WORLD_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def built_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built-in world (seed 7) written, ingested, built, trained quickly (horizon 3, one
+    backtest window) and detected with a monthly replay from 2022-06: a home that every slow
+    test of a session shares read-only (about 3 minutes on this machine, once). Tests that
+    write to the service database copy `data/narcotrend.db` first."""
+    from bench.detect import prepare
+    from core.settings import Settings
+    from training.detect import detect
+    from training.train import train
+
+    home = tmp_path_factory.mktemp("built-world")
+    prepare(home, WORLD_SEED)
+    settings = Settings(home=home, horizon=3, backtest_windows=1, n_jobs=2)
+    train(settings)
+    detect(settings, since="2022-06")
+    return home

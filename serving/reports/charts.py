@@ -131,10 +131,8 @@ def flow_map(flows: pd.DataFrame, highlight: tuple[str, ...], title: str,
                           "lon": a[0], "lat": a[1], "lon2": b[0], "lat2": b[1]})
     numeric = iso_numeric()
     marked = sorted(numeric[c] for c in highlight if c in numeric)
-    data = (alt.Data(url=topology_url, format=alt.DataFormat(type="topojson",
-                                                             feature="countries"))
-            if topology_url else alt.Data(values=_topology(), format=alt.DataFormat(
-                type="topojson", feature="countries")))
+    topo_format = alt.DataFormat(type="topojson", feature="countries")
+    data = alt.Data(url=topology_url or WORLD_ATLAS.name, format=topo_format)
     land = alt.Chart(data).mark_geoshape(stroke="white", strokeWidth=0.3).encode(
         color=alt.condition(alt.FieldOneOfPredicate(field="id", oneOf=marked),
                             alt.value("#f4a261"), alt.value("#d9dee4")))
@@ -146,7 +144,11 @@ def flow_map(flows: pd.DataFrame, highlight: tuple[str, ...], title: str,
         longitude="lon:Q", latitude="lat:Q")
     chart = alt.layer(land, flow, ends).project(type="equalEarth").properties(
         width=WIDTH, height=270, title=alt.Title(title, anchor="start", fontSize=12))
-    return chart.to_dict()
+    spec = chart.to_dict()
+    if topology_url is None:  # inlined after Altair: its validation would copy 100 kB deeply
+        spec["layer"][0]["data"] = {"values": _topology(),
+                                    "format": {"type": "topojson", "feature": "countries"}}
+    return spec
 
 
 def to_svg(spec: dict[str, Any]) -> str:

@@ -23,6 +23,18 @@ CONFIDENCE = {"critical": "high", "high": "high", "medium": "medium", "low": "lo
 VERBS = {"surge": "surged", "decline": "fell sharply", "emerging_trend": "rose steadily",
          "forecast_threshold": "are forecast above the planners' threshold"}
 
+# tactical reports: what to check next for an open incident of each type
+NEXT_STEPS = {
+    "surge": "one consignment or many? compare seizure sizes, departure countries, concealment",
+    "emerging_trend": "which routes and groups feed the rise? follow the departure countries",
+    "decline": "confirm reporting was complete before reading a fall as less trafficking",
+    "new_drug": "confirm the laboratory identification; tell forensic and health partners",
+    "route_shift": "brief ports and airports on the gaining route; check the losing one",
+    "modus_operandi_shift": "update the profiling of the new concealment method",
+    "linked_cases": "exchange case files with the linked countries' investigators",
+    "forecast_threshold": "plan capacity for the forecast level",
+}
+
 
 @dataclass(frozen=True)
 class Judgement:
@@ -30,12 +42,14 @@ class Judgement:
     confidence: str  # high | medium | low
     evidence: str  # a URL or a section anchor
     weight: float
-    source: str  # alert | series | forecast | linked_cases
+    source: str  # alert | series | forecast | linked_cases | no_alert
 
 
 def incidents_of(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Incidents (DESIGN section 5): `lead`, `members`, `severity`, `score` per event."""
-    return [{"lead": e.lead, "members": e.alerts, "severity": e.severity, "score": e.score}
+    """Incidents (DESIGN section 5): `lead`, `members`, `severity`, `score` per event, and
+    the tactical `next_step`."""
+    return [{"lead": e.lead, "members": e.alerts, "severity": e.severity, "score": e.score,
+             "next_step": NEXT_STEPS.get(e.lead["type"], "review the evidence")}
             for e in group_alerts(alerts)]
 
 
@@ -99,7 +113,8 @@ def from_series(rows: list[dict[str, Any]], place: str, period: str,
             continue
         verb = "rose" if change > 0 else "fell"
         out.append(Judgement(
-            f"{row['drug'].capitalize()} seizures in {place} {verb} {abs(change):.0%} in "
+            f"{row['drug'][:1].upper() + row['drug'][1:]} seizures in {place} {verb} "
+            f"{abs(change):.0%} in "
             f"{period} against the period before ({row['seizures']:,.0f} seizures"
             + (f", {row['kg']:,.0f} kg" if row.get("kg") else "") + ")"
             + (f"; reporting was incomplete in {', '.join(incomplete[:3])}." if incomplete
@@ -136,19 +151,28 @@ def from_linked(rows: list[dict[str, Any]], place: str) -> list[Judgement]:
 
 def key_judgements(*, incidents: list[dict[str, Any]], seizures: dict[str, Any],
                    linked: dict[str, Any], place: str, period: str,
-                   link: Callable[[str], str]) -> list[Judgement]:
-    """3-6 judgements, the alerts' first; the series changes and the forecast fill up."""
+                   link: Callable[[str], str], span: str | None = None) -> list[Judgement]:
+    """3-6 judgements, the alerts' first; the series changes (over `span`, the months the
+    report looks at, when not the period itself) and the forecast fill up."""
     alerts = from_incidents(incidents, link)
-    series = from_series(seizures["rows"], place, period, seizures["incomplete"])
+    series = from_series(seizures["rows"], place, span or period, seizures["incomplete"])
     chosen = alerts + from_linked(linked["rows"], place) + from_forecast(seizures["rows"],
                                                                            place)
-    for judgement in series:
-        if len(chosen) >= MAX_JUDGEMENTS:
+    chosen += series[:max(0, MAX_JUDGEMENTS - len(chosen))]
+    if not alerts:
+        chosen.append(Judgement(f"No alert was raised for {place} in {period}: no surge, "
+                                "decline, new drug or route shift passed the detectors' "
+                                "tests.", "medium", "#seizures", 0.0, "no_alert"))
+    for rank, row in enumerate(seizures["rows"]):
+        if len(chosen) >= MIN_JUDGEMENTS:
             break
-        if len(chosen) < MIN_JUDGEMENTS or len(alerts) < MAX_FROM_ALERTS:
-            chosen.append(judgement)
-    if len(chosen) < MIN_JUDGEMENTS:
-        chosen.append(Judgement(f"No alert was raised for {place} in {period} and no drug "
-                                "group changed by more than 15% against the period before.",
-                                "medium", "#seizures", 0.0, "series"))
+        change = row.get("seizures_change")
+        drug = row["drug"][:1].upper() + row["drug"][1:]
+        what = ("remains the most seized drug group in" if rank == 0
+                else f"ranks {rank + 1} of the drug groups seized in")
+        chosen.append(Judgement(
+            f"{drug} {what} {place}: {row['seizures']:,.0f} seizures"
+            + (f" ({change:+.0%} against the months before)" if change is not None else "")
+            + (f", {row['kg']:,.0f} kg." if row.get("kg") else "."),
+            "low" if seizures["incomplete"] else "high", "#seizures", 0.5, "series"))
     return chosen[:MAX_JUDGEMENTS]

@@ -88,7 +88,9 @@ def build_report(geo: str, period_text: str, kind: str, inputs: ReportInputs, *,
         header=header(place, period, span, kind, inputs, regions),
         judgements=key_judgements(incidents=incidents, seizures=seizures, linked=linked,
                                   place=place.name, period=period.label,
-                                  link=lambda alert_id: f"{alert_url}?alert={alert_id}"),
+                                  link=lambda alert_id: f"{alert_url}?alert={alert_id}",
+                                  span=(None if span == period else
+                                        f"the months {span.start:%Y-%m} to {span.end:%Y-%m}")),
         seizures=seizures, routes=routes_section(place, span, inputs),
         sightings=first_sightings(place, span, inputs, alerts), linked=linked,
         coverage=coverage(place, span, inputs), incidents=incidents)

@@ -3,8 +3,8 @@ countries and their change, and the transport and concealment mix with its shift
 
 Flows come from `routes.parquet` (features/routes.py): inbound = seized in the place's
 countries with a known departure elsewhere; outbound = departing from the place's countries and
-seized or bound elsewhere. Concealment is not a route-flow column, so its mix is read from the
-place's records.
+seized elsewhere. A map line joins the departure and the seizing country. Concealment is not
+a route-flow column, so its mix is read from the place's records.
 """
 
 from __future__ import annotations
@@ -63,13 +63,11 @@ def mix_table(now: pd.DataFrame, before: pd.DataFrame, column: str, metric: str,
 
 
 def flow_lines(flows: pd.DataFrame) -> pd.DataFrame:
-    """`from, to, kg, seizures` between departure and seizing country, largest first."""
+    """`from, to, kg, seizures` from the departure to the seizing country, largest first."""
     known = flows.dropna(subset=["departure_country"])
     if known.empty:
         return pd.DataFrame(columns=["from", "to", "kg", "seizures"])
-    to = known["destination_country"].where(known["destination_country"].notna(),
-                                             known["country"])
-    lines = (known.assign(**{"from": known["departure_country"], "to": to})
+    lines = (known.assign(**{"from": known["departure_country"], "to": known["country"]})
              .groupby(["from", "to"], as_index=False)[["kg", "seizures"]].sum())
     return lines[lines["from"] != lines["to"]].sort_values("kg", ascending=False,
                                                           ignore_index=True)
