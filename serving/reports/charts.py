@@ -1,8 +1,7 @@
 """The report's charts as Vega-Lite specifications (Altair), drawn to SVG by vl-convert.
 
-Interface for the alert-picture branch: `series_chart(history, forecast, title)` is the one
-series-with-forecast chart; when `serving/charts.py` lands, the lead points `series_chart` at
-its function so the dashboard, the digest and the report share one spec. `mix_chart` draws a
+The series-with-forecast chart is `serving.charts.series_spec`, the one spec the dashboard, the
+digest and the report share. Here, the report's own kinds: `mix_chart` draws a
 share-by-category bar chart; `flow_map` the route flows on the vendored world-atlas TopoJSON
 (countries-110m), with one line per flow between country centroids computed from the same file.
 """
@@ -28,45 +27,6 @@ MAX_FLOWS = 25
 
 def _iso(ds: pd.Series) -> list[str]:
     return [pd.Timestamp(d).strftime("%Y-%m-%d") for d in ds]
-
-
-def series_chart(history: pd.DataFrame, forecast: pd.DataFrame | None, title: str,
-                 mark_period: str | None = None) -> dict[str, Any]:
-    """History (`ds, y`; NaN = not reporting, drawn as a gap) with the forecast and its 80/95%
-    band; `mark_period` ("2024-10") draws a rule at the report period's start."""
-    hist = history.sort_values("ds").tail(HISTORY_MONTHS)
-    rows = [{"ds": d, "y": None if pd.isna(y) else round(float(y), 3), "kind": "history"}
-            for d, y in zip(_iso(hist["ds"]), hist["y"], strict=True)]
-    bands = []
-    if forecast is not None and not forecast.empty:
-        fc = forecast.sort_values("ds").drop_duplicates("ds")
-        for rec in fc.assign(ds=_iso(fc["ds"])).to_dict("records"):
-            rows.append({"ds": rec["ds"], "y": round(float(rec["forecast"]), 3),
-                         "kind": "forecast"})
-            bands.append({"ds": rec["ds"], **{k: round(float(rec[k]), 3) for k in
-                                              ("lo_80", "hi_80", "lo_95", "hi_95")}})
-    x = alt.X("ds:T", title=None)
-    line = alt.Chart(alt.Data(values=rows)).mark_line(strokeWidth=1.6).encode(
-        x=x, y=alt.Y("y:Q", title=None),
-        color=alt.Color("kind:N", scale=alt.Scale(domain=["history", "forecast"],
-                                                  range=["#1f4e79", "#e76f51"]),
-                        legend=alt.Legend(title=None, orient="top-left")),
-        strokeDash=alt.StrokeDash("kind:N", scale=alt.Scale(
-            domain=["history", "forecast"], range=[[1, 0], [4, 3]]), legend=None))
-    layers: list[alt.Chart] = []
-    if bands:
-        band = alt.Chart(alt.Data(values=bands))
-        layers += [band.mark_area(opacity=0.2, color="#f4a261").encode(x=x, y="lo_95:Q",
-                                                                        y2="hi_95:Q"),
-                   band.mark_area(opacity=0.4, color="#f4a261").encode(x=x, y="lo_80:Q",
-                                                                        y2="hi_80:Q")]
-    layers.append(line)
-    if mark_period:
-        rule = alt.Chart(alt.Data(values=[{"ds": f"{mark_period[:7]}-01"}]))
-        layers.append(rule.mark_rule(color="#c0392b", strokeDash=[2, 2]).encode(x="ds:T"))
-    chart = alt.layer(*layers).properties(width=WIDTH, height=HEIGHT,
-                                          title=alt.Title(title, anchor="start", fontSize=12))
-    return chart.to_dict()
 
 
 def mix_chart(table: pd.DataFrame, title: str) -> dict[str, Any]:

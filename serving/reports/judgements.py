@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.geography import geo_name
-from serving.alerting.digest import group_alerts
+from serving.alerting.incidents import group_incidents
 from serving.alerting.subscriptions import severity_rank
 
 MIN_JUDGEMENTS, MAX_JUDGEMENTS, MAX_FROM_ALERTS = 3, 6, 4
@@ -50,7 +50,7 @@ def incidents_of(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
     the tactical `next_step`."""
     return [{"lead": e.lead, "members": e.alerts, "severity": e.severity, "score": e.score,
              "next_step": NEXT_STEPS.get(e.lead["type"], "review the evidence")}
-            for e in group_alerts(alerts)]
+            for e in group_incidents(alerts)]
 
 
 def _metric_word(alert: Mapping[str, Any]) -> str:

@@ -21,6 +21,7 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
 from core.errors import NarcotrendError
+from serving.charts import series_spec, series_title
 from serving.reports import charts
 from serving.reports.inputs import ReportInputs, parse_period, resolve_place, window
 from serving.reports.judgements import Judgement, incidents_of, key_judgements
@@ -107,8 +108,10 @@ def report_charts(report: Report, inputs: ReportInputs, geo: str,
         history, forecast = series_for_chart(inputs, uid, span)
         if history["y"].notna().any():
             out.append(Chart(f"{drug} seizures a month, {geo}",
-                             charts.series_chart(history, forecast, f"{geo}: {drug} seizures",
-                                                 mark_period=f"{span.start:%Y-%m}"), "series"))
+                             series_spec(history, forecast,
+                                         title=series_title(geo, drug, "seizures"),
+                                         metric="seizures", mark_period=f"{span.start:%Y-%m}"),
+                             "series"))
     routes = report.routes
     if not routes["mode_mix"].empty:
         out.append(Chart("Transport mode of seizures (share of seizures)",

@@ -111,17 +111,17 @@ def test_europe_key_gets_spain_report_and_404_for_colombia(api):
     assert bad.status_code == 400 and "not a month" in bad.json()["detail"]
 
 
-def test_report_chart_shows_the_numbers_the_dashboard_series_shows(api, built_world):
+def test_a_report_and_the_dashboard_draw_a_series_from_one_spec(api, built_world):
+    """The report's series chart is the spec the dashboard fetches for the same series and
+    marked period (`/v1/charts/series/{id}`): same data, same marks."""
     client, keys = api
     report = make_report(Settings(home=built_world), "ESP", "2024-Q4", "strategic")
     chart = next(c for c in report.charts if c.kind == "series")
     drug = report.seizures["top"][0]
-    values = next(layer["data"]["values"] for layer in chart.spec["layer"]
-                  if any(v.get("kind") == "history" for v in layer["data"].get("values", [])))
-    history = {v["ds"]: v["y"] for v in values if v["kind"] == "history"}
-    served = client.get(f"/v1/series/ESP/{drug}/seizures", headers=auth(keys["all"])).json()
-    dashboard = {p["ds"][:10]: p["y"] for p in served["points"]}
-    assert history and all(dashboard[ds] == pytest.approx(y) for ds, y in history.items())
+    served = client.get(f"/v1/charts/series/ESP/{drug}/seizures",
+                        params={"mark_period": "2024-10"}, headers=auth(keys["all"]))
+    assert served.status_code == 200, served.text
+    assert json.loads(json.dumps(chart.spec, default=str)) == served.json()
 
 
 def test_monthly_tactical_subscriber_gets_one_email_with_one_pdf_per_report_after_outage(
