@@ -21,12 +21,7 @@ from core.geography import iso_numeric
 WORLD_ATLAS = (Path(__file__).resolve().parents[1] / "dashboard" / "vendor" / "world-atlas"
                / "countries-110m.json")
 WIDTH, HEIGHT = 520, 170
-HISTORY_MONTHS = 36
 MAX_FLOWS = 25
-
-
-def _iso(ds: pd.Series) -> list[str]:
-    return [pd.Timestamp(d).strftime("%Y-%m-%d") for d in ds]
 
 
 def mix_chart(table: pd.DataFrame, title: str) -> dict[str, Any]:
