@@ -2,9 +2,10 @@
 
 A route flow counts the seizures and kilograms of one period that share a drug, a seizing
 country and the same (origin, departure, transit, destination, destination region, transport
-mode, concealment method). Unknown parts stay unknown: a null in the records is a null in the flow (transport mode
-``"unknown"``), never filled from another column, so the shares a route-shift detector computes
-over the *known* values are honest and the unknown share stays visible.
+mode, concealment method). Unknown parts stay unknown: a null in the records is a null in the
+flow (transport mode ``"unknown"``), never filled from another column, so the shares a
+route-shift detector computes over the *known* values are honest and the unknown share stays
+visible.
 """
 
 from __future__ import annotations
