@@ -67,7 +67,7 @@ def method_counts(routes: pd.DataFrame, windows: Windows, *, time_col: str = "ds
 
 
 def scan_modus_operandi(routes: pd.DataFrame, windows: Windows, *, min_total: float = 30.0,
-                        min_cell: float = 5.0, min_share_change: float = 0.1,
+                        min_cell: float = 5.0, min_share_change: float = 0.15,
                         time_col: str = "ds") -> pd.DataFrame:
     """One row per testable (drug, seizing country or region) in the given windows (`COLUMNS`).
 

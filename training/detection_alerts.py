@@ -222,15 +222,19 @@ def modus_operandi_alerts(tests: pd.DataFrame, windows: Windows, config: Detecti
         parts = [f"{m} {rec.shares[m][0]:.0%} -> {rec.shares[m][1]:.0%}"
                  for m in [*rec.gaining, *rec.losing]]
         known = rec.known_method_share
+        recorded_more = _completeness_moved(known["baseline"], known["recent"])
         evidence = {
             "summary": (f"concealment methods of {rec.drug} seizures in {rec.geo}, last "
                         f"{periods.route_recent} {unit} against the {periods.route_baseline} "
                         "before (seizures with a known method, within each reporting country): "
                         + "; ".join(parts) + f" (method known for {known['baseline']:.0%} "
-                        f"then, {known['recent']:.0%} now)"),
+                        f"then, {known['recent']:.0%} now"
+                        + ("; how often it is recorded changed too: read with care)"
+                           if recorded_more else ")")),
             "shares": {m: {"baseline": round(b, 4), "recent": round(r, 4)}
                        for m, (b, r) in rec.shares.items()},
             "known_method_share": dict(known),
+            "known_share_changed": recorded_more,
             "baseline_seizures": rec.baseline_total, "recent_seizures": rec.recent_total,
             "reporting_countries": int(rec.reporters),
             "cramers_v": round(rec.cramers_v, 4), "g": round(rec.g, 2),
@@ -242,6 +246,13 @@ def modus_operandi_alerts(tests: pd.DataFrame, windows: Windows, config: Detecti
             severity=route_severity(rec.cramers_v, periods.monthly(per_period)),
             score=score(rec.q_value), evidence=evidence, route=route))
     return alerts
+
+
+def _completeness_moved(then: float, now: float) -> bool:
+    """Whether the share of records with a known method halved or doubled: the shift is then
+    also a change in who fills the field in, which the test within reporters cannot separate
+    from a change of method when the newly recorded seizures are hidden differently."""
+    return bool(min(then, now) <= 0 or max(then, now) / min(then, now) >= 2.0)
 
 
 def threshold_alerts(matrix: SeriesMatrix, forecasts: pd.DataFrame, thresholds: pd.DataFrame,

@@ -132,6 +132,15 @@ async function loadRoutes() {
   Charts.stackedShares($("routes-chart"), "route-shares", flows.keys, flows.shares);
 }
 
+// How seizures were hidden (concealment methods, seizures with no text as "unknown"), by the
+// seizing country or region: /v1/routes?attribute=concealment, the same stacked-share chart.
+async function loadConcealment() {
+  const params = { drug: $("concealment-drug").value.trim(), destination: $("concealment-place").value.trim(),
+                   attribute: "concealment", metric: "seizures" };
+  const flows = await api(`/v1/routes?${query(params)}`);
+  Charts.stackedShares($("concealment-chart"), "concealment-shares", flows.keys, flows.shares);
+}
+
 // --- one alert, opened from a digest e-mail's link (/?alert=<id>) or from the table -----------
 const alertHref = (id) => `?${query({ alert: id })}`;
 const linkedAlertId = () => new URLSearchParams(window.location.search).get("alert");
@@ -147,7 +156,9 @@ function alertFields(alert) {
     ["Drug", `${alert.drug} (${alert.drug_level})`], ["Measure", alert.metric],
     ["Period", alert.period], ["Detected on data up to", alert.detected_at], ["Score", String(alert.score)]];
   if (alert.route) {
-    fields.push(["Route", `${alert.route.attribute.replace("_", " ")} to ${alert.route.destination}`]);
+    fields.push(["Route", alert.route.destination
+      ? `${alert.route.attribute.replace("_", " ")} to ${alert.route.destination}`
+      : `${alert.route.attribute.replace("_", " ")} in ${alert.geo}`]);
     if ((alert.route.gaining || []).length) fields.push(["Gaining", alert.route.gaining.join(", ")]);
     if ((alert.route.losing || []).length) fields.push(["Losing", alert.route.losing.join(", ")]);
   }
@@ -183,7 +194,11 @@ async function showAlert(id) {
   $("alert-panel").hidden = false;
   $("alert-note").textContent = alert.route ? "The route shares below show this alert's flows."
     : "The series chart below shows this alert's series.";
-  if (alert.route) {
+  if (alert.route && alert.route.attribute === "concealment") {
+    $("concealment-drug").value = alert.drug;
+    $("concealment-place").value = alert.geo;
+    await guarded(loadConcealment);
+  } else if (alert.route) {
     $("routes-drug").value = alert.drug;
     $("routes-destination").value = alert.route.destination;
     $("routes-attribute").value = alert.route.attribute;
@@ -234,6 +249,7 @@ async function loadAll() {
   $("panels").hidden = false;
   $("forget-key").hidden = false;
   await Promise.all([guarded(loadWho), guarded(loadAlerts), guarded(loadTrends), guarded(loadRoutes),
+                     guarded(loadConcealment),
                      guarded(async () => { if (await loadSeriesList()) await loadSeries(); })]);
   const linked = linkedAlertId();
   if (linked) await guarded(() => showAlert(linked));
@@ -262,6 +278,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("forget-key").addEventListener("click", () => { forgetKey(); say("Key forgotten."); });
   $("series-select").addEventListener("change", () => guarded(loadSeries));
   $("routes-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(loadRoutes); });
+  $("concealment-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(loadConcealment); });
   $("alerts-status").addEventListener("change", () => guarded(loadAlertsTable));
   window.addEventListener("popstate", () => { if (sessionStorage.getItem(KEY_STORAGE)) loadAll(); });
   if (sessionStorage.getItem(KEY_STORAGE)) loadAll();

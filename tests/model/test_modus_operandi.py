@@ -95,4 +95,5 @@ def test_detect_frame_raises_a_modus_operandi_alert_with_the_concealment_route()
     assert spain["geo_level"] == "country" and spain["region"] == "Europe"
     assert spain["evidence"]["known_method_share"]["baseline"] == pytest.approx(22 / 27, abs=1e-3)
     assert "postal_parcel" in spain["evidence"]["summary"]
+    assert spain["evidence"]["known_share_changed"] is False
     assert spain["period"] == "2021-01"
