@@ -23,13 +23,15 @@ from features.ingest import ingest_files, read_records
 from features.routes import build_route_flows
 from models.modus_operandi import scan_modus_operandi
 from models.route_shift import OTHER, Windows
+from training.detection_config import DetectionConfig
 from training.detection_engine import benjamini_hochberg
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 IDS_FILE = "unodc_ids_2011_2016/drug-trafficking-unodc.csv"
 AS_OF = pd.date_range("2013-06-01", "2016-12-01", freq="6MS")
-FDR, MIN_EFFECT = 0.05, 0.1
+CONFIG = DetectionConfig()  # the gates of a detection run
+FDR, MIN_EFFECT = CONFIG.false_discovery_rate, CONFIG.mo_min_effect
 
 
 @pytest.fixture(scope="module")
@@ -42,10 +44,12 @@ def ids_flows(shared_data: Path, tmp_path_factory) -> pd.DataFrame:
 
 def shifts_found(flows: pd.DataFrame) -> pd.DataFrame:
     """Every (as-of, drug, geo) test of the scan, with its q-value over all of them, and the
-    shifts: q <= 5%, Cramér's V >= 0.1, a method named gaining or losing."""
+    shifts: q <= 5%, Cramér's V >= 0.2, a method named gaining or losing (the run's gates)."""
     tests = []
     for as_of in AS_OF:
-        found = scan_modus_operandi(flows[flows["ds"] <= as_of], Windows.ending(as_of, 6, 24))
+        found = scan_modus_operandi(flows[flows["ds"] <= as_of], Windows.ending(as_of, 6, 24),
+                                    min_total=CONFIG.mo_min_total,
+                                    min_share_change=CONFIG.mo_min_share_change)
         tests.append(found.assign(as_of=as_of))
     tests = pd.concat(tests, ignore_index=True)
     tests["q_value"] = benjamini_hochberg(tests["p_value"].to_numpy(float))
