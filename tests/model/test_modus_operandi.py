@@ -7,10 +7,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from models.alerts import make_alert
 from models.modus_operandi import scan_modus_operandi
 from models.route_shift import Windows
 from training.detection_config import DetectionConfig
 from training.detection_engine import detect_frame
+from training.detection_eval import Geography, score_alerts
 
 AS_OF = pd.Timestamp("2021-06-01")
 WINDOWS = Windows.ending(AS_OF, 6, 24)
@@ -97,3 +99,29 @@ def test_detect_frame_raises_a_modus_operandi_alert_with_the_concealment_route()
     assert "postal_parcel" in spain["evidence"]["summary"]
     assert spain["evidence"]["known_share_changed"] is False
     assert spain["period"] == "2021-01"
+
+
+def mo_alert(geo: str, drug: str, detected_at: str, gaining: list[str]) -> dict:
+    keys = {"geo_level": "country", "geo": geo, "region": "Europe", "drug_level": "group",
+            "drug": drug, "metric": "seizures"}
+    return make_alert(type_="modus_operandi_shift", keys=keys, period=detected_at,
+                      detected_at=detected_at, severity="low", score=1.0, evidence={},
+                      route={"attribute": "concealment", "gaining": gaining, "losing": [],
+                             "destination": None})
+
+
+def test_scoring_matches_the_planted_method_and_blames_the_completeness_distractor():
+    geo = Geography({"ESP": {"Southern Europe", "Europe", "World"},
+                     "ITA": {"Southern Europe", "Europe", "World"}})
+    events = [{"id": "M01", "type": "modus_operandi_shift", "geo": "ESP", "drug": "cocaine",
+               "metric": "seizures", "gaining": ["body_carrier"], "onset": "2022-03"}]
+    distractors = [{"type": "completeness_change", "geo": "ITA", "drug": "cocaine",
+                    "onset": "2022-02"}]
+    alerts = [mo_alert("ESP", "cocaine", "2022-05", ["body_carrier"]),
+              mo_alert("ESP", "cocaine", "2022-06", ["postal_parcel"]),  # another method
+              mo_alert("ITA", "cocaine", "2022-09", ["luggage"])]
+    scores = score_alerts(alerts, events, distractors, geo, {})
+    assert scores["per_event"][0]["delay"] == 2
+    assert scores["alert_keys"] == 2 and scores["matched_keys"] == 1
+    assert scores["distractor_alerts"] == 1
+    assert scores["distractor_alert_keys"] == ["modus_operandi_shift/ITA/cocaine/concealment"]
