@@ -189,18 +189,31 @@ def route_alerts(tests: pd.DataFrame, windows: Windows, config: DetectionConfig,
             "summary": (f"{label} shares of {rec.drug} seizures bound for "
                         f"{rec.destination_region}, last {periods.route_recent} {unit} against "
                         f"the {periods.route_baseline} before: " + "; ".join(parts)),
-            "shares": {e: {"baseline": round(b, 4), "recent": round(r, 4)}
+            **_share_numbers(rec),
+        }
+        alerts.append(_share_alert("route_shift", rec, keys, route, evidence, period, periods,
+                                   detected_at))
+    return alerts
+
+
+def _share_numbers(rec: Any) -> dict[str, Any]:
+    """The evidence numbers of a share test (route or concealment shift)."""
+    return {"shares": {e: {"baseline": round(b, 4), "recent": round(r, 4)}
                        for e, (b, r) in rec.shares.items()},
             "baseline_seizures": rec.baseline_total, "recent_seizures": rec.recent_total,
             "cramers_v": round(rec.cramers_v, 4), "g": round(rec.g, 2),
-            "q_value": float(rec.q_value),
-        }
-        per_period = rec.recent_total / periods.route_recent
-        alerts.append(alert_shape.make_alert(
-            type_="route_shift", keys=keys, period=period, detected_at=detected_at,
-            severity=route_severity(rec.cramers_v, periods.monthly(per_period)),
-            score=score(rec.q_value), evidence=evidence, route=route))
-    return alerts
+            "q_value": float(rec.q_value)}
+
+
+def _share_alert(type_: str, rec: Any, keys: dict[str, Any], route: dict[str, Any],
+                 evidence: dict[str, Any], period: str, periods: DetectionPeriods,
+                 detected_at: str) -> dict[str, Any]:
+    """A route or concealment shift alert, graded by `route_severity`."""
+    per_period = rec.recent_total / periods.route_recent
+    return alert_shape.make_alert(
+        type_=type_, keys=keys, period=period, detected_at=detected_at,
+        severity=route_severity(rec.cramers_v, periods.monthly(per_period)),
+        score=score(rec.q_value), evidence=evidence, route=route)
 
 
 def modus_operandi_alerts(tests: pd.DataFrame, windows: Windows, config: DetectionConfig,
@@ -231,20 +244,13 @@ def modus_operandi_alerts(tests: pd.DataFrame, windows: Windows, config: Detecti
                         f"then, {known['recent']:.0%} now"
                         + ("; how often it is recorded changed too: read with care)"
                            if recorded_more else ")")),
-            "shares": {m: {"baseline": round(b, 4), "recent": round(r, 4)}
-                       for m, (b, r) in rec.shares.items()},
             "known_method_share": dict(known),
             "known_share_changed": recorded_more,
-            "baseline_seizures": rec.baseline_total, "recent_seizures": rec.recent_total,
             "reporting_countries": int(rec.reporters),
-            "cramers_v": round(rec.cramers_v, 4), "g": round(rec.g, 2),
-            "q_value": float(rec.q_value),
+            **_share_numbers(rec),
         }
-        per_period = rec.recent_total / periods.route_recent
-        alerts.append(alert_shape.make_alert(
-            type_="modus_operandi_shift", keys=keys, period=period, detected_at=detected_at,
-            severity=route_severity(rec.cramers_v, periods.monthly(per_period)),
-            score=score(rec.q_value), evidence=evidence, route=route))
+        alerts.append(_share_alert("modus_operandi_shift", rec, keys, route, evidence, period,
+                                   periods, detected_at))
     return alerts
 
 
