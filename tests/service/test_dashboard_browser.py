@@ -75,6 +75,7 @@ def test_dashboard_draws_every_chart_from_the_api(browser, seeded: Seeded, tmp_p
         assert marks(page, "series-forecast", ".band95") == 1
         assert marks(page, "series-forecast", ".band80") == 1
         assert marks(page, "route-shares") >= 3
+        assert marks(page, "concealment-shares") >= 2  # Europe's container, postal, unknown
         assert "champion model version 1" in page.text_content("#series-note")
         top = next(a for a in page.request.get(
             f"{base}/v1/alerts?status=open&limit=5", headers=seeded.auth("viewer")).json()["items"]
