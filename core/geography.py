@@ -182,12 +182,18 @@ def normalise_geo(geo: str) -> str:
         "(ESP), a country name (Spain), a region (Europe) or a subregion (Western Africa)")
 
 
+#: Route-shift attributes whose gaining and losing entities are countries (ISO3).
+COUNTRY_ATTRIBUTES = frozenset({"departure_country", "origin_country", "transit_countries",
+                                "destination_country"})
+
+
 def geo_covers(geo: str, alert: Mapping[str, Any]) -> bool:
     """True when a filter geography covers an alert.
 
     The same place, the alert's UN region, the UN subregion of an alert's country or division,
-    the country of an admin-1 division, or (route shifts) a country gaining or losing share on
-    the route; "World" covers everything.
+    the country of an admin-1 division, or (route shifts over countries) a country gaining or
+    losing share on the route; "World" covers everything. A transport mode or a concealment
+    method gaining share is not a place.
     """
     if geo == WORLD or geo == alert.get("geo") or geo == alert.get("region"):
         return True
@@ -195,6 +201,8 @@ def geo_covers(geo: str, alert: Mapping[str, Any]) -> bool:
             country_subregion(str(alert.get("geo"))), _country_of(str(alert.get("geo")))):
         return True
     route = alert.get("route") or {}
+    if route.get("attribute") not in COUNTRY_ATTRIBUTES:
+        return False
     return geo in (route.get("gaining") or []) or geo in (route.get("losing") or [])
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from core.locking import home_lock
 from core.publish import parquet_writer, publish_files
+from features.concealment import classify_concealment, unknown_parts
 from features.importers import (
     AGGREGATE_FORMATS,
     InputLimits,
@@ -90,6 +91,7 @@ class IngestReport:
     duplicates: int = 0
     quarantined: dict[str, int] = field(default_factory=dict)
     unclassified_drugs: dict[str, int] = field(default_factory=dict)
+    unknown_concealment: dict[str, int] = field(default_factory=dict)  # text parts, row counts
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -216,6 +218,7 @@ def normalise_records(canonical: pd.DataFrame, file: str, today: pd.Timestamp, *
         "destination_region": country_regions(destination)["region"],
         "transit_countries": country_lists_to_iso3(text["transit_countries"]),
         "concealment": text["concealment"],
+        "concealment_method": classify_concealment(text["concealment"]),
         "source": text["source"],
         "file": pd.Categorical.from_codes(np.zeros(len(index), dtype=np.int8), [file]),
         "admin1": divisions_of(frame["country"], text["admin1"]),
@@ -326,6 +329,8 @@ def _settle(report: IngestReport, parsed: list[tuple[RawTable, pd.DataFrame, pd.
     report.accepted = len(new)
     report.quarantined = {str(k): int(v) for k, v in bad["reason"].value_counts().items()}
     report.unclassified_drugs = top_unclassified(new)
+    if "concealment" in new.columns:
+        report.unknown_concealment = unknown_parts(new["concealment"], TOP_UNCLASSIFIED)
     return new, bad
 
 

@@ -2,9 +2,10 @@
 
 A route flow counts the seizures and kilograms of one period that share a drug, a seizing
 country and the same (origin, departure, transit, destination, destination region, transport
-mode). Unknown parts stay unknown: a null in the records is a null in the flow (transport mode
-``"unknown"``), never filled from another column, so the shares a route-shift detector computes
-over the *known* values are honest and the unknown share stays visible.
+mode, concealment method). Unknown parts stay unknown: a null in the records is a null in the
+flow (transport mode ``"unknown"``), never filled from another column, so the shares a
+route-shift detector computes over the *known* values are honest and the unknown share stays
+visible.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from features.series import check_columns, check_frequency, period_start
 #: The key of a flow, in output order (``ds`` is the period start).
 ROUTE_KEYS: list[str] = ["ds", "drug_group", "substance", "country", "region", "origin_country",
                          "departure_country", "transit_countries", "destination_country",
-                         "destination_region", "transport_mode"]
+                         "destination_region", "transport_mode", "concealment_method"]
 ROUTE_COLUMNS: list[str] = [*ROUTE_KEYS, "seizures", "kg"]
 ROUTE_RECORD_COLUMNS: list[str] = ["date", "kg", *ROUTE_KEYS[1:]]
 UNKNOWN_MODE = "unknown"
@@ -38,6 +39,8 @@ def build_route_flows(records: pd.DataFrame, freq: str = "MS") -> pd.DataFrame:
       :func:`explode_transit` for one row per transit country.
     - ``destination_region``: UN region of the destination or null.
     - ``transport_mode``: air, land, sea, mail, rail or ``"unknown"``.
+    - ``concealment_method``: the method of `features.concealment` (``postal_parcel``,
+      ``luggage``... ``other``, ``"unknown"`` for text that says nothing), or null (no text).
     - ``seizures``: number of records; ``kg``: sum of kilogram-equivalents.
 
     Summing ``seizures`` over all flows gives the number of records: flows with every route

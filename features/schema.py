@@ -87,6 +87,7 @@ RECORD_SCHEMA = pa.schema([
     ("destination_region", pa.string()),
     ("transit_countries", pa.string()),
     ("concealment", pa.string()),
+    ("concealment_method", pa.string()),  # features/concealment.py (text kept in `concealment`)
     ("source", pa.string()),
     ("file", pa.string()),
     # the division's normalised name (core/divisions.py; geo ISO3:NAME) and the municipality

@@ -681,3 +681,28 @@ DIVISIONS: dict[str, tuple[tuple[tuple[str, ...], float], ...]] = {
     "ESP": ((("Andalucía", "Andalucia"), .45), (("Cataluña", "CATALUÑA"), .25),
             (("Galicia",), .15), (("Madrid",), .15)),
 }
+
+# Modus operandi (issue 20), drawn per seed on a random stream of their own so that every other
+# draw of the world stays the same: in one country and drug group, one concealment method grows
+# from a small share to a large one (records rewritten, counts unchanged); in another, only
+# completeness changes (a share of the records loses its concealment text, whatever the method).
+# geo, drug level, drug, method gaining, texts written for it, story
+CONCEALMENT_SHIFT_CANDIDATES: tuple[tuple[str, str, str, str, tuple[str, ...], str], ...] = (
+    ("ESP", "group", COC, "body_carrier", ("swallowed", "body packer"),
+     "Cocaine couriers swallow capsules on flights into Madrid"),
+    ("GBR", "group", COC, "postal_parcel", ("parcel", "letter"),
+     "Cocaine bought on darknet markets arrives by post"),
+    ("NLD", "group", ATS, "postal_parcel", ("parcel", "express courier"),
+     "Ecstasy and amphetamine sold online leave as parcels"),
+    ("USA", "group", OPI, "postal_parcel", ("parcel", "express courier"),
+     "Fentanyl pills shipped by express courier"),
+    ("BRA", "group", COC, "body_carrier", ("swallowed", "body packer"),
+     "Swallowers carry cocaine through São Paulo's airport"),
+)
+CONCEALMENT_DISTRACTOR_CANDIDATES: tuple[tuple[str, str, str], ...] = (
+    ("ITA", "group", COC), ("FRA", "group", CAN), ("DEU", "group", COC), ("MEX", "group", CAN),
+    ("POL", "group", ATS),
+)
+CONCEALMENT_SHARE = (.35, .55)  # share of the records rewritten once the ramp is over
+CONCEALMENT_RAMP_MONTHS = 3
+CONCEALMENT_BLANKED = (.5, .75)  # share of the distractor's records losing their text

@@ -163,3 +163,41 @@ def draw_plan(seed: int, names: dict[str, str] | None = None) -> Plan:
         counters[prefix] = counters.get(prefix, 0) + 1
         event["id"] = f"{prefix}{counters[prefix]:02d}"
     return Plan(tuple(ordered), tuple(gaps), tuple(outliers))
+
+
+@dataclass(frozen=True)
+class ConcealmentPlan:
+    """The planted concealment shift (an event as published, plus `texts`, the reporters' words
+    for the gaining method) and the completeness-only distractor (`blanked`: share of records
+    losing their concealment text from `onset`)."""
+
+    shift: dict[str, Any]
+    distractor: dict[str, Any]
+
+
+def draw_concealment_plan(seed: int, plan: Plan) -> ConcealmentPlan:
+    """The seed's concealment shift and completeness distractor, on their own random stream
+    (the world's other draws do not move), away from the plan's reporting gaps."""
+    rng = np.random.default_rng([int(seed), 20])
+    blocked = {geo for geo, _, _ in plan.gaps}
+    shifts = [c for c in cat.CONCEALMENT_SHIFT_CANDIDATES if c[0] not in blocked]
+    geo, level, drug, method, texts, story = shifts[int(rng.integers(len(shifts)))]
+    share = _uniform(rng, cat.CONCEALMENT_SHARE)
+    shift = {"type": "modus_operandi_shift", "id": "M01", "geo_level": "country", "geo": geo,
+             "drug_level": level, "drug": drug, "metric": "seizures",
+             "attribute": "concealment", "gaining": [method], "losing": [], "magnitude": share,
+             "onset": _draw_month(rng, cat.ONSET_RANGE), "texts": list(texts),
+             "description": f"{story}: {method.replace('_', ' ')} grows to about {share:.0%} of "
+                            f"the {drug} seizures over {cat.CONCEALMENT_RAMP_MONTHS} months, "
+                            "their number unchanged."}
+    others = [c for c in cat.CONCEALMENT_DISTRACTOR_CANDIDATES
+              if c[0] not in blocked and c[0] != geo]
+    d_geo, d_level, d_drug = others[int(rng.integers(len(others)))]
+    blanked = _uniform(rng, cat.CONCEALMENT_BLANKED)
+    distractor = {"type": "completeness_change", "geo_level": "country", "geo": d_geo,
+                  "drug_level": d_level, "drug": d_drug, "attribute": "concealment",
+                  "onset": _draw_month(rng, cat.ONSET_RANGE), "blanked": blanked,
+                  "description": f"{d_geo} stops filling in how {d_drug} was hidden on about "
+                                 f"{blanked:.0%} of its records: fewer known methods, the same "
+                                 "mix, not a modus operandi shift."}
+    return ConcealmentPlan(shift, distractor)

@@ -1,13 +1,14 @@
 """Routes of the synthetic world's records: origin, departure, transit, destination and
-transport mode drawn along the catalogue's trafficking flows, with the planted route shifts."""
+transport mode drawn along the catalogue's trafficking flows, with the planted route shifts; and
+the planted concealment shift and completeness distractor (`plant_concealment`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from features import synthetic_catalog as cat
-from features.synthetic_base import N_MONTHS, World, choose, month_index
-from features.synthetic_events import Plan
+from features.synthetic_base import N_MONTHS, World, choose, drug_mask, month_index
+from features.synthetic_events import ConcealmentPlan, Plan
 
 # --- routes ----------------------------------------------------------------------------------
 # how often each role of a seizing country on a flow knows its route parts
@@ -116,4 +117,30 @@ def draw_routes(world: World, c: np.ndarray, s: np.ndarray, t: np.ndarray, plan:
     local = [sub_index[x] for x in ("cannabis herb", "khat")]
     domestic = rest[np.isin(s[rest], local) & (rng.random(len(rest)) < .3)]
     out["origin"][domestic] = np.asarray(world.iso3, dtype=object)[c[domestic]]
+    return out
+
+
+def plant_concealment(world: World, c: np.ndarray, s: np.ndarray, t: np.ndarray,
+                      concealment: np.ndarray, cplan: ConcealmentPlan, seed: int) -> np.ndarray:
+    """The concealment texts with the seed's modus operandi shift and completeness distractor
+    planted, drawn on a stream of their own (`[seed, 21]`) so that no other draw moves.
+
+    Shift: from the onset, a share of the country's records of the drug ramping up to the
+    event's magnitude over `CONCEALMENT_RAMP_MONTHS` is rewritten with the gaining method's texts
+    (counts unchanged). Distractor: from its onset, a share of its records loses its text."""
+    rng = np.random.default_rng([int(seed), 21])
+    out = concealment.copy()
+    u = rng.random(len(c))
+    shift, distractor = cplan.shift, cplan.distractor
+    if shift["geo"] in world.iso3:
+        t0 = month_index(shift["onset"])
+        ramp = np.clip((t - t0 + 1) / cat.CONCEALMENT_RAMP_MONTHS, 0.0, 1.0)
+        hit = ((c == world.iso3.index(shift["geo"])) & drug_mask(world, shift)[s]
+               & (u < shift["magnitude"] * ramp))
+        texts = np.array(shift["texts"], dtype=object)
+        out[hit] = texts[rng.integers(len(texts), size=int(hit.sum()))]
+    if distractor["geo"] in world.iso3:
+        hit = ((c == world.iso3.index(distractor["geo"])) & drug_mask(world, distractor)[s]
+               & (t >= month_index(distractor["onset"])) & (u < distractor["blanked"]))
+        out[hit] = ""
     return out

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 
 from features import synthetic_catalog as cat
+from features.concealment import classify_concealment, known_method
 from features.synthetic_base import N_MONTHS, World, drug_mask, month_index
-from features.synthetic_events import Plan
+from features.synthetic_events import ConcealmentPlan, Plan
 
 
 # --- truth -----------------------------------------------------------------------------------
@@ -90,3 +91,33 @@ def published_distractors(world: World, plan: Plan, outliers: list[tuple],
                     "description": f"One giant seizure of {quantity:,.0f} kg of {sub} in {geo} "
                                    f"in {period}: not a trend."})
     return out
+
+
+def published_concealment(world: World, c: np.ndarray, s: np.ndarray, t: np.ndarray,
+                          concealment: np.ndarray, cplan: ConcealmentPlan) -> tuple[dict, dict]:
+    """The concealment shift (an event) and the completeness distractor as published, with what
+    the records show 12 months before and after each onset: the gaining method's share of the
+    records with a known method (`observed_share`) and the share with a known method
+    (`known_method_share`)."""
+    methods = pd.Series(classify_concealment(pd.Series(concealment, dtype=object)
+                                             .replace("", None)), dtype=object)
+    known = known_method(methods).to_numpy()
+    out = []
+    for spec in (cplan.shift, cplan.distractor):
+        entry = {k: v for k, v in spec.items() if k != "texts"}
+        entry["region"] = world.geo_region[spec["geo"]]
+        t0 = month_index(spec["onset"])
+        here = (c == world.iso3.index(spec["geo"])) & drug_mask(world, spec)[s]
+        observed, completeness = {}, {}
+        for name, window in (("before", (t >= t0 - 12) & (t < t0)),
+                             ("after", (t >= t0) & (t < t0 + 12))):
+            rows = here & window
+            completeness[name] = round(float(known[rows].mean()), 3) if rows.any() else None
+            gaining = methods.to_numpy()[rows & known]
+            if spec["type"] == "modus_operandi_shift" and len(gaining):
+                observed[name] = round(float(np.isin(gaining, spec["gaining"]).mean()), 3)
+        entry["known_method_share"] = completeness
+        if observed:
+            entry["observed_share"] = observed
+        out.append(entry)
+    return out[0], out[1]

@@ -3,7 +3,8 @@
 `generate_world` draws nine years of monthly seizure records (2016-01..2024-12) for real countries
 with base rates that follow the real geography (tables in `features/synthetic_catalog.py`),
 seasonality, slow drift, routes for the main trafficking flows, planted events (emerging trends,
-surges, declines, new drugs, route shifts) and distractors (reporting gaps, giant seizures), both
+surges, declines, new drugs, route shifts, a concealment shift) and distractors (reporting gaps,
+giant seizures, a change of concealment completeness), all
 drawn per seed (`features/synthetic_events.py`), and the dirt of real data (exact duplicates,
 bad rows, names written as codes or names). Everything is
 vectorised over records, so a million rows cost seconds. `write_world` writes `seizures.csv` and
@@ -36,9 +37,14 @@ from features.synthetic_base import (
 )
 from features.synthetic_cases import plant_cases
 from features.synthetic_catalog import MODE_NAMES, REPORTED_NAMES, UNIT_NAMES
-from features.synthetic_events import Plan, draw_plan
-from features.synthetic_routes import draw_routes
-from features.synthetic_truth import monthly, published_distractors, published_events
+from features.synthetic_events import Plan, draw_concealment_plan, draw_plan
+from features.synthetic_routes import draw_routes, plant_concealment
+from features.synthetic_truth import (
+    monthly,
+    published_concealment,
+    published_distractors,
+    published_events,
+)
 
 __all__ = ["EVENTS_FILE", "MODE_NAMES", "REPORTED_NAMES", "SEIZURES_FILE", "UNIT_NAMES",
            "generate_world", "month_index", "write_world"]
@@ -346,6 +352,11 @@ def generate_world(seed: int = 7, scale: float = 1.0) -> tuple[pd.DataFrame, dic
     date_table = np.array([[f"{period_label(m)}-{d:02d}" for d in range(32)]
                            for m in range(N_MONTHS)], dtype=object)
     records = _written(world, c, s, date_table[t, day], kg, routes, rng)
+    cplan = draw_concealment_plan(seed, plan)
+    records["concealment"] = plant_concealment(world, c, s, t, records["concealment"], cplan,
+                                               seed)
+    concealment_event, concealment_distractor = published_concealment(
+        world, c, s, t, records["concealment"], cplan)
     for k, o in enumerate(outliers, start=n_genuine):
         records["drug"][k], records["unit"][k], records["quantity"][k] = o[2], "kg", o[5]
 
@@ -368,9 +379,9 @@ def generate_world(seed: int = 7, scale: float = 1.0) -> tuple[pd.DataFrame, dic
     frame, cases = plant_cases(frame, world, seed, scale)  # its own random stream
     truth = {"seed": int(seed), "scale": float(scale), "start": START, "end": END,
              "countries": len(world.iso3), "substances": len(world.subs),
-             "events": published_events(world, c, s, t, kg, routes, plan),
-             "distractors": published_distractors(world, plan, outliers, outlier_ids), "dirt": dirt,
-             "cases": cases}
+             "events": [*published_events(world, c, s, t, kg, routes, plan), concealment_event],
+             "distractors": [*published_distractors(world, plan, outliers, outlier_ids),
+                             concealment_distractor], "dirt": dirt, "cases": cases}
     return frame, truth
 
 

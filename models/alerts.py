@@ -14,7 +14,7 @@ import math
 from typing import Any
 
 ALERT_TYPES: tuple[str, ...] = ("emerging_trend", "surge", "decline", "new_drug", "route_shift",
-                                "forecast_threshold", "linked_cases")
+                                "forecast_threshold", "linked_cases", "modus_operandi_shift")
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
 STATUSES: tuple[str, ...] = ("open", "acknowledged", "resolved", "silenced")
 

@@ -68,6 +68,11 @@ def make_series(n_periods: int = 36, start: str = "2021-01-01", seed: int = 0) -
     return frame[cols].sort_values(["unique_id", "ds"]).reset_index(drop=True)
 
 
+# How each seizing country's seizures were hidden (each keeps its method: shares by country)
+METHODS = {"ESP": "container_cargo", "NLD": "postal_parcel", "USA": "vehicle_compartment",
+           "NGA": "body_carrier"}
+
+
 def make_routes(n_periods: int = 36, start: str = "2021-01-01", seed: int = 1) -> pd.DataFrame:
     """Route flows (features.routes columns): cocaine to Europe shifting from BRA to ECU."""
     rng = np.random.default_rng(seed)
@@ -86,6 +91,7 @@ def make_routes(n_periods: int = 36, start: str = "2021-01-01", seed: int = 1) -
                              "transit_countries": "PAN;NGA" if dep == "ECU" else None,
                              "destination_country": dest, "destination_region": dest_region,
                              "transport_mode": "sea" if dep else "unknown",
+                             "concealment_method": METHODS[seen] if dep else None,
                              "seizures": int(1 + kg // 20), "kg": kg})
     return pd.DataFrame(rows)
 

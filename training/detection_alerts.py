@@ -9,6 +9,8 @@ critical 5), volumes always per month whatever the build's frequency:
 - new drug: 2 + volume points of its seizures a month since first seen (`new_drug_severity`);
 - route shift: effect points of Cramér's V (0.1, 0.2, 0.3) + volume points of the recent
   window's seizures a month (`route_severity`);
+- modus operandi shift: as a route shift (Cramér's V points + volume points of the recent
+  window's known-method seizures a month);
 - forecast threshold: 1 + 1 when the point forecast itself reaches the threshold + fold-change
   points of the peak upper bound over the threshold (`threshold_severity`).
 """
@@ -187,18 +189,76 @@ def route_alerts(tests: pd.DataFrame, windows: Windows, config: DetectionConfig,
             "summary": (f"{label} shares of {rec.drug} seizures bound for "
                         f"{rec.destination_region}, last {periods.route_recent} {unit} against "
                         f"the {periods.route_baseline} before: " + "; ".join(parts)),
-            "shares": {e: {"baseline": round(b, 4), "recent": round(r, 4)}
+            **_share_numbers(rec),
+        }
+        alerts.append(_share_alert("route_shift", rec, keys, route, evidence, period, periods,
+                                   detected_at))
+    return alerts
+
+
+def _share_numbers(rec: Any) -> dict[str, Any]:
+    """The evidence numbers of a share test (route or concealment shift)."""
+    return {"shares": {e: {"baseline": round(b, 4), "recent": round(r, 4)}
                        for e, (b, r) in rec.shares.items()},
             "baseline_seizures": rec.baseline_total, "recent_seizures": rec.recent_total,
             "cramers_v": round(rec.cramers_v, 4), "g": round(rec.g, 2),
-            "q_value": float(rec.q_value),
+            "q_value": float(rec.q_value)}
+
+
+def _share_alert(type_: str, rec: Any, keys: dict[str, Any], route: dict[str, Any],
+                 evidence: dict[str, Any], period: str, periods: DetectionPeriods,
+                 detected_at: str) -> dict[str, Any]:
+    """A route or concealment shift alert, graded by `route_severity`."""
+    per_period = rec.recent_total / periods.route_recent
+    return alert_shape.make_alert(
+        type_=type_, keys=keys, period=period, detected_at=detected_at,
+        severity=route_severity(rec.cramers_v, periods.monthly(per_period)),
+        score=score(rec.q_value), evidence=evidence, route=route)
+
+
+def modus_operandi_alerts(tests: pd.DataFrame, windows: Windows, config: DetectionConfig,
+                          periods: DetectionPeriods, detected_at: str) -> list[dict[str, Any]]:
+    """Concealment shifts (`models.modus_operandi`) that pass the gates: significant, a large
+    enough effect, and a method named as gaining or losing."""
+    alerts = []
+    sig = tests[(tests["q_value"] <= config.false_discovery_rate)
+                & (tests["cramers_v"] >= config.mo_min_effect)]
+    period = period_label(windows.recent_start, periods.freq)
+    unit = periods.unit
+    for rec in sig.itertuples():
+        if not rec.gaining and not rec.losing:
+            continue
+        route = {"attribute": "concealment", "gaining": list(rec.gaining),
+                 "losing": list(rec.losing), "destination": None}
+        keys = {"geo_level": rec.geo_level, "geo": rec.geo, "region": rec.region,
+                "drug_level": rec.drug_level, "drug": rec.drug, "metric": "seizures"}
+        parts = [f"{m} {rec.shares[m][0]:.0%} -> {rec.shares[m][1]:.0%}"
+                 for m in [*rec.gaining, *rec.losing]]
+        known = rec.known_method_share
+        recorded_more = _completeness_moved(known["baseline"], known["recent"])
+        evidence = {
+            "summary": (f"concealment methods of {rec.drug} seizures in {rec.geo}, last "
+                        f"{periods.route_recent} {unit} against the {periods.route_baseline} "
+                        "before (seizures with a known method, within each reporting country): "
+                        + "; ".join(parts) + f" (method known for {known['baseline']:.0%} "
+                        f"then, {known['recent']:.0%} now"
+                        + ("; how often it is recorded changed too: read with care)"
+                           if recorded_more else ")")),
+            "known_method_share": dict(known),
+            "known_share_changed": recorded_more,
+            "reporting_countries": int(rec.reporters),
+            **_share_numbers(rec),
         }
-        per_period = rec.recent_total / periods.route_recent
-        alerts.append(alert_shape.make_alert(
-            type_="route_shift", keys=keys, period=period, detected_at=detected_at,
-            severity=route_severity(rec.cramers_v, periods.monthly(per_period)),
-            score=score(rec.q_value), evidence=evidence, route=route))
+        alerts.append(_share_alert("modus_operandi_shift", rec, keys, route, evidence, period,
+                                   periods, detected_at))
     return alerts
+
+
+def _completeness_moved(then: float, now: float) -> bool:
+    """Whether the share of records with a known method halved or doubled: the shift is then
+    also a change in who fills the field in, which the test within reporters cannot separate
+    from a change of method when the newly recorded seizures are hidden differently."""
+    return bool(min(then, now) <= 0 or max(then, now) / min(then, now) >= 2.0)
 
 
 def threshold_alerts(matrix: SeriesMatrix, forecasts: pd.DataFrame, thresholds: pd.DataFrame,

@@ -57,6 +57,9 @@ class DetectionConfig:
     route_min_total: float = 30.0  # seizures in a window
     route_min_effect: float = 0.1  # Cramér's V
     route_min_share_change: float = 0.05
+    mo_min_total: float = 30.0  # known-method seizures in each window (modus operandi shift)
+    mo_min_share_change: float = 0.15  # a method gaining or losing share by at least this
+    mo_min_effect: float = 0.2  # Cramér's V (0.1 raised a few short-lived noise shifts a seed)
     max_missing_share: float = 0.1  # aggregates with more of their usual volume unreported: unknown
     min_test_seizures: float = 2.0  # mean seizures a month (scan span) to be tested at all
     min_baseline_valid: int = 12  # reported months a baseline needs

@@ -2,8 +2,9 @@
 controlled across the whole run. Pure: frames in, alert dicts out (the stage, backtests and tests
 share it).
 
-False alarms: every statistical test of a run (trend, level shift, route shift) goes into one
-Benjamini-Hochberg correction at `false_discovery_rate`; on top, a finding must involve a
+False alarms: every statistical test of a run (trend, level shift, route shift, modus operandi
+shift) goes into one Benjamini-Hochberg correction at `false_discovery_rate`; on top, a finding
+must involve a
 minimum volume and a minimum fold change, and it must persist (several periods beyond the
 history), so a one-month outlier or a reporting gap (NaN, unknown) cannot raise an alert.
 
@@ -27,6 +28,7 @@ from scipy import stats
 
 from features.normalise import country_regions
 from models.changepoint import scan_level_shifts
+from models.modus_operandi import scan_modus_operandi
 from models.novelty import scan_new_drugs
 from models.panel import (
     SeriesMatrix,
@@ -135,22 +137,28 @@ def detect_matrix(
             min_baseline_valid=periods.min_baseline_valid)
         trends["row"] = trended[trends["row"].to_numpy(int)]
         shifts["row"] = tested[shifts["row"].to_numpy(int)]
-    route_tests = pd.DataFrame()
+    route_tests = mo_tests = pd.DataFrame()
     windows = Windows.ending(as_of, periods.route_recent, periods.route_baseline, matrix.freq)
     if routes is not None and len(routes):
         route_tests = scan_route_shifts(
             routes[routes["ds"] <= as_of], windows, min_total=config.route_min_total,
             min_share_change=config.route_min_share_change)
+        mo_tests = scan_modus_operandi(
+            routes[routes["ds"] <= as_of], windows, min_total=config.mo_min_total,
+            min_share_change=config.mo_min_share_change)
 
     # one Benjamini-Hochberg correction over every test of the run
     p_all = np.concatenate([trends["p_value"].to_numpy(float), shifts["p_value"].to_numpy(float),
-                            route_tests["p_value"].to_numpy(float) if len(route_tests) else []])
+                            route_tests["p_value"].to_numpy(float) if len(route_tests) else [],
+                            mo_tests["p_value"].to_numpy(float) if len(mo_tests) else []])
     q_all = benjamini_hochberg(p_all)
-    n_t, n_s = len(trends), len(shifts)
+    n_t, n_s, n_r = len(trends), len(shifts), len(route_tests)
     trends = trends.assign(q_value=q_all[:n_t])
     shifts = shifts.assign(q_value=q_all[n_t:n_t + n_s])
     if len(route_tests):
-        route_tests = route_tests.assign(q_value=q_all[n_t + n_s:])
+        route_tests = route_tests.assign(q_value=q_all[n_t + n_s:n_t + n_s + n_r])
+    if len(mo_tests):
+        mo_tests = mo_tests.assign(q_value=q_all[n_t + n_s + n_r:])
 
     out: list[dict[str, Any]] = []
     if levels:
@@ -165,6 +173,8 @@ def detect_matrix(
     out += found_to.new_drug_alerts(matrix, new_drugs, periods, detected_at)
     if len(route_tests):
         out += found_to.route_alerts(route_tests, windows, config, periods, detected_at)
+    if len(mo_tests):
+        out += found_to.modus_operandi_alerts(mo_tests, windows, config, periods, detected_at)
     if forecasts is not None and thresholds is not None and len(thresholds):
         out += found_to.threshold_alerts(matrix, forecasts, thresholds, as_of, detected_at)
     return out

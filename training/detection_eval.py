@@ -7,10 +7,13 @@ How an alert matches a planted event (all must hold):
   few months); a `decline` by a `decline`; a `new_drug` by a `new_drug` alert, or by a rising
   alert on the same series (a drug appearing is a rise of its series); a `route_shift` by a
   `route_shift` alert on the same attribute that names at least one of the event's gaining or
-  losing entities on the right side.
+  losing entities on the right side; a `modus_operandi_shift` by a `modus_operandi_shift` alert
+  naming one of its gaining methods as gaining.
 - geography: the event's country, or an aggregate containing it (its UN subregion, region or the
   world), since a country's change is also a change of its region; route shifts: the same
-  destination region.
+  destination region. For precision, a `modus_operandi_shift` alert in a country or region of a
+  planted `transport_mode` route shift's destination region, on its drug, is also a true
+  statement (drugs that move by post are hidden in parcels).
 - drug: the event's drug, or the same drug at the other level (the group of an event's
   substance; any substance of an event's group), since a group-level change moves its
   substances and a substance's change moves its group.
@@ -33,7 +36,8 @@ Scores:
   the gap, and a rising alert on a one-month outlier's country and drug (or their aggregates)
   whose periods include the outlier's month, unless the alert matches a planted event (a
   region's kg surge that a planted country surge explains is not blamed on an outlier in the
-  same region). These must be zero.
+  same region), and a `modus_operandi_shift` alert on a completeness change's country (or an
+  aggregate containing it) and drug from its onset on. These must be zero.
 """
 
 from __future__ import annotations
@@ -52,7 +56,9 @@ RISING = {"surge", "emerging_trend"}
 FAMILIES: dict[str, set[str]] = {
     "emerging_trend": RISING, "surge": RISING, "decline": {"decline"},
     "new_drug": {"new_drug"} | RISING, "route_shift": {"route_shift"},
+    "modus_operandi_shift": {"modus_operandi_shift"},
 }
+DISTRACTOR_TYPES = {"reporting_gap", "outlier", "completeness_change"}
 WINDOW = 6
 
 
@@ -67,9 +73,8 @@ def load_events(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
         entries = list(doc.get("events", [])) + list(doc.get("distractors", []))
     else:
         entries = list(doc)
-    distractor_types = {"reporting_gap", "outlier"}
-    events = [e for e in entries if e.get("type") not in distractor_types]
-    distractors = [e for e in entries if e.get("type") in distractor_types]
+    events = [e for e in entries if e.get("type") not in DISTRACTOR_TYPES]
+    distractors = [e for e in entries if e.get("type") in DISTRACTOR_TYPES]
     return events, distractors
 
 
@@ -128,8 +133,24 @@ def matches(alert: dict, event: dict, geo: Geography, group_of: dict[str, str]) 
                 and _same_drug(alert, event, group_of)
                 and bool(set(route.get("gaining", [])) & set(event.get("gaining", []))
                          or set(route.get("losing", [])) & set(event.get("losing", []))))
+    if event["type"] == "modus_operandi_shift":
+        route = alert.get("route") or {}
+        return (geo.covers(alert["geo"], event["geo"]) and _same_drug(alert, event, group_of)
+                and bool(set(route.get("gaining", [])) & set(event["gaining"])))
     return (geo.covers(alert["geo"], event["geo"]) and _same_drug(alert, event, group_of)
             and _metric_ok(alert, event))
+
+
+def _explained(alert: dict, event: dict, geo: Geography, group_of: dict[str, str]) -> bool:
+    """Whether `alert` states a change `event` planted, for precision: a match, or a concealment
+    shift inside a planted transport-mode shift's destination region."""
+    if matches(alert, event, geo, group_of):
+        return True
+    return (alert["type"] == "modus_operandi_shift" and event["type"] == "route_shift"
+            and event.get("attribute") == "transport_mode"
+            and (alert["geo"] == event["destination_region"]
+                 or geo.covers(event["destination_region"], alert["geo"]))
+            and _same_drug(alert, event, group_of))
 
 
 def alert_key(alert: dict) -> tuple[str, ...]:
@@ -146,12 +167,17 @@ def _blamed_on(alert: dict, distractor: dict, geo: Geography, group_of: dict[str
     distractor's country or an aggregate containing it."""
     start = distractor.get("start") or distractor.get("period") or distractor.get("onset")
     end = distractor.get("end") or start
+    if distractor["type"] == "completeness_change":  # it lasts: any alert from its onset on
+        end = alert["detected_at"]
     if months_between(alert["period"], end) < 0 or months_between(start, alert["detected_at"]) < 0:
         return False
     if not geo.covers(alert["geo"], distractor["geo"]):
         return False
     if distractor["type"] == "reporting_gap":
         return alert["type"] == "decline"
+    if distractor["type"] == "completeness_change":
+        return (alert["type"] == "modus_operandi_shift"
+                and _same_drug(alert, distractor, group_of))
     drug = distractor.get("drug") or distractor.get("substance")
     return alert["type"] in RISING and (drug is None or _same_drug(alert, {"drug": drug},
                                                                     group_of))
@@ -175,11 +201,11 @@ def score_alerts(alerts: list[dict[str, Any]], events: list[dict[str, Any]],
     keys: dict[tuple[str, ...], bool] = {}
     for alert in alerts:
         key = alert_key(alert)
-        ok = any(matches(alert, e, geo, group_of)
+        ok = any(_explained(alert, e, geo, group_of)
                  and months_between(e["onset"], alert["detected_at"]) >= 0 for e in events)
         keys[key] = keys.get(key, False) or ok
     explained = {id(a) for a in alerts if any(
-        matches(a, e, geo, group_of) and months_between(e["onset"], a["detected_at"]) >= 0
+        _explained(a, e, geo, group_of) and months_between(e["onset"], a["detected_at"]) >= 0
         for e in events)}
     blamed = [a for a in alerts if id(a) not in explained
               and any(_blamed_on(a, d, geo, group_of) for d in distractors)]

@@ -35,7 +35,8 @@ _LEVEL_ORDER: dict[str, int] = {"world": 0, "region": 1, "subregion": 2, "countr
 TYPE_LABELS: dict[str, str] = {
     "emerging_trend": "Emerging trend", "surge": "Surge", "decline": "Decline",
     "new_drug": "New drug", "route_shift": "Route shift",
-    "forecast_threshold": "Forecast above threshold", "linked_cases": "Linked cases"}
+    "forecast_threshold": "Forecast above threshold", "linked_cases": "Linked cases",
+    "modus_operandi_shift": "Concealment shift"}
 
 
 def severity_rank(severity: str) -> int:

@@ -79,6 +79,12 @@ def _print_report(report: IngestReport) -> None:
                           for name, count in list(report.unclassified_drugs.items())[:10])
         console.print(f"unclassified drug names (add them to data/reference/drug_taxonomy.csv): "
                       f"{names}", highlight=False)
+    if report.unknown_concealment:
+        parts = ", ".join(f"{part} ({count:,})"
+                          for part, count in list(report.unknown_concealment.items())[:10])
+        console.print("concealment text with no method (add it to "
+                      f"data/reference/concealment_taxonomy.csv): {parts}", highlight=False,
+                      markup=False)
 
 
 def export_source(cfg: Settings, what: str) -> Path:

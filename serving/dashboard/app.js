@@ -157,6 +157,15 @@ async function loadRoutes() {
   await drawChart($("routes-chart"), "route-shares", `/v1/charts/routes?${query(routeParams())}`);
 }
 
+// How seizures were hidden (concealment methods, seizures with no text as "unknown"), by the
+// seizing country or region: the route-shares chart with attribute=concealment.
+const concealmentParams = () => ({ drug: $("concealment-drug").value.trim(),
+  destination: $("concealment-place").value.trim(), attribute: "concealment", metric: "seizures" });
+
+async function loadConcealment() {
+  await drawChart($("concealment-chart"), "concealment-shares", `/v1/charts/routes?${query(concealmentParams())}`);
+}
+
 // --- one alert, opened from a digest e-mail's link (/?alert=<id>) or from the table -----------
 const alertHref = (id) => `?${query({ alert: id })}`;
 const linkedAlertId = () => new URLSearchParams(window.location.search).get("alert");
@@ -173,7 +182,9 @@ function alertFields(alert) {
     ["When", `since ${alert.period}, seen in data through ${alert.detected_at}`],
     ["Score", `${alert.score} (ranks alerts of a type: severity first, then strength of evidence)`]];
   if (alert.route) {
-    fields.push(["Route", `${alert.route.attribute.replace("_", " ")} to ${alert.route.destination}`]);
+    fields.push(["Route", alert.route.destination
+      ? `${alert.route.attribute.replace("_", " ")} to ${alert.route.destination}`
+      : `${alert.route.attribute.replace("_", " ")} in ${alert.geo}`]);
     if ((alert.route.gaining || []).length) fields.push(["Gaining", alert.route.gaining.join(", ")]);
     if ((alert.route.losing || []).length) fields.push(["Losing", alert.route.losing.join(", ")]);
   }
@@ -214,7 +225,13 @@ async function showAlert(id) {
   }
   $("alert-panel").hidden = false;
   // The alert's chart sits next to it, its period marked.
-  if (alert.route) {
+  if (alert.route && alert.route.attribute === "concealment") {
+    $("alert-note").textContent = "The concealment shares beside show this alert's methods.";
+    $("concealment-drug").value = alert.drug;
+    $("concealment-place").value = alert.geo;
+    await guarded(() => drawChart($("alert-chart"), "alert-chart", `/v1/charts/routes?${query(concealmentParams())}`));
+    await guarded(loadConcealment);
+  } else if (alert.route) {
     $("alert-note").textContent = "The route shares beside show this alert's flows.";
     $("routes-drug").value = alert.drug;
     $("routes-destination").value = alert.route.destination;
@@ -270,6 +287,7 @@ async function loadAll() {
   $("panels").hidden = false;
   $("forget-key").hidden = false;
   await Promise.all([guarded(loadWho), guarded(loadAlerts), guarded(loadTrends), guarded(loadRoutes),
+                     guarded(loadConcealment),
                      guarded(async () => { if (await loadSeriesList()) await loadSeries(); })]);
   const linked = linkedAlertId();
   if (linked) await guarded(() => showAlert(linked));
@@ -298,6 +316,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("forget-key").addEventListener("click", () => { forgetKey(); say(`Key forgotten. ${NO_KEY_HINT}`); });
   $("series-select").addEventListener("change", () => guarded(loadSeries));
   $("routes-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(loadRoutes); });
+  $("concealment-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(loadConcealment); });
   $("alerts-status").addEventListener("change", () => guarded(loadAlertsTable));
   $("alerts-geo").addEventListener("change", () => guarded(loadAlertsTable));
   window.addEventListener("popstate", () => { if (sessionStorage.getItem(KEY_STORAGE)) loadAll(); });

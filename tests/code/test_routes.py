@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -18,6 +19,8 @@ def make_records(rows: list[tuple]) -> pd.DataFrame:
     frame["date"] = pd.to_datetime(frame["date"])
     frame["region"] = "Europe"
     frame["drug_group"] = "cocaine"
+    frame["concealment_method"] = np.where(frame["transport_mode"] == "sea", "container_cargo",
+                                           None)
     return frame
 
 
@@ -74,6 +77,11 @@ def test_route_flows_keep_unknown_parts_unknown(flows: pd.DataFrame) -> None:
 
 def test_route_flows_read_blank_text_as_unknown(flows: pd.DataFrame) -> None:
     assert flow(flows, transport_mode="air").iloc[0]["transit_countries"] is None
+
+
+def test_route_flows_carry_the_concealment_method(flows: pd.DataFrame) -> None:
+    assert set(flow(flows, transport_mode="sea")["concealment_method"]) == {"container_cargo"}
+    assert flow(flows, transport_mode="air").iloc[0]["concealment_method"] is None
 
 
 def test_route_flow_seizures_add_up_to_the_records(flows: pd.DataFrame) -> None:

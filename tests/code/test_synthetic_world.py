@@ -392,5 +392,16 @@ def test_demo_data_command_writes_the_world_into_the_given_folder(home):
     assert result.exit_code == 0, result.output
     assert "planted" in result.output
     truth = json.loads((out / EVENTS_FILE).read_text())
-    assert truth["seed"] == 11 and {e["type"] for e in truth["events"]} == set(EVENT_TYPES)
+    assert truth["seed"] == 11 and {e["type"] for e in truth["events"]} == {
+        *EVENT_TYPES, "modus_operandi_shift"}
     assert np.isclose(truth["scale"], 1.0)
+
+
+def test_concealment_shift_grows_from_small_to_large_and_the_distractor_keeps_the_mix(world):
+    events, distractors = world[1]["events"], world[1]["distractors"]
+    (shift,) = [e for e in events if e["type"] == "modus_operandi_shift"]
+    assert shift["observed_share"]["before"] < 0.1 < 0.3 < shift["observed_share"]["after"]
+    (distractor,) = [d for d in distractors if d["type"] == "completeness_change"]
+    known = distractor["known_method_share"]
+    assert known["after"] < known["before"] - 0.3
+    assert distractor["geo"] != shift["geo"]

@@ -117,6 +117,21 @@ def test_route_shares_sum_to_one_and_show_the_shift(client, seeded: Seeded):
     assert body["keys"][-1] == "unknown"
 
 
+def test_concealment_shares_are_by_seizing_place_and_scoped_by_its_region(client,
+                                                                        seeded: Seeded):
+    def methods(key: str, **params: str) -> list[str]:
+        response = client.get("/v1/routes", params={"attribute": "concealment",
+                                                    "metric": "seizures", **params},
+                              headers=seeded.auth(key))
+        assert response.status_code == 200, response.text
+        return response.json()["keys"]
+
+    # NGA's seizures have no known destination: only the seizing place finds them
+    assert methods("viewer", destination="Africa") == ["body_carrier", "unknown"]
+    assert set(methods("europe")) == {"container_cargo", "postal_parcel", "unknown"}
+    assert methods("viewer", destination="NLD") == ["postal_parcel", "unknown"]
+
+
 def test_route_shifts_lists_route_shift_alerts(client, seeded: Seeded):
     body = client.get("/v1/routes/shifts", headers=seeded.auth("viewer")).json()
     assert body["total"] == 1

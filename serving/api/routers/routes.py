@@ -1,6 +1,8 @@
 """Route flows and their shares over time, and route-shift alerts (DESIGN sections 3 and 5).
 
-A region-scoped key sees the flows whose destination region is in its scope, and only those.
+A region-scoped key sees the flows whose destination region is in its scope, and only those;
+for `attribute=concealment` (how the drug was hidden, a fact of the seizure, not of the route)
+the flows whose seizing country's region is, and `destination` then names the seizing place.
 """
 
 from __future__ import annotations
@@ -36,21 +38,27 @@ NO_ROUTES = "route flows not built yet; run `narcotrend build`"
 UNKNOWN = "unknown"
 OTHER = "other"
 RouteAttribute = Literal["departure_country", "origin_country", "transit_countries",
-                         "transport_mode", "destination_country", "country"]
+                         "transport_mode", "destination_country", "country", "concealment"]
+#: Attributes read from another flow column, and scoped by the seizing place (not the
+#: destination): a concealment method is seen where the drug was seized.
+FLOW_COLUMNS: dict[str, str] = {"concealment": "concealment_method"}
+SEIZING_ATTRIBUTES = frozenset({"concealment"})
 
 
 def select_flows(flows: pd.DataFrame, regions: frozenset[str] | None, drug: str | None,
-                 destination: str | None) -> pd.DataFrame:
+                 destination: str | None, *, seizing: bool = False) -> pd.DataFrame:
     """Flows in scope (by destination region), of a drug (group or substance), to a destination
-    (a UN region or an ISO3 country)."""
+    (a UN region or an ISO3 country). With `seizing`, scope and place are the seizing country
+    and its region instead."""
+    region, country = (("region", "country") if seizing
+                       else ("destination_region", "destination_country"))
     mask = pd.Series(True, index=flows.index)
     if regions is not None:
-        mask &= flows["destination_region"].isin(regions)
+        mask &= flows[region].isin(regions)
     if drug is not None:
         mask &= (flows["drug_group"] == drug) | (flows["substance"] == drug)
     if destination is not None:
-        mask &= ((flows["destination_region"] == destination)
-                 | (flows["destination_country"] == destination))
+        mask &= (flows[region] == destination) | (flows[country] == destination)
     return flows[mask]
 
 
@@ -82,7 +90,8 @@ def get_routes(
     drug: Annotated[str | None, Query(max_length=64, examples=["cocaine"],
                                       description="A drug group or substance")] = None,
     destination: Annotated[str | None, Query(
-        max_length=64, description="UN region or ISO3 country", examples=["Europe"])] = None,
+        max_length=64, description="UN region or ISO3 country (for `concealment`: where seized)",
+        examples=["Europe"])] = None,
     attribute: Annotated[RouteAttribute, Query(
         description="The route attribute whose values share the flows")] = "departure_country",
     metric: Annotated[Metric, Query(description="`seizures` or `kg`")] = "kg",
@@ -91,8 +100,12 @@ def get_routes(
     """Shares of departure (or origin, transit, mode...) for a drug and destination, by period."""
     if state.routes is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=NO_ROUTES)
-    flows = select_flows(state.routes, principal.regions, drug, destination)
-    keys, table = route_shares(flows, attribute, metric, top)
+    flows = select_flows(state.routes, principal.regions, drug, destination,
+                         seizing=attribute in SEIZING_ATTRIBUTES)
+    column = FLOW_COLUMNS.get(attribute, attribute)
+    if column not in flows.columns:  # flows built before the column existed
+        flows = flows.assign(**{column: None})
+    keys, table = route_shares(flows, column, metric, top)
     shares = [RouteShare(ds=row.ds, key=str(row.key), value=float(row.value),
                          share=float(row.share)) for row in table.itertuples(index=False)]
     return RouteFlows(drug=drug, destination=destination, attribute=attribute, metric=metric,
