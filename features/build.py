@@ -20,7 +20,6 @@ from core.errors import NarcotrendError
 from core.home import HomePaths
 from core.locking import home_lock
 from core.publish import parquet_writer, publish_files
-from features.ingest import AGGREGATES_FILE, RECORDS_FILE
 from features.routes import ROUTE_RECORD_COLUMNS, build_route_flows
 from features.schema import RECORD_SCHEMA
 from features.series import (
@@ -29,10 +28,6 @@ from features.series import (
     build_series,
     merge_aggregates,
 )
-
-SERIES_FILE = "series.parquet"
-ROUTES_FILE = "routes.parquet"
-MANIFEST_FILE = "build.json"
 
 Progress = Callable[[str], None]
 
@@ -66,8 +61,8 @@ def build_all(settings: BuildSettings, progress: Progress | None = None, *,
 
 
 def _build(settings: BuildSettings, say: Progress, freq: str) -> dict[str, Any]:
-    records_path = settings.warehouse_dir / RECORDS_FILE
-    aggregates_path = settings.warehouse_dir / AGGREGATES_FILE
+    records_path = settings.paths.records
+    aggregates_path = settings.paths.aggregates
     if not records_path.exists() and not aggregates_path.exists():
         raise NarcotrendError(f"no records store at {records_path}: run `narcotrend ingest FILE…` "
                               "first")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from core.locking import home_lock
 from core.publish import parquet_writer, publish_files
@@ -68,10 +69,6 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str], None]
 
-RECORDS_FILE = "records.parquet"
-QUARANTINE_FILE = "quarantine.parquet"
-AGGREGATES_FILE = "aggregates.parquet"
-AGGREGATE_ROWS_FILE = "aggregate_rows.parquet"
 
 TOP_UNCLASSIFIED = 20
 
@@ -346,13 +343,13 @@ def _ingest_records(tables: list[RawTable], fmt: str, settings: Settings,
         judged = canonical.get(IMPORTER_REASON_COLUMN)  # rows the importer judged itself
         reasons = reasons if judged is None else judged.where(judged.notna(), reasons)
         parsed.append((table, records, reasons))
-    records_path = settings.warehouse_dir / RECORDS_FILE
+    records_path = settings.paths.records
     files = [str(t.path.resolve()) for t in tables]
     with _warehouse_lock(settings, say):  # the duplicate check sees every earlier ingest
         new, bad = _settle(report, parsed, "seizure_id", _read_column(records_path, "seizure_id"))
         say(f"writing {len(new):,} records")
-        outputs = {settings.warehouse_dir / QUARANTINE_FILE: parquet_writer(
-            _quarantine_frame(settings.warehouse_dir / QUARANTINE_FILE, bad, files))}
+        outputs = {settings.paths.quarantine: parquet_writer(
+            _quarantine_frame(settings.paths.quarantine, bad, files))}
         table = _records_table(records_path, new)
         if table is not None:
             outputs[records_path] = parquet_writer(table)
@@ -369,7 +366,7 @@ def _ingest_aggregates(tables: list[RawTable], fmt: str, settings: Settings,
     for table in tables:
         rows, reasons = module.source_rows(table.frame, table.path)
         parsed.append((table, rows.assign(file=str(table.path.resolve())), reasons))
-    rows_path = settings.warehouse_dir / AGGREGATE_ROWS_FILE
+    rows_path = settings.paths.aggregate_rows
     files = [str(t.path.resolve()) for t in tables]
     with _warehouse_lock(settings, say):
         stored = pd.read_parquet(rows_path) if rows_path.exists() else None
@@ -384,10 +381,10 @@ def _ingest_aggregates(tables: list[RawTable], fmt: str, settings: Settings,
             if len(frame)]
         _publish_warehouse(settings, {
             rows_path: parquet_writer(all_rows),
-            settings.warehouse_dir / AGGREGATES_FILE: parquet_writer(
+            settings.paths.aggregates: parquet_writer(
                 pd.concat(series, ignore_index=True)),
-            settings.warehouse_dir / QUARANTINE_FILE: parquet_writer(
-                _quarantine_frame(settings.warehouse_dir / QUARANTINE_FILE, bad, files)),
+            settings.paths.quarantine: parquet_writer(
+                _quarantine_frame(settings.paths.quarantine, bad, files)),
         }, report)
     return report
 
@@ -396,8 +393,6 @@ def _ingest_aggregates(tables: list[RawTable], fmt: str, settings: Settings,
 def _read_column(path: Path, column: str) -> pd.Series | None:
     if not path.exists():
         return None
-    import pyarrow.parquet as pq
-
     return pq.read_table(path, columns=[column]).column(0).to_pandas()
 
 
@@ -415,7 +410,6 @@ def _publish_warehouse(settings: Settings, outputs: dict[Path, Any],
 def _records_table(path: Path, new: pd.DataFrame) -> Any:
     """The stored records with `new` appended (None: nothing to write)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     if not len(new) and path.exists():
         return None
@@ -445,7 +439,7 @@ def _quarantine_frame(path: Path, bad: pd.DataFrame, files: list[str]) -> pd.Dat
 
 def read_records(settings: Settings) -> pd.DataFrame:
     """The accepted records of the home's warehouse (empty frame with the columns when none)."""
-    path = settings.warehouse_dir / RECORDS_FILE
+    path = settings.paths.records
     if not path.exists():
         return RECORD_SCHEMA.empty_table().to_pandas()
     return pd.read_parquet(path)
