@@ -92,3 +92,11 @@ def test_a_scoped_analyst_detaches_only_its_own_regions_seizures(client, linked_
     viewer = client.post("/v1/links/G1/decisions", headers=linked_home.auth("viewer"),
                          json={"kind": "confirm"})
     assert viewer.status_code == 403
+
+
+def test_the_dashboard_has_a_linked_cases_panel_reading_the_links_api(client):
+    page = client.get("/").text
+    assert 'id="links-panel"' in page and "/static/links.js" in page
+    script = client.get("/static/links.js")
+    assert script.status_code == 200 and "/v1/links" in script.text
+    assert "innerHTML" not in script.text  # text only into the page
