@@ -31,7 +31,7 @@ MAX_ENTRIES = 50
 _LEVEL_ORDER = {"world": 0, "region": 1, "subregion": 2, "country": 3}
 TYPE_LABELS = {"emerging_trend": "Emerging trend", "surge": "Surge", "decline": "Decline",
                "new_drug": "New drug", "route_shift": "Route shift",
-               "forecast_threshold": "Forecast above threshold"}
+               "forecast_threshold": "Forecast above threshold", "linked_cases": "Linked cases"}
 
 
 @dataclass

@@ -19,7 +19,7 @@ UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 
 AlertType = Literal["emerging_trend", "surge", "decline", "new_drug", "route_shift",
-                    "forecast_threshold"]
+                    "forecast_threshold", "linked_cases"]
 Severity = Literal["low", "medium", "high", "critical"]
 AlertStatus = Literal["open", "acknowledged", "resolved", "silenced"]
 RoleName = Literal["viewer", "analyst", "admin"]
