@@ -317,9 +317,11 @@ def _check(seed: int, scale: float) -> None:
         raise NarcotrendError(f"`scale` must be a number in (0, 50], got {scale!r}")
 
 
-def generate_world(seed: int = 7, scale: float = 1.0) -> tuple[pd.DataFrame, dict]:
+def generate_world(seed: int = 7, scale: float = 1.0, *, signed_share: float | None = None,
+                   ) -> tuple[pd.DataFrame, dict]:
     """The synthetic seizure records (canonical columns, reporters' spellings, dirt included)
-    and the truth: planted events, distractors and the exact dirt counts. No I/O."""
+    and the truth: planted events, distractors, the exact dirt counts and the linked cases
+    (`signed_share`: see `plant_cases`). No I/O."""
     _check(seed, scale)
     rng = np.random.default_rng(seed)
     world = _build_world(scale, rng)
@@ -376,7 +378,7 @@ def generate_world(seed: int = 7, scale: float = 1.0) -> tuple[pd.DataFrame, dic
     for col in COLUMNS:
         if frame[col].dtype == object:
             frame[col] = frame[col].where(frame[col] != "", None)
-    frame, cases = plant_cases(frame, world, seed, scale)  # its own random stream
+    frame, cases = plant_cases(frame, world, seed, scale, signed_share)  # own random stream
     truth = {"seed": int(seed), "scale": float(scale), "start": START, "end": END,
              "countries": len(world.iso3), "substances": len(world.subs),
              "events": [*published_events(world, c, s, t, kg, routes, plan), concealment_event],
@@ -393,14 +395,15 @@ def _quantity_text(quantity: pd.Series) -> pd.Series:
                      index=quantity.index)
 
 
-def write_world(out_dir: Path, seed: int = 7, scale: float = 1.0) -> dict:
+def write_world(out_dir: Path, seed: int = 7, scale: float = 1.0, *,
+                signed_share: float | None = None) -> dict:
     """Write seizures.csv and events.json into `out_dir`; the same seed gives the same bytes."""
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise NarcotrendError(f"cannot create the output folder {out_dir}: {err.strerror}") from err
-    frame, truth = generate_world(seed, scale)
+    frame, truth = generate_world(seed, scale, signed_share=signed_share)
     seizures_path, events_path = out_dir / SEIZURES_FILE, out_dir / EVENTS_FILE
     frame.assign(quantity=_quantity_text(frame["quantity"])).to_csv(
         seizures_path, index=False, lineterminator="\n", encoding="utf-8")

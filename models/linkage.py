@@ -10,7 +10,7 @@ Fields: the logo (as a key, Jaro-Winkler for reporters' slips, term-frequency ad
 impurity profile as a centred-log-ratio vector (scale-free: labs report on any scale) compared
 by cosine similarity, tablet or brick weight and purity as relative differences, colour, shape,
 packaging, concealment and route agreement, and the gap between dates. Blocking keeps the work
-about linear: pairs of one substance that share the logo, or the two main compounds of the
+about linear: pairs of one substance that share the logo, or the three main compounds of the
 profile, or the tablet weight and colour.
 """
 
@@ -36,7 +36,7 @@ LINK_COLUMNS = ("seizure_id", "substance", "drug_group", "country", "region", "d
 
 def clr_vectors(profiles: pd.Series, substances: pd.Series) -> tuple[list[Any], np.ndarray]:
     """Each profile as a centred-log-ratio vector over one shared compound list (None when
-    missing), and its key: the two most abundant compounds, in name order.
+    missing), and its key: the three most abundant compounds, in name order.
 
     The clr is taken over the compounds a profile reports (amount > 0); the other positions are
     0, so two profiles compare on the chemistry they report, not on what both leave out, and
@@ -56,7 +56,7 @@ def clr_vectors(profiles: pd.Series, substances: pd.Series) -> tuple[list[Any], 
         vector = np.zeros(len(vocabulary))
         vector[[position[c] for c in present]] = logs - logs.mean()
         vectors.append(vector.round(6).tolist())
-        top = sorted(present, key=lambda c: -present[c])[:2]
+        top = sorted(present, key=lambda c: -present[c])[:3]
         keys[i] = "+".join(sorted(top))
     return vectors, keys
 
@@ -168,7 +168,7 @@ def link_settings() -> Any:
 
 def blocking_rules(block_on: Any) -> list[Any]:
     """Pairs are compared only within one substance, and only when they share the logo, the
-    profile's two main compounds, or the tablet weight and colour."""
+    profile's three main compounds, or the tablet weight and colour."""
     return [
         block_on("substance", "logo_key"),
         block_on("substance", "profile_key"),
@@ -177,8 +177,12 @@ def blocking_rules(block_on: Any) -> list[Any]:
 
 
 def training_rules(block_on: Any) -> list[Any]:
-    """The EM sessions' blocking rules: each leaves the other fields' m to be estimated."""
-    return [block_on("substance", "logo_key"), block_on("substance", "profile_key")]
+    """The EM sessions' blocking rules: each leaves the other fields' m to be estimated, and
+    each is strict enough that its pairs hold a fair share of matches (EM finds another
+    latent class when nearly all its pairs are non-matches, as in a world where every seizure
+    is signed and popular logos fill the logo blocks)."""
+    return [block_on("substance", "logo_key", "weight_key"),
+            block_on("substance", "profile_key", "colour")]
 
 
 __all__ = ["PROFILE_VETO", "blocking_rules", "LINK_COLUMNS", "candidates", "clr_vectors",

@@ -57,7 +57,7 @@ class LinkConfig:
     threshold: float = DEFAULT_THRESHOLD
     support: float = DEFAULT_SUPPORT
     u_max_pairs: float = 2e6
-    em_max_pairs: float = 2e6
+    em_max_pairs: float = 3e5
     seed: int = 1
     score_floor: float = 0.5  # pairs scored below this are not kept
 
@@ -83,7 +83,7 @@ def score_pairs(cand: pd.DataFrame, config: LinkConfig) -> tuple[pd.DataFrame, A
                                                      seed=config.seed)
     for rule in training_rules(block_on):
         linker.training.estimate_parameters_using_expectation_maximisation(
-            rule, max_pairs=config.em_max_pairs)
+            rule, max_pairs=config.em_max_pairs, estimate_without_term_frequencies=True)
     scored = linker.inference.predict(threshold_match_probability=config.score_floor)
     pairs = scored.as_pandas_dataframe()[["seizure_id_l", "seizure_id_r", "match_probability",
                                           "match_weight"]]

@@ -28,7 +28,7 @@ UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 Name = Annotated[str, Field(min_length=1, max_length=64)]
 
 AlertType = Literal["emerging_trend", "surge", "decline", "new_drug", "route_shift",
-                    "forecast_threshold", "modus_operandi_shift"]
+                    "forecast_threshold", "linked_cases", "modus_operandi_shift"]
 Severity = Literal["low", "medium", "high", "critical"]
 AlertStatus = Literal["open", "acknowledged", "resolved", "silenced"]
 RoleName = Literal["viewer", "analyst", "admin"]

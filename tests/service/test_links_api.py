@@ -92,3 +92,34 @@ def test_a_scoped_analyst_detaches_only_its_own_regions_seizures(client, linked_
     viewer = client.post("/v1/links/G1/decisions", headers=linked_home.auth("viewer"),
                          json={"kind": "confirm"})
     assert viewer.status_code == 403
+
+
+def test_the_dashboard_has_a_linked_cases_panel_reading_the_links_api(client):
+    page = client.get("/").text
+    assert 'id="links-panel"' in page and "/static/links.js" in page
+    script = client.get("/static/links.js")
+    assert script.status_code == 200 and "/v1/links" in script.text
+    assert "innerHTML" not in script.text  # text only into the page
+
+
+def test_linked_case_alerts_are_stored_and_listed_within_scope(client, linked_home: Seeded):
+    from models.case_alerts import linked_case_alerts
+    from serving.alerting.links import store_link_alerts
+    from serving.db import session_scope
+    from training.link import signature_of
+
+    paths = linked_home.settings.paths
+    groups = pd.read_parquet(paths.groups)
+    members = pd.read_parquet(paths.links).merge(
+        pd.read_parquet(paths.records, columns=["seizure_id", "country", "region", "date"]),
+        on="seizure_id")
+    alerts = linked_case_alerts(groups.assign(signature=[signature_of(r) for _, r in
+                                                         groups.iterrows()]), members, "2024-06")
+    assert sorted(a["geo"] for a in alerts) == ["BRA", "COL", "NLD"]  # G1 only: cross-border
+    with session_scope(linked_home.settings.service_database_url) as session:
+        assert store_link_alerts(session, alerts, "2024-06")["created"] == 3
+    seen = client.get("/v1/alerts", headers=linked_home.auth("europe"),
+                      params={"type": "linked_cases"}).json()
+    assert [a["geo"] for a in seen["items"]] == ["NLD"]
+    assert "BRA" in seen["items"][0]["evidence"]["summary"]
+    assert seen["items"][0]["evidence"]["incident"] == "G1"
