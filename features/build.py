@@ -19,6 +19,8 @@ from typing import Any, Protocol
 import pandas as pd
 
 from core.errors import NarcotrendError
+from core.home import HomePaths
+from features.completeness import store_completeness
 from features.ingest import AGGREGATES_FILE, RECORDS_FILE
 from features.routes import ROUTE_RECORD_COLUMNS, build_route_flows
 from features.schema import RECORD_SCHEMA
@@ -39,6 +41,9 @@ class BuildSettings(Protocol):
 
     @property
     def series_dir(self) -> Path: ...
+
+    @property
+    def paths(self) -> HomePaths: ...
 
     frequency: str
 
@@ -87,6 +92,7 @@ def build_all(settings: BuildSettings, progress: Progress | None = None, *,
     say(f"writing {settings.series_dir}")
     _write_parquet(series, settings.series_dir / SERIES_FILE)
     _write_parquet(routes, settings.series_dir / ROUTES_FILE)
+    store_completeness(records, freq, settings.paths)
     summary = {
         "series": int(series["unique_id"].nunique()),
         "rows": len(series),
