@@ -35,6 +35,7 @@ from training.detection_inputs import (
     load_thresholds,
     periods_between,
 )
+from training.detection_notices import reporting_notices
 
 Batch = tuple[str, list[dict[str, Any]]]
 FREQUENCY_WORDS = {"MS": "monthly", "W-MON": "weekly", "YS": "yearly"}
@@ -53,8 +54,8 @@ def detect(settings: Settings, as_of: str | None = None, *, since: str | None = 
     older detections (`alerts backtest`, or a fresh home, is for looking at the past).
 
     Returns `detected_at`, `freq`, `alerts`, `batches`, `replayed` (months), `skipped` (alert
-    types this build cannot detect -> why), `by_type`, `by_severity`, `seconds`, and
-    `mlflow_run_id` when logged.
+    types this build cannot detect -> why), `notices` (`reporting_change` data-quality notices),
+    `by_type`, `by_severity`, `seconds`, and `mlflow_run_id` when logged.
     """
     say = progress or (lambda message: None)
     started = time.perf_counter()
@@ -86,6 +87,8 @@ def detect(settings: Settings, as_of: str | None = None, *, since: str | None = 
         "detected_at": detected_at, "freq": freq, "unit": PERIOD_UNITS[freq],
         "alerts": alerts, "batches": batches, "replayed": len(batches),
         "skipped": periods.skipped,
+        "notices": reporting_notices(completeness, series, last, freq,
+                                     resolve_after=settings.alert_resolve_after_periods),
         "by_type": dict(Counter(a["type"] for a in alerts)),
         "by_severity": dict(Counter(a["severity"] for a in alerts)),
         "seconds": round(time.perf_counter() - started, 2),

@@ -31,6 +31,7 @@ from serving.api.routers import (
     jobs,
     keys,
     models,
+    notices,
     routes,
     series,
     subscriptions,
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_middleware(AuditMiddleware)
     for module in (health, series, forecasts, trends, routes, alerts, subscriptions, models,
-                   jobs, keys):
+                   jobs, keys, notices):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=DASHBOARD_DIR), name="static")
 

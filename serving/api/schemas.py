@@ -119,6 +119,29 @@ class Alert(BaseModel):
     evidence: dict[str, Any] = Field(default_factory=dict)
     status: str
     fingerprint: str
+    first_detected_at: str | None = Field(default=None, examples=["2013-02"],
+                                          description="When the condition was first detected")
+    episodes: list[dict[str, Any]] = Field(default_factory=list, description=(
+        "Every episode, oldest first: opened, resolved (periods; null while open), period, "
+        "detected_at, severity, evidence, route"))
+
+
+class Notice(BaseModel):
+    """A data-quality notice (`reporting_change`): why a series was not alerted on."""
+
+    id: str
+    type: str = Field(examples=["reporting_change"])
+    geo: str = Field(examples=["RUS"])
+    region: str = Field(examples=["Europe"])
+    periods: list[dict[str, Any]] = Field(description="{period, completeness} of each period",
+                                          examples=[[{"period": "2016-01",
+                                                      "completeness": 0.04}]])
+    drugs: list[str] = Field(examples=[["cannabis", "opioids"]])
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    detected_at: str
+    first_detected_at: str
+    status: str
+    fingerprint: str
 
 
 class AckResult(BaseModel):
