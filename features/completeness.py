@@ -126,3 +126,23 @@ def store_completeness(records: pd.DataFrame, freq: str, paths: HomePaths) -> pd
     table = reporting_completeness(records, freq)
     write_parquet_atomic(table, paths.completeness)
     return table
+
+
+def read_completeness(paths: HomePaths) -> pd.DataFrame | None:
+    """The home's completeness table (None for a home built before `build` wrote it)."""
+    return pd.read_parquet(paths.completeness) if paths.completeness.exists() else None
+
+
+def mask_low_reporting_rows(series: pd.DataFrame,
+                            completeness: pd.DataFrame | None) -> pd.DataFrame:
+    """Long series (`geo_level, geo, ds, y`) with `y` NaN where a country's (or its admin-1
+    divisions') reporting was low: a month at a quarter of the usual reporting is not a level to
+    forecast from."""
+    low = low_reporting_periods(completeness)
+    if low.empty:
+        return series
+    country = series["geo"].astype(str).str.split(":").str[0]
+    own = series["geo_level"].isin(["country", "admin1"]).to_numpy()
+    hit = own & pd.MultiIndex.from_arrays([country, series["ds"]]).isin(
+        pd.MultiIndex.from_frame(low[["country", "ds"]]))
+    return series.assign(y=series["y"].where(~hit))

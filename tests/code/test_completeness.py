@@ -61,3 +61,18 @@ def test_a_real_fall_in_one_drug_while_the_others_hold_stays_complete():
 def test_before_any_history_completeness_is_unknown():
     table = reporting_completeness(records("NLD", {d: [10] * 3 for d in DRUGS}))
     assert np.isnan(at(table, "2020-01")) and not table["low"].any()
+
+
+def test_training_reads_low_reporting_months_of_a_country_as_unknown():
+    from features.completeness import mask_low_reporting_rows
+
+    counts = [40] * 24 + [4] * 6
+    table = reporting_completeness(records("RUS", {d: counts for d in DRUGS}))
+    ds = pd.date_range("2020-01-01", periods=30, freq="MS")
+    series = pd.concat([pd.DataFrame({"unique_id": f"{geo}/opioids/seizures", "ds": ds,
+                                      "y": 40.0, "geo_level": level, "geo": geo})
+                        for geo, level in (("RUS", "country"), ("Europe", "region"))])
+    masked = mask_low_reporting_rows(series, table)
+    rus = masked[masked["geo"] == "RUS"]
+    assert rus["y"].isna().tolist() == [False] * 24 + [True] * 6
+    assert masked.loc[masked["geo"] == "Europe", "y"].notna().all()
