@@ -30,7 +30,9 @@ Scores:
   about the world, not false alarms), and a key that matched counts once however long it stays;
 - distractor alerts: alerts an analyst would blame on a distractor: a `decline` on a reporting
   gap's country (or an aggregate containing it) whose periods (`period` .. `detected_at`) overlap
-  the gap, and a rising alert on a one-month outlier's country and drug (or their aggregates)
+  the gap, a decline or a rising alert on a partial reporter's country (or an aggregate
+  containing it) whose periods overlap its partial spell or the `window` months after it (the
+  recovery), and a rising alert on a one-month outlier's country and drug (or their aggregates)
   whose periods include the outlier's month, unless the alert matches a planted event (a
   region's kg surge that a planted country surge explains is not blamed on an outlier in the
   same region). These must be zero.
@@ -58,7 +60,8 @@ WINDOW = 6
 
 def load_events(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Planted events and distractors from an `events.json` (a list, or `events` and
-    `distractors` lists; distractors are the entries typed `reporting_gap` or `outlier`)."""
+    `distractors` lists; distractors are the entries typed `reporting_gap`, `outlier` or
+    `partial_reporting`)."""
     try:
         doc = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as err:
@@ -67,7 +70,7 @@ def load_events(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
         entries = list(doc.get("events", [])) + list(doc.get("distractors", []))
     else:
         entries = list(doc)
-    distractor_types = {"reporting_gap", "outlier"}
+    distractor_types = {"reporting_gap", "outlier", "partial_reporting"}
     events = [e for e in entries if e.get("type") not in distractor_types]
     distractors = [e for e in entries if e.get("type") in distractor_types]
     return events, distractors
@@ -143,12 +146,16 @@ def _blamed_on(alert: dict, distractor: dict, geo: Geography, group_of: dict[str
     distractor's country or an aggregate containing it."""
     start = distractor.get("start") or distractor.get("period") or distractor.get("onset")
     end = distractor.get("end") or start
+    if distractor["type"] == "partial_reporting":  # its recovery, read as a surge, counts too
+        end = (pd.Period(end, "M") + WINDOW).strftime("%Y-%m")
     if months_between(alert["period"], end) < 0 or months_between(start, alert["detected_at"]) < 0:
         return False
     if not geo.covers(alert["geo"], distractor["geo"]):
         return False
     if distractor["type"] == "reporting_gap":
         return alert["type"] == "decline"
+    if distractor["type"] == "partial_reporting":
+        return alert["type"] == "decline" or alert["type"] in RISING
     drug = distractor.get("drug") or distractor.get("substance")
     return alert["type"] in RISING and (drug is None or _same_drug(alert, {"drug": drug},
                                                                     group_of))

@@ -373,3 +373,16 @@ def test_demo_data_command_writes_the_world_into_the_given_folder(home):
     truth = json.loads((out / EVENTS_FILE).read_text())
     assert truth["seed"] == 11 and {e["type"] for e in truth["events"]} == set(EVENT_TYPES)
     assert np.isclose(truth["scale"], 1.0)
+
+
+def test_a_partial_reporter_sends_a_fraction_of_its_reports_then_recovers(world, clean):
+    _, truth = world
+    (partial,) = [d for d in truth["distractors"] if d["type"] == "partial_reporting"]
+    assert 0.1 <= partial["share"] <= 0.25 and partial["geo"] not in {
+        e.get("geo") for e in truth["events"]}
+    counts = _monthly(clean[clean["iso3"] == partial["geo"]])
+    months = list(MONTHS)
+    i, j = months.index(partial["start"]), months.index(partial["end"])
+    before, during = counts.iloc[i - 12:i].mean(), counts.iloc[i:j + 1].mean()
+    after = counts.iloc[j + 1:j + 7].mean()
+    assert during < 0.4 * before and after > 0.6 * before
