@@ -171,10 +171,10 @@ def draw_plan(seed: int, names: dict[str, str] | None = None) -> Plan:
 def _draw_partial(seed: int, events: list[dict[str, Any]], gap_geos: list[str],
                   outliers: list[tuple]) -> tuple[tuple[str, str, str, float], ...]:
     """One partial reporter, from its own random stream (the other draws stay as they were):
-    a gap candidate carrying no gap, outlier or event."""
+    a large reporter carrying no gap, outlier or event."""
     rng = np.random.default_rng([int(seed), 6])
     taken = set(gap_geos) | {o[0] for o in outliers} | {e.get("geo") for e in events}
-    pool = [g for g in cat.GAP_COUNTRIES if g not in taken]
+    pool = [g for g in cat.PARTIAL_COUNTRIES if g not in taken]
     if not pool:
         return ()
     geo = pool[int(rng.integers(len(pool)))]
