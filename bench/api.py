@@ -46,7 +46,7 @@ def prepare_home(home: Path | None) -> tuple[Path, str, str, str | None]:
     settings = Settings(home=home)
     import pandas as pd
 
-    forecasts = pd.read_parquet(settings.forecasts_dir / "forecasts.parquet", columns=["unique_id"])
+    forecasts = pd.read_parquet(settings.paths.forecasts, columns=["unique_id"])
     with session_scope(settings.service_database_url) as session:
         raw, row = create_key(session, "admin", name="bench/api.py (revoked at the end)")
     return home, raw, str(forecasts["unique_id"].iloc[0]), row.id

@@ -35,6 +35,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from core.home import DEMO_SEIZURES, HomePaths  # noqa: E402 - after the path is set
+
 NARCOTREND = Path(sys.executable).with_name("narcotrend")
 STAGES = ("ingest", "build", "train", "detect")
 LINEAR_SLACK = 1.1  # timing noise on a shared machine: 10% over linear still counts as linear
@@ -44,7 +46,7 @@ MIB = 1024 * 1024
 def stage_command(stage: str, world: Path) -> list[str]:
     """The `narcotrend` command line of one stage."""
     if stage == "ingest":
-        return [str(NARCOTREND), "ingest", str(world / "seizures.csv"), "--json"]
+        return [str(NARCOTREND), "ingest", str(world / DEMO_SEIZURES), "--json"]
     return [str(NARCOTREND), stage]
 
 
@@ -118,7 +120,7 @@ def bench_size(scale: float, seed: int, work: Path) -> dict[str, Any]:
         print(f"  {scale:g}x {stage} ...", file=sys.stderr, flush=True)
         result[stage] = run_stage(stage_command(stage, world), env, home / f"{stage}.log")
         print(f"  {scale:g}x {stage}: {result[stage]}", file=sys.stderr, flush=True)
-    built = json.loads((home / "data" / "series" / "build.json").read_text())
+    built = json.loads(HomePaths(home).build_manifest.read_text())
     result["world"].update(series=built["series"], series_rows=built["rows"],
                            route_flows=built["routes"], accepted_records=built["records"])
     return result

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.divisions import admin1_geo, normalise_division, split_admin1
 from core.errors import NarcotrendError
 
 WORLD = "World"
@@ -112,31 +113,61 @@ def _geo_index() -> tuple[dict[str, tuple[str, str, str]], frozenset[str], froze
             frozenset(e[1] for e in index.values()))
 
 
+def _country_of(geo: str) -> str:
+    """The ISO3 a country or admin-1 geography lies in (``"COL:ANTIOQUIA"`` -> ``"COL"``)."""
+    division = split_admin1(geo)
+    return division[0] if division else str(geo).upper()
+
+
 def country_region(iso3: str) -> str | None:
-    """The UN region of a country (``"ESP"`` -> ``"Europe"``), None when unknown."""
-    entry = _geo_index()[0].get(str(iso3).upper())
+    """The UN region of a country (``"ESP"`` -> ``"Europe"``) or of a division's country
+    (``"COL:ANTIOQUIA"`` -> ``"Americas"``), None when unknown."""
+    entry = _geo_index()[0].get(_country_of(iso3))
     return entry[0] if entry else None
 
 
 def country_subregion(iso3: str) -> str | None:
-    """The UN subregion of a country (``"ESP"`` -> ``"Southern Europe"``), None when unknown."""
-    entry = _geo_index()[0].get(str(iso3).upper())
+    """The UN subregion of a country (``"ESP"`` -> ``"Southern Europe"``) or of a division's
+    country, None when unknown."""
+    entry = _geo_index()[0].get(_country_of(iso3))
     return entry[1] if entry else None
 
 
 def geo_name(geo: str) -> str:
-    """A readable name for a geography: the country's short name for ISO3, else as given."""
+    """A readable name for a geography: the country's short name for ISO3, ``NAME, country``
+    for an admin-1 division, else as given."""
+    division = split_admin1(geo)
+    if division:
+        entry = _geo_index()[0].get(division[0])
+        return f"{division[1]}, {entry[2] if entry else division[0]}"
     entry = _geo_index()[0].get(str(geo))
     return entry[2] if entry else str(geo)
 
 
+def _normalise_admin1(geo: str, country: str, name: str) -> str:
+    """``ISO3:NAME`` for a filter naming a division (``"Colombia:Valle"`` -> ``COL:VALLE DEL
+    CAUCA``); the country part must be a country, the name one its reviewed table knows."""
+    iso3 = normalise_geo(country)
+    if iso3 not in _geo_index()[0]:
+        raise NarcotrendError(f"geo {geo!r}: {country!r} is not a country; write a division "
+                              "as ISO3:NAME (COL:ANTIOQUIA)")
+    division = normalise_division(iso3, name)
+    if division is None:
+        raise NarcotrendError(f"geo {geo!r}: {name!r} is not a known division of {iso3}")
+    return admin1_geo(iso3, division)
+
+
 def normalise_geo(geo: str) -> str:
-    """A filter geography as stored: "World", a UN region or subregion name, or ISO3 (country
-    names and ISO2 codes are converted with country_converter)."""
+    """A filter geography as stored: "World", a UN region or subregion name, ISO3 (country
+    names and ISO2 codes are converted with country_converter), or ``ISO3:NAME`` for an
+    admin-1 division (core/divisions.py)."""
     text = str(geo).strip()
     if not text or any(ch in text for ch in _FORBIDDEN_CHARS):
         raise NarcotrendError(f"geo {geo!r} is empty or holds control characters; give an "
                               "ISO3 code, a country name, or a UN region or subregion name")
+    if ":" in text:
+        country, _, name = text.partition(":")
+        return _normalise_admin1(geo, country.strip(), name)
     index, regions, subregions = _geo_index()
     named = {name.lower(): name for name in (*regions, *subregions, WORLD)}
     if text.lower() in named:
@@ -154,12 +185,24 @@ def normalise_geo(geo: str) -> str:
 def geo_covers(geo: str, alert: Mapping[str, Any]) -> bool:
     """True when a filter geography covers an alert.
 
-    The same place, the alert's UN region, the UN subregion of an alert's country, or (route
-    shifts) a country gaining or losing share on the route; "World" covers everything.
+    The same place, the alert's UN region, the UN subregion of an alert's country or division,
+    the country of an admin-1 division, or (route shifts) a country gaining or losing share on
+    the route; "World" covers everything.
     """
     if geo == WORLD or geo == alert.get("geo") or geo == alert.get("region"):
         return True
-    if alert.get("geo_level") == "country" and geo == country_subregion(str(alert.get("geo"))):
+    if alert.get("geo_level") in ("country", "admin1") and geo in (
+            country_subregion(str(alert.get("geo"))), _country_of(str(alert.get("geo")))):
         return True
     route = alert.get("route") or {}
     return geo in (route.get("gaining") or []) or geo in (route.get("losing") or [])
+
+
+@cache
+def iso_numeric() -> dict[str, str]:
+    """ISO3 -> ISO 3166-1 numeric code as three digits ("ESP" -> "724"), the ids of the
+    vendored world-atlas TopoJSON (serving/dashboard/vendor/world-atlas)."""
+    data = _converter().data
+    codes = pd.to_numeric(data["ISOnumeric"], errors="coerce")
+    return {str(iso3): f"{int(code):03d}" for iso3, code in zip(data["ISO3"], codes, strict=True)
+            if pd.notna(code)}

@@ -117,11 +117,47 @@ class HomePaths:
         """A registered version's forecasts that did not become champion."""
         return self.forecasts_dir / f"candidate-v{version}.parquet"
 
+    # --- linked cases (`link`) ---------------------------------------------------------------
+    @property
+    def links_dir(self) -> Path:
+        return self.data_dir / "links"
+
+    @property
+    def links(self) -> Path:
+        """Seizure -> case group: `seizure_id, group_id, strength`."""
+        return self.links_dir / "links.parquet"
+
+    @property
+    def groups(self) -> Path:
+        """One row per case group (drug, countries, dates, size, shared signature)."""
+        return self.links_dir / "groups.parquet"
+
     # --- detection inputs and the service --------------------------------------------------
     @property
     def thresholds(self) -> Path:
         """Planner thresholds read by `detect` when no other file is set."""
         return self.reference_dir / "thresholds.csv"
+
+    # --- one writer at a time (core.locking) ------------------------------------------------
+    @property
+    def writer_lock(self) -> Path:
+        return self.data_dir / ".writer.lock"
+
+    @property
+    def writer_holder(self) -> Path:
+        """Who holds the writer lock and since when (JSON, written by the holder)."""
+        return self.data_dir / ".writer.json"
+
+    @property
+    def train_workers(self) -> Path:
+        """The worker processes of a running train (pid, start time), for the next one to end
+        if it was killed."""
+        return self.data_dir / ".train-workers.json"
+
+    @property
+    def warehouse_manifest(self) -> Path:
+        """Written last by each ingest: the warehouse files it published as one unit."""
+        return self.warehouse_dir / "ingest.json"
 
     @property
     def service_db(self) -> Path:

@@ -7,6 +7,7 @@ homes never touch each other. Values come from ``NARCOTREND_*`` environment vari
 
 from __future__ import annotations
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -26,7 +27,8 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Seizure files `narcotrend run` ingests; empty: the built-in synthetic world",
     )
-    data_format: Literal["canonical", "unodc-ids", "cbp", "unodc-annual"] = "canonical"
+    data_format: Literal["canonical", "unodc-ids", "cbp", "unodc-annual",
+                         "pnc-colombia"] = "canonical"
     demo_seed: int = 7
 
     # series
@@ -88,6 +90,26 @@ class Settings(BaseSettings):
     smtp_ssl: bool = False
     mail_from: str = "narcotrend@localhost"
     send_interval_seconds: int = Field(default=300, ge=1)
+    outbox_lease_seconds: float = Field(
+        default=120.0, gt=0, description="How long a claimed outbox row is reserved for the "
+        "sender that claimed it, counted from the claim and renewed while it sends; a row whose "
+        "lease ran out (its sender died) is sent again")
+
+    # bounds (issue 18: one writer per home, bounded inputs, a bounded API)
+    lock_timeout_seconds: float = Field(
+        default=600.0, ge=0, description="How long a stage that writes the home waits for "
+        "another writer (ingest, build, train, detect) before it fails")
+    max_decompressed_bytes: int = Field(
+        default=512 << 20, gt=0, description="Largest size a compressed input may inflate to")
+    max_columns: int = Field(default=1000, gt=0, description="Most columns an input file may have")
+    max_cell_chars: int = Field(
+        default=1000, gt=0, description="Longest text cell; a row with a longer one is "
+        "quarantined as cell_too_long")
+    date_floor: date = Field(
+        default=date(1950, 1, 1), description="Seizures dated before this day are quarantined "
+        "as date_before_floor")
+    max_body_bytes: int = Field(
+        default=1 << 20, gt=0, description="Largest request body the API reads (413 beyond)")
 
     @field_validator("home", mode="after")
     @classmethod

@@ -8,8 +8,6 @@ small ``build.json`` manifest. The logic lives in the pure functions; this modul
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,11 +18,18 @@ import pandas as pd
 
 from core.errors import NarcotrendError
 from core.home import HomePaths
-from features.completeness import store_completeness
+from core.locking import home_lock
+from core.publish import parquet_writer, publish_files
+from features.completeness import reporting_completeness
 from features.ingest import AGGREGATES_FILE, RECORDS_FILE
 from features.routes import ROUTE_RECORD_COLUMNS, build_route_flows
 from features.schema import RECORD_SCHEMA
-from features.series import SERIES_RECORD_COLUMNS, build_series, merge_aggregates
+from features.series import (
+    OPTIONAL_SERIES_RECORD_COLUMNS,
+    SERIES_RECORD_COLUMNS,
+    build_series,
+    merge_aggregates,
+)
 
 SERIES_FILE = "series.parquet"
 ROUTES_FILE = "routes.parquet"
@@ -46,6 +51,7 @@ class BuildSettings(Protocol):
     def paths(self) -> HomePaths: ...
 
     frequency: str
+    lock_timeout_seconds: float
 
 
 def build_all(settings: BuildSettings, progress: Progress | None = None, *,
@@ -56,7 +62,11 @@ def build_all(settings: BuildSettings, progress: Progress | None = None, *,
     ``records``, ``aggregate_series``, ``freq``, ``start``, ``end`` and ``seconds``.
     """
     say = progress or (lambda message: None)
-    freq = freq or settings.frequency
+    with home_lock(settings.paths, "build", settings.lock_timeout_seconds, say):
+        return _build(settings, say, freq or settings.frequency)
+
+
+def _build(settings: BuildSettings, say: Progress, freq: str) -> dict[str, Any]:
     records_path = settings.warehouse_dir / RECORDS_FILE
     aggregates_path = settings.warehouse_dir / AGGREGATES_FILE
     if not records_path.exists() and not aggregates_path.exists():
@@ -88,11 +98,12 @@ def build_all(settings: BuildSettings, progress: Progress | None = None, *,
     say("building route flows")
     routes = build_route_flows(records, freq)
 
-    settings.series_dir.mkdir(parents=True, exist_ok=True)
     say(f"writing {settings.series_dir}")
-    _write_parquet(series, settings.series_dir / SERIES_FILE)
-    _write_parquet(routes, settings.series_dir / ROUTES_FILE)
-    store_completeness(records, freq, settings.paths)
+    paths = settings.paths
+    # every file of the build, published as one unit under build.json (core.publish): a file
+    # another part of the build adds joins it as one more entry here
+    outputs = {paths.series: parquet_writer(series), paths.routes: parquet_writer(routes)}
+    outputs[paths.completeness] = parquet_writer(reporting_completeness(records, freq))
     summary = {
         "series": int(series["unique_id"].nunique()),
         "rows": len(series),
@@ -105,7 +116,7 @@ def build_all(settings: BuildSettings, progress: Progress | None = None, *,
         "seconds": round(time.perf_counter() - started, 2),
     }
     manifest = {**summary, "built_at": datetime.now(UTC).isoformat(timespec="seconds")}
-    (settings.series_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    publish_files(paths.build_manifest, outputs, manifest)
     return summary
 
 
@@ -123,14 +134,8 @@ def _read_records(path: Path) -> pd.DataFrame:
     if missing:
         raise NarcotrendError(f"the records store {path} lacks the column(s) "
                               f"{', '.join(missing)}; re-run `narcotrend ingest`")
+    wanted += [col for col in OPTIONAL_SERIES_RECORD_COLUMNS if col in present]
     return pd.read_parquet(path, columns=wanted)
-
-
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Write next to the target and rename, so a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
 
 
 def _period_label(value: Any) -> str | None:

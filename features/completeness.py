@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from core.home import HomePaths, write_parquet_atomic
+from core.home import HomePaths
 from features.series import period_start
 
 LOW_COMPLETENESS = 0.5
@@ -119,13 +119,6 @@ def low_reporting_periods(completeness: pd.DataFrame | None) -> pd.DataFrame:
         return pd.DataFrame({"country": pd.Series(dtype=object),
                              "ds": pd.Series(dtype="datetime64[ns]")})
     return completeness.loc[completeness["low"], ["country", "ds"]].reset_index(drop=True)
-
-
-def store_completeness(records: pd.DataFrame, freq: str, paths: HomePaths) -> pd.DataFrame:
-    """Compute and write the home's `completeness.parquet` (called by the build)."""
-    table = reporting_completeness(records, freq)
-    write_parquet_atomic(table, paths.completeness)
-    return table
 
 
 def read_completeness(paths: HomePaths) -> pd.DataFrame | None:

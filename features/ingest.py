@@ -10,23 +10,27 @@ source rows by a hash of their key columns (kept in `aggregate_rows.parquet`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from core.locking import home_lock
+from core.publish import parquet_writer, publish_files
 from features.importers import (
     AGGREGATE_FORMATS,
+    InputLimits,
     RawTable,
     check_format,
+    pnc_colombia,
     read_table,
     require_columns,
     row_hashes,
+    unodc_ids,
 )
 from features.normalise import (
     classify_drugs,
@@ -34,6 +38,7 @@ from features.normalise import (
     countries_to_iso3,
     country_lists_to_iso3,
     country_regions,
+    divisions_of,
     kilogram_equivalents,
     map_unique,
     name_key,
@@ -42,6 +47,7 @@ from features.normalise import (
 )
 from features.schema import (
     CANONICAL_COLUMNS,
+    IMPORTER_REASON_COLUMN,
     QUARANTINE_META_COLUMNS,
     RECORD_COLUMNS,
     RECORD_SCHEMA,
@@ -49,8 +55,12 @@ from features.schema import (
     ROW_CHECKS,
     UNCLASSIFIED,
     Reason,
+    as_record_schema,
     first_failing_reason,
 )
+from features.signatures import add_signatures
+
+_RECORD_IMPORTERS = {"unodc-ids": unodc_ids.to_canonical, "pnc-colombia": pnc_colombia.to_canonical}
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -134,25 +144,47 @@ def _parse_numbers(text: pd.Series) -> tuple[pd.Series, pd.Series]:
     return parsed["value"].astype(float), parsed["not_number"].eq(1.0)
 
 
-def normalise_records(canonical: pd.DataFrame, file: str, today: pd.Timestamp,
+def too_long(values: pd.Series, limit: int) -> np.ndarray:
+    """Rows whose text is longer than `limit` characters (measured once per distinct value)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        long = values.cat.categories.astype(str).str.len().to_numpy() > limit
+        return np.append(long, False)[values.cat.codes.to_numpy()]
+    lengths = values.astype(object).where(values.notna(), "").astype(str).str.len()
+    return lengths.to_numpy() > limit
+
+
+def normalise_records(canonical: pd.DataFrame, file: str, today: pd.Timestamp, *,
+                      max_cell_chars: int = 1000, date_floor: pd.Timestamp | None = None,
                       ) -> tuple[pd.DataFrame, pd.Series]:
     """Canonical records for every row, and the quarantine reason of each row (None = valid).
 
     `canonical` holds the canonical input columns as text (missing ones may be absent). Values
-    are normalised over distinct values only, so the cost follows the number of spellings.
+    are normalised over distinct values only, so the cost follows the number of spellings. A
+    row with a cell over `max_cell_chars` is quarantined as cell_too_long, its long cells never
+    normalised (a 200 kB country name would keep the country patterns busy for minutes); a
+    date before `date_floor` (default 1950-01-01) as date_before_floor.
     """
     index = canonical.index
     text: dict[str, pd.Series] = {}
+    long_cell = np.zeros(len(index), dtype=bool)
     for column in CANONICAL_COLUMNS:
         if column in canonical.columns:
-            text[column] = clean_text(canonical[column], distinct=column == "seizure_id")
+            values = canonical[column]
+            long = too_long(values, max_cell_chars)
+            if long.any():
+                long_cell |= long
+                values = values.astype(object).where(~long, None)
+            text[column] = clean_text(values, distinct=column == "seizure_id")
         else:
             text[column] = pd.Series(None, index=index, dtype=object)
 
     units = normalise_units(text["unit"])
     drugs = classify_drugs(text["drug"])
     frame: dict[str, pd.Series] = {f"{c}_text": text[c] for c in REQUIRED_COLUMNS}
+    frame["cell_too_long"] = pd.Series(long_cell, index=index)
     frame["date"] = _parse_dates(text["date"])
+    floor = pd.Timestamp("1950-01-01") if date_floor is None else pd.Timestamp(date_floor)
+    frame["before_floor"] = frame["date"] < floor
     frame["quantity"], frame["quantity_unparseable"] = _parse_numbers(text["quantity"])
     frame["unit"] = units["unit"]
     frame["country"] = countries_to_iso3(text["country"])
@@ -186,7 +218,10 @@ def normalise_records(canonical: pd.DataFrame, file: str, today: pd.Timestamp,
         "concealment": text["concealment"],
         "source": text["source"],
         "file": pd.Categorical.from_codes(np.zeros(len(index), dtype=np.int8), [file]),
+        "admin1": divisions_of(frame["country"], text["admin1"]),
+        "municipality": text["municipality"],
     }, index=index, copy=False)
+    records, reasons = add_signatures(records, text, reasons)
     missing_id = records["seizure_id"].isna().to_numpy()
     if missing_id.any():
         content = records.loc[missing_id, list(_CONTENT_COLUMNS)].copy()
@@ -237,7 +272,8 @@ def ingest_files(paths: list[Path], fmt: str, settings: Settings,
     tables: list[RawTable] = []
     for path in paths:
         say(f"reading {Path(path).name}")
-        table = read_table(Path(path))
+        table = read_table(Path(path), InputLimits(settings.max_decompressed_bytes,
+                                                   settings.max_columns))
         report.warnings.extend(table.warnings)
         tables.append(table)
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
@@ -247,10 +283,8 @@ def ingest_files(paths: list[Path], fmt: str, settings: Settings,
 
 
 def _to_canonical(table: RawTable, fmt: str) -> pd.DataFrame:
-    if fmt == "unodc-ids":
-        from features.importers.unodc_ids import to_canonical
-
-        return to_canonical(table.frame, table.path)
+    if fmt in _RECORD_IMPORTERS:  # a real format's own columns -> canonical text columns
+        return _RECORD_IMPORTERS[fmt](table.frame, table.path)
     frame = table.frame.rename(columns=canonical_column_names(table.frame.columns))
     require_columns(table.path, frame, REQUIRED_COLUMNS, fmt)
     return frame
@@ -301,14 +335,23 @@ def _ingest_records(tables: list[RawTable], fmt: str, settings: Settings,
     parsed = []
     for table, canonical in zip(tables, canonicals, strict=True):
         say(f"normalising {len(canonical):,} rows of {table.path.name}")
-        records, reasons = normalise_records(canonical, str(table.path.resolve()), today)
+        records, reasons = normalise_records(
+            canonical, str(table.path.resolve()), today, max_cell_chars=settings.max_cell_chars,
+            date_floor=pd.Timestamp(settings.date_floor))
+        judged = canonical.get(IMPORTER_REASON_COLUMN)  # rows the importer judged itself
+        reasons = reasons if judged is None else judged.where(judged.notna(), reasons)
         parsed.append((table, records, reasons))
     records_path = settings.warehouse_dir / RECORDS_FILE
-    new, bad = _settle(report, parsed, "seizure_id", _read_column(records_path, "seizure_id"))
-    say(f"writing {len(new):,} records")
-    _append_records(records_path, new)
-    _replace_quarantine(settings.warehouse_dir / QUARANTINE_FILE, bad,
-                        [str(t.path.resolve()) for t in tables])
+    files = [str(t.path.resolve()) for t in tables]
+    with _warehouse_lock(settings, say):  # the duplicate check sees every earlier ingest
+        new, bad = _settle(report, parsed, "seizure_id", _read_column(records_path, "seizure_id"))
+        say(f"writing {len(new):,} records")
+        outputs = {settings.warehouse_dir / QUARANTINE_FILE: parquet_writer(
+            _quarantine_frame(settings.warehouse_dir / QUARANTINE_FILE, bad, files))}
+        table = _records_table(records_path, new)
+        if table is not None:
+            outputs[records_path] = parquet_writer(table)
+        _publish_warehouse(settings, outputs, report)
     return report
 
 
@@ -322,21 +365,25 @@ def _ingest_aggregates(tables: list[RawTable], fmt: str, settings: Settings,
         rows, reasons = module.source_rows(table.frame, table.path)
         parsed.append((table, rows.assign(file=str(table.path.resolve())), reasons))
     rows_path = settings.warehouse_dir / AGGREGATE_ROWS_FILE
-    stored = pd.read_parquet(rows_path) if rows_path.exists() else None
-    new, bad = _settle(report, parsed, "key", None if stored is None else stored["key"])
-
-    all_rows = new if stored is None else pd.concat([stored, new], ignore_index=True)
-    say(f"building series from {len(all_rows):,} aggregated rows")
-    _write_parquet(all_rows, rows_path)
-    is_cbp = (all_rows["source"] == cbp.SOURCE).to_numpy()
-    # `source` lets the build tell a yearly table from a monthly source sharing a series id
-    series = [frame.assign(source=source) for frame, source in (
-        (cbp.series_from_rows(all_rows.loc[is_cbp]), cbp.SOURCE),
-        (unodc_annual.series_from_rows(all_rows.loc[~is_cbp]), unodc_annual.SOURCE_PREFIX))
-        if len(frame)]
-    _write_parquet(pd.concat(series, ignore_index=True), settings.warehouse_dir / AGGREGATES_FILE)
-    _replace_quarantine(settings.warehouse_dir / QUARANTINE_FILE, bad,
-                        [str(t.path.resolve()) for t in tables])
+    files = [str(t.path.resolve()) for t in tables]
+    with _warehouse_lock(settings, say):
+        stored = pd.read_parquet(rows_path) if rows_path.exists() else None
+        new, bad = _settle(report, parsed, "key", None if stored is None else stored["key"])
+        all_rows = new if stored is None else pd.concat([stored, new], ignore_index=True)
+        say(f"building series from {len(all_rows):,} aggregated rows")
+        is_cbp = (all_rows["source"] == cbp.SOURCE).to_numpy()
+        # `source` lets the build tell a yearly table from a monthly source sharing a series id
+        series = [frame.assign(source=source) for frame, source in (
+            (cbp.series_from_rows(all_rows.loc[is_cbp]), cbp.SOURCE),
+            (unodc_annual.series_from_rows(all_rows.loc[~is_cbp]), unodc_annual.SOURCE_PREFIX))
+            if len(frame)]
+        _publish_warehouse(settings, {
+            rows_path: parquet_writer(all_rows),
+            settings.warehouse_dir / AGGREGATES_FILE: parquet_writer(
+                pd.concat(series, ignore_index=True)),
+            settings.warehouse_dir / QUARANTINE_FILE: parquet_writer(
+                _quarantine_frame(settings.warehouse_dir / QUARANTINE_FILE, bad, files)),
+        }, report)
     return report
 
 
@@ -349,31 +396,34 @@ def _read_column(path: Path, column: str) -> pd.Series | None:
     return pq.read_table(path, columns=[column]).column(0).to_pandas()
 
 
-def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
-    """Write atomically: a crash mid-write never leaves half a warehouse file."""
-    tmp = path.with_suffix(".tmp")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+def _warehouse_lock(settings: Settings, say: Progress) -> Any:
+    return home_lock(settings.paths, "ingest", settings.lock_timeout_seconds, say)
 
 
-def _append_records(path: Path, new: pd.DataFrame) -> None:
+def _publish_warehouse(settings: Settings, outputs: dict[Path, Any],
+                       report: IngestReport) -> None:
+    """The warehouse files of one ingest as one unit, its manifest (the report) written last."""
+    publish_files(settings.paths.warehouse_manifest, outputs, {
+        "ingested_at": datetime.now(UTC).isoformat(timespec="seconds"), **report.to_dict()})
+
+
+def _records_table(path: Path, new: pd.DataFrame) -> Any:
+    """The stored records with `new` appended (None: nothing to write)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     if not len(new) and path.exists():
-        return
+        return None
     # categorical columns travel as dictionaries and are cast to plain strings by Arrow
     table = pa.Table.from_pandas(new[list(RECORD_COLUMNS)], preserve_index=False)
     table = table.cast(RECORD_SCHEMA)
     if path.exists():
-        table = pa.concat_tables([pq.read_table(path).cast(RECORD_SCHEMA), table])
-    tmp = path.with_suffix(".tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+        table = pa.concat_tables([as_record_schema(pq.read_table(path)), table])
+    return table
 
 
-def _replace_quarantine(path: Path, bad: pd.DataFrame, files: list[str]) -> None:
-    """Store this ingest's rejected rows, replacing earlier ones from the same files."""
+def _quarantine_frame(path: Path, bad: pd.DataFrame, files: list[str]) -> pd.DataFrame:
+    """This ingest's rejected rows, replacing earlier ones from the same files."""
     old = pd.read_parquet(path) if path.exists() else None
     if old is not None:
         old = old.loc[~old["file"].isin(files)]
@@ -385,7 +435,7 @@ def _replace_quarantine(path: Path, bad: pd.DataFrame, files: list[str]) -> None
                                                                    None)
     frame["line"] = pd.to_numeric(frame["line"]).astype("int64")
     ordered = [c for c in frame.columns if c not in QUARANTINE_META_COLUMNS]
-    _write_parquet(frame[ordered + list(QUARANTINE_META_COLUMNS)], path)
+    return frame[ordered + list(QUARANTINE_META_COLUMNS)]
 
 
 def read_records(settings: Settings) -> pd.DataFrame:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.divisions import normalise_division
 from core.geography import MISSING_TOKENS, country_table, match_countries
 from core.taxonomy import TAXONOMY_FILE, UNCLASSIFIED, UNIT_FILE, read_taxonomy
 
@@ -94,11 +95,19 @@ def name_key(text: pd.Series) -> pd.Series:
 
 
 # --- countries (core/geography.py reads country_converter) ------------------------------------
+# The longest country name in use is ~55 characters; a longer "country" is unknown, and is not
+# shown to the country patterns (each distinct long value costs them ~0.2 s per 1000 chars).
+MAX_COUNTRY_CHARS = 80
+
+
 def countries_to_iso3(names: pd.Series) -> pd.Series:
     """ISO3 codes for country names, ISO2/ISO3 codes or official names; null when unknown."""
     def _convert(uniques: pd.Series) -> pd.DataFrame:
-        return pd.DataFrame({"iso3": pd.Series(match_countries(uniques.astype(str).tolist()),
-                                               dtype=object)})
+        text = uniques.astype(str)
+        short = (text.str.len() <= MAX_COUNTRY_CHARS).to_numpy()
+        iso3 = np.full(len(text), None, dtype=object)
+        iso3[short] = match_countries(text[short].tolist())
+        return pd.DataFrame({"iso3": pd.Series(iso3, dtype=object)})
 
     return map_unique(names, _convert)["iso3"]
 
@@ -113,6 +122,20 @@ def country_regions(iso3: pd.Series) -> pd.DataFrame:
                              "subregion": rows["subregion"].to_numpy(dtype=object)})
 
     return map_unique(iso3, _lookup)
+
+
+def divisions_of(iso3: pd.Series, names: pd.Series) -> pd.Series:
+    """The normalised admin-1 name of each record (core/divisions.py), null where the record
+    names none or one its country's reviewed table does not know; once per distinct pair."""
+    pairs = pd.DataFrame({"iso3": iso3.astype(object), "name": names.astype(object)})
+    pairs = pairs.where(pairs.notna(), None)
+    known = pairs["name"].notna().to_numpy() & pairs["iso3"].notna().to_numpy()
+    out = np.full(len(pairs), None, dtype=object)
+    if known.any():
+        codes, uniques = pd.factorize(pd.MultiIndex.from_frame(pairs.loc[known]))
+        mapped = np.array([normalise_division(c, n) for c, n in uniques], dtype=object)
+        out[known] = mapped[codes]
+    return pd.Series(pd.Categorical(out), index=iso3.index)
 
 
 def country_lists_to_iso3(lists: pd.Series, sep: str = ";") -> pd.Series:

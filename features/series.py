@@ -1,7 +1,9 @@
 """Series in long format from canonical records (DESIGN section 3, ARCHITECTURE "Series").
 
 One row per (series, period): ``unique_id, ds, y, geo_level, geo, region, drug_level, drug,
-metric``. Geographies are the world, UN regions, UN subregions and countries; drugs are taxonomy
+metric``. Geographies are the world, UN regions, UN subregions, countries and, where records name
+one, admin-1 divisions (``geo_level = "admin1"``, ``geo = ISO3:NAME``, the country's region; a
+country stays the sum of all its records, with or without a division); drugs are taxonomy
 groups and substances; metrics are ``seizures`` (count of records) and ``kg`` (sum of
 kilogram-equivalents).
 
@@ -30,18 +32,21 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from core.divisions import SEPARATOR
 from core.errors import NarcotrendError
 from features.schema import METRICS, SERIES_COLUMNS
 
 #: Supported output frequencies -> the pandas period frequency whose periods start on them.
 FREQUENCIES: dict[str, str] = {"MS": "M", "W-MON": "W-SUN", "YS": "Y"}
 #: The geo levels built from records (aggregated imports add their own, such as CBP's "area").
-GEO_LEVELS: tuple[str, ...] = ("world", "region", "subregion", "country")
+GEO_LEVELS: tuple[str, ...] = ("world", "region", "subregion", "country", "admin1")
 #: Drug level -> the record column that names the drug at that level.
 DRUG_LEVELS: dict[str, str] = {"group": "drug_group", "substance": "substance"}
 WORLD = "World"
 SERIES_RECORD_COLUMNS: list[str] = ["date", "country", "region", "subregion", "drug_group",
                                     "substance", "kg"]
+#: Read when the records have it (stores written before issue 19 do not): the admin-1 name.
+OPTIONAL_SERIES_RECORD_COLUMNS: list[str] = ["admin1"]
 
 
 def check_frequency(freq: str) -> str:
@@ -127,7 +132,11 @@ def build_series(records: pd.DataFrame, freq: str = "MS", *, start: object = Non
         "region": _geo_codes(frame["region"], region, own_region=True),
         "subregion": _geo_codes(frame["subregion"], region),
         "country": _geo_codes(country, region),
+        "admin1": _geo_codes(_admin1_geos(frame), region),
     }
+    # a division reports in a period when its country reports divisions then (0, not a gap,
+    # for a department without seizures in a month its country reported other departments)
+    reporters = {"admin1": _countries_of(geo_levels["admin1"][1])}
     drugs = {level: pd.Categorical(frame[col]) for level, col in DRUG_LEVELS.items()}
     drugs["substance"] = _distinct_from_groups(drugs["substance"], drugs["group"])
 
@@ -137,7 +146,8 @@ def build_series(records: pd.DataFrame, freq: str = "MS", *, start: object = Non
         for drug_level, drug in drugs.items():
             block = _level_block(geo_code, geo_names, geo_regions, drug.codes.astype(np.int64),
                                  np.asarray(drug.categories, dtype=object), period, kg,
-                                 n_periods, geo_level=geo_level, drug_level=drug_level)
+                                 n_periods, geo_level=geo_level, drug_level=drug_level,
+                                 reporter=reporters.get(geo_level))
             if block is not None:
                 blocks.append(block)
     if not blocks:
@@ -217,19 +227,46 @@ def _geo_codes(values: pd.Series | pd.Categorical, record_region: np.ndarray, *,
     return codes, names, regions
 
 
+def _admin1_geos(frame: pd.DataFrame) -> pd.Categorical:
+    """``ISO3:NAME`` of each record's division (core/divisions.py), null without one."""
+    if "admin1" not in frame.columns:
+        return pd.Categorical(np.full(len(frame), None, dtype=object))
+    name = frame["admin1"].astype(object)
+    known = (name.notna() & frame["country"].notna()).to_numpy()
+    geos = np.full(len(frame), None, dtype=object)
+    geos[known] = (frame["country"].astype(object).to_numpy()[known] + SEPARATOR
+                   + name.to_numpy()[known])
+    return pd.Categorical(geos)
+
+
+def _countries_of(division_geos: np.ndarray) -> np.ndarray:
+    """For each ``ISO3:NAME``, a code of its country (divisions of one country share it)."""
+    countries = [str(geo).partition(SEPARATOR)[0] for geo in division_geos]
+    return pd.factorize(pd.Series(countries, dtype=object))[0].astype(np.int64)
+
+
 def _level_block(geo: np.ndarray, geo_names: np.ndarray, geo_regions: np.ndarray,
                  drug: np.ndarray, drug_names: np.ndarray, period: np.ndarray, kg: np.ndarray,
-                 n_periods: int, *, geo_level: str, drug_level: str) -> _Block | None:
+                 n_periods: int, *, geo_level: str, drug_level: str,
+                 reporter: np.ndarray | None = None) -> _Block | None:
     """Both metrics' series for one (geo level, drug level); None when it has no series.
 
     A geography reports in a period when it has any record then, whatever the drug; a
     (geography, drug) pair is a series from the geography's first reporting period on, NaN
     where the geography does not report, else the pair's count or kg (0 without records).
+    With ``reporter`` (per geography, the code of the unit that reports for it: a division's
+    country), a geography reports when any geography of its unit has a record then.
     """
     n_geo = len(geo_names)
+    if n_geo == 0:
+        return None
     has_geo = geo >= 0
-    reporting = np.bincount(geo[has_geo] * n_periods + period[has_geo],
-                            minlength=n_geo * n_periods).reshape(n_geo, n_periods) > 0
+    unit = geo if reporter is None else reporter[np.maximum(geo, 0)]
+    n_units = n_geo if reporter is None else int(reporter.max(initial=-1)) + 1
+    reporting = np.bincount(unit[has_geo] * n_periods + period[has_geo],
+                            minlength=n_units * n_periods).reshape(n_units, n_periods) > 0
+    if reporter is not None:
+        reporting = reporting[reporter]
     first_period = reporting.argmax(axis=1)
 
     rows = has_geo & (drug >= 0)

@@ -669,3 +669,22 @@ OUTLIER_CANDIDATES: tuple[tuple[str, str, str, float, str, str], ...] = (
     ("GBR", "heroin", "Heroin", 900.0, "land", "AFG"),
 )
 OUTLIER_RANGE = ("2022-06", "2024-05")
+
+# --- divisions below the country (issue 19) ---------------------------------------------------
+# The countries whose reporters name the admin-1 division (department, state, province) of a
+# seizure: the share of their records that name one, and each division's spellings and weight.
+# The names are real divisions; the weights are invented. Colombia's spellings are the police's
+# and UNODC's variants (data/reference/colombia_departments.csv maps them); elsewhere the
+# variants differ only in case and accents, which the general rule folds.
+DIVISION_SHARE: dict[str, float] = {"COL": .85, "ECU": .75, "MEX": .7, "ESP": .6}
+DIVISIONS: dict[str, tuple[tuple[tuple[str, ...], float], ...]] = {
+    "COL": ((("Antioquia", "ANTIOQUIA"), .26), (("Valle del Cauca", "VALLE"), .22),
+            (("Bogotá, D.C.", "BOGOTA D.C."), .16), (("Nariño", "NARINO"), .12),
+            (("Atlántico",), .1), (("Bolívar", "BOLIVAR"), .08), (("Putumayo",), .06)),
+    "ECU": ((("Guayas", "GUAYAS"), .45), (("Pichincha",), .2), (("Manabí", "MANABI"), .15),
+            (("El Oro",), .12), (("Esmeraldas",), .08)),
+    "MEX": ((("Sinaloa",), .35), (("Baja California",), .3), (("Jalisco",), .2),
+            (("Ciudad de México", "CIUDAD DE MEXICO"), .15)),
+    "ESP": ((("Andalucía", "Andalucia"), .45), (("Cataluña", "CATALUÑA"), .25),
+            (("Galicia",), .15), (("Madrid",), .15)),
+}

@@ -21,6 +21,7 @@ import pandas as pd
 
 from core.errors import NarcotrendError
 from core.geography import country_table
+from core.home import DEMO_EVENTS, DEMO_SEIZURES
 from features import synthetic_catalog as cat
 from features.synthetic_base import (
     END,
@@ -33,6 +34,7 @@ from features.synthetic_base import (
     month_index,
     period_label,
 )
+from features.synthetic_cases import plant_cases
 from features.synthetic_catalog import MODE_NAMES, REPORTED_NAMES, UNIT_NAMES
 from features.synthetic_events import Plan, draw_plan
 from features.synthetic_routes import draw_routes
@@ -41,11 +43,10 @@ from features.synthetic_truth import monthly, published_distractors, published_e
 __all__ = ["EVENTS_FILE", "MODE_NAMES", "REPORTED_NAMES", "SEIZURES_FILE", "UNIT_NAMES",
            "generate_world", "month_index", "write_world"]
 
-SEIZURES_FILE = "seizures.csv"
-EVENTS_FILE = "events.json"
+SEIZURES_FILE, EVENTS_FILE = DEMO_SEIZURES, DEMO_EVENTS  # the names in a world folder
 COLUMNS = ("seizure_id", "date", "country", "drug", "quantity", "unit", "transport_mode",
            "origin_country", "departure_country", "transit_countries", "destination_country",
-           "concealment", "source")
+           "concealment", "source", "admin1")
 VOLUME = 0.54  # scales the catalog's base rates to a default world of ~130,000 records
 _SEASON = {cat.CAN: (.2, 9), cat.COC: (.08, 11), cat.OPI: (.1, 7), cat.ATS: (.08, 12),
            cat.NPS: (.1, 7)}  # amplitude and peak month per group; others (.05, 6)
@@ -244,6 +245,22 @@ def _written(world: World, c: np.ndarray, s: np.ndarray, day_str: np.ndarray, kg
     }
 
 
+def _divisions(world: World, c: np.ndarray, seed: int) -> np.ndarray:
+    """The admin-1 division each record names ("" for none), for the countries of
+    `cat.DIVISIONS`. Its own random stream, so every other draw of the world stays as it was."""
+    rng = np.random.default_rng([int(seed), 19])
+    out = np.full(len(c), "", dtype=object)
+    for iso3, divisions in cat.DIVISIONS.items():
+        if iso3 not in world.iso3:
+            continue
+        rows = np.flatnonzero(c == world.iso3.index(iso3))
+        rows = rows[rng.random(len(rows)) < cat.DIVISION_SHARE[iso3]]
+        which = choose(rng, tuple((k, w) for k, (_, w) in enumerate(divisions)), len(rows))
+        forms = [(names, (1.0,) * len(names)) for names, _ in divisions]
+        out[rows] = choose_rows(rng, forms, which.astype(np.int64))
+    return out
+
+
 # --- dirt ------------------------------------------------------------------------------------
 def _dirty(records: dict[str, np.ndarray], pool: np.ndarray, scale: float,
            rng: np.random.Generator) -> tuple[dict[str, np.ndarray], dict]:
@@ -343,6 +360,7 @@ def generate_world(seed: int = 7, scale: float = 1.0) -> tuple[pd.DataFrame, dic
     rank[order] = np.arange(n)
     outlier_ids = [records["seizure_id"][rank[k]] for k in range(n_genuine, n)]
 
+    records["admin1"] = _divisions(world, c[order], seed)
     gap_c = [world.iso3.index(g) for g, _, _ in plan.gaps if g in world.iso3]
     pool = np.flatnonzero(~np.isin(c[order], gap_c) & (order < n_genuine))
     records, dirt = _dirty(records, pool, scale, rng)
@@ -350,10 +368,12 @@ def generate_world(seed: int = 7, scale: float = 1.0) -> tuple[pd.DataFrame, dic
     for col in COLUMNS:
         if frame[col].dtype == object:
             frame[col] = frame[col].where(frame[col] != "", None)
+    frame, cases = plant_cases(frame, world, seed, scale)  # its own random stream
     truth = {"seed": int(seed), "scale": float(scale), "start": START, "end": END,
              "countries": len(world.iso3), "substances": len(world.subs),
              "events": published_events(world, c, s, t, kg, routes, plan),
-             "distractors": published_distractors(world, plan, outliers, outlier_ids), "dirt": dirt}
+             "distractors": published_distractors(world, plan, outliers, outlier_ids), "dirt": dirt,
+             "cases": cases}
     return frame, truth
 
 

@@ -14,7 +14,7 @@ import math
 from typing import Any
 
 ALERT_TYPES: tuple[str, ...] = ("emerging_trend", "surge", "decline", "new_drug", "route_shift",
-                                "forecast_threshold")
+                                "forecast_threshold", "linked_cases")
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high", "critical")
 STATUSES: tuple[str, ...] = ("open", "acknowledged", "resolved", "silenced")
 
@@ -23,11 +23,14 @@ _VOLUME_STEPS: dict[str, tuple[float, float]] = {"seizures": (10.0, 50.0), "kg":
 
 
 def fingerprint(type_: str, geo: str, drug_level: str, drug: str, metric: str,
-                route: dict[str, Any] | None = None) -> str:
-    """A stable hash of what names the condition (not when or how strong it is)."""
+                route: dict[str, Any] | None = None, *, subject: str | None = None) -> str:
+    """A stable hash of what names the condition (not when or how strong it is); `subject`
+    names one thing the condition is about beyond its keys (a linked case's group id)."""
     parts = [type_, geo, drug_level, drug, metric]
     if route is not None:
         parts += [str(route.get("attribute", "")), str(route.get("destination", ""))]
+    if subject is not None:
+        parts.append(f"subject={subject}")
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
@@ -88,6 +91,15 @@ def level_evidence(observed: float, expected: float, periods: int, metric: str,
     return out
 
 
+def ranked_score(severity: str, strength: float) -> float:
+    """The alert's `score`: the severity's rank (0 low ... 3 critical) plus s / (1 + s) for the
+    detector's strength of evidence s >= 0 (-log10 q, log seizures, forecast ratio), so inside a
+    type a more severe alert always scores higher and, among equals, stronger evidence does."""
+    s = float(strength) if math.isfinite(float(strength)) else 1e9
+    s = max(s, 0.0)
+    return SEVERITIES.index(severity) + s / (1.0 + s)
+
+
 def make_alert(
     *,
     type_: str,
@@ -98,18 +110,21 @@ def make_alert(
     score: float,
     evidence: dict[str, Any],
     route: dict[str, Any] | None = None,
+    subject: str | None = None,
 ) -> dict[str, Any]:
-    """One alert in the shape of DESIGN section 5 (status `open`)."""
+    """One alert in the shape of DESIGN section 5 (status `open`); `score` is the detector's
+    strength of evidence, stored as `ranked_score(severity, score)`."""
     if type_ not in ALERT_TYPES:
         raise ValueError(f"`type_` must be one of {ALERT_TYPES}, got {type_!r}")
-    fp = fingerprint(type_, keys["geo"], keys["drug_level"], keys["drug"], keys["metric"], route)
+    fp = fingerprint(type_, keys["geo"], keys["drug_level"], keys["drug"], keys["metric"], route,
+                     subject=subject)
     alert: dict[str, Any] = {
         "id": hashlib.sha256(f"{fp}|{detected_at}".encode()).hexdigest()[:32],
         "type": type_,
         "geo_level": keys["geo_level"], "geo": keys["geo"], "region": keys["region"],
         "drug_level": keys["drug_level"], "drug": keys["drug"], "metric": keys["metric"],
         "period": period, "detected_at": detected_at,
-        "severity": severity, "score": round(float(score), 3),
+        "severity": severity, "score": round(ranked_score(severity, score), 3),
         "evidence": evidence, "status": "open", "fingerprint": fp,
     }
     if route is not None:
@@ -118,6 +133,8 @@ def make_alert(
 
 
 def _rounded(value: Any) -> Any:
+    """Floats at 3 significant digits below 1 (a q-value of 2e-06 stays 2e-06, not 0), else
+    at 2 decimals."""
     if isinstance(value, float):
-        return round(value, 4) if abs(value) < 1 else round(value, 2)
+        return float(f"{value:.3g}") if abs(value) < 1 else round(value, 2)
     return value

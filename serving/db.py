@@ -20,6 +20,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -171,6 +172,9 @@ class Subscription(Base):
     min_severity: Mapped[str] = mapped_column(String(16), default="low")
     owner_key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # reports (serving/reports/dissemination.py): tactical-monthly | strategic-quarterly; a
+    # subscription with a report gets that report, not alert digests
+    report: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class OutboxMessage(Base):
@@ -189,6 +193,23 @@ class OutboxMessage(Base):
     message_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # one file attached to the message (a report's PDF), bounded in size by its producer
+    attachment: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    attachment_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class ReportDelivery(Base):
+    """A scheduled report queued for a recipient: `report_key` = kind/geo/period, so a report
+    is queued once per recipient however many cycles run (written with its outbox row)."""
+
+    __tablename__ = "report_deliveries"
+    __table_args__ = (UniqueConstraint("recipient", "report_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    report_key: Mapped[str] = mapped_column(String(128))
+    outbox_id: Mapped[str] = mapped_column(String(32))
+    queued_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class Delivery(Base):
@@ -235,6 +256,23 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class LinkDecision(Base):
+    """An analyst's decision on a case group (confirm, detach a seizure, join two groups), with
+    the members it was taken on; later link runs honour it (must-link / cannot-link)."""
+
+    __tablename__ = "link_decisions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(16))
+    group_id: Mapped[str] = mapped_column(String(32), index=True)
+    other_group_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    seizure_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    members: Mapped[list[str]] = mapped_column(JSON)
+    decided_by: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    decided_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 @lru_cache(maxsize=8)

@@ -203,12 +203,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_in_thread(app: Any, port: int | None = None) -> Iterator[str]:
-    """Run `app` under a real uvicorn server on loopback; yields its base URL."""
+def serve_in_thread(app: Any, port: int | None = None, **config: Any) -> Iterator[str]:
+    """Run `app` under a real uvicorn server on loopback (`config`: more uvicorn.Config
+    options); yields its base URL."""
     import uvicorn
 
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           **{"log_level": "warning", **config}))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60

@@ -96,7 +96,10 @@ class Geography:
                     for c, r, s in zip(codes, table["region"], table["subregion"], strict=True)})
 
     def covers(self, alert_geo: str, event_geo: str) -> bool:
-        return alert_geo == event_geo or alert_geo in self.containers.get(event_geo, set())
+        """The alert is on the event's place, an aggregate containing it, or one of its admin-1
+        divisions (``ESP:ANDALUCIA`` shows an event planted in ``ESP``)."""
+        return (alert_geo == event_geo or alert_geo in self.containers.get(event_geo, set())
+                or alert_geo.startswith(f"{event_geo}:"))
 
 
 def groups_of(routes: pd.DataFrame | None) -> dict[str, str]:

@@ -12,6 +12,7 @@ import pandas as pd
 from core.errors import NarcotrendError
 from core.home import read_series, write_parquet_atomic
 from features.completeness import mask_low_reporting_rows, read_completeness
+from training.cleanup import cleaned_up
 from training.fit import Progress, fit_forecasts
 from training.registry import log_training_run
 
@@ -24,6 +25,7 @@ def load_series(settings: Any) -> pd.DataFrame:
     return series[["unique_id", "ds", "y"]]
 
 
+@cleaned_up("train")
 def train(settings: Any, horizon: int | None = None,
           progress: Progress | None = None) -> dict[str, Any]:
     """`narcotrend train`: forecasts for every built series, stored and tracked; the summary

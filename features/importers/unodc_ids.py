@@ -28,6 +28,9 @@ _RENAME = {
     "date": "SEIZURE_DATE", "country": "COUNTRY", "drug": "DRUG_NAME", "quantity": "AMOUNT",
     "unit": "DRUG_UNIT", "transport_mode": "TRANSPORT", "origin_country": "PRODUCING_COUNTRY",
     "departure_country": "DEPARTURE_COUNTRY", "destination_country": "DESTINATION_COUNTRY",
+    # below the country: the division (normalised into `admin1`) and the place (city, port,
+    # border crossing) as the record's municipality
+    "admin1": "ADMINISTRATIVE_DIVISION", "municipality": "PLACE",
 }
 # Where and how it was hidden, and the border situation (ROUTING: inbound, outbound, domestic,
 # transit zone, international waters) are kept together as the concealment text.

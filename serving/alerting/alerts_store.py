@@ -11,15 +11,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.errors import NarcotrendError
 from core.geography import normalise_geo
 from core.taxonomy import substance_groups
-from models.alerts import SEVERITIES
+from models.alerts import ALERT_TYPES, SEVERITIES
 from models.panel import label_period
 from serving.db import Alert, utcnow
+
+# Which run raises which alert types: a run resolves only alerts of its own types, so a `link`
+# run and a `detect` run never resolve each other's.
+PRODUCER_TYPES: dict[str, tuple[str, ...]] = {
+    "link": ("linked_cases",),
+    "detect": tuple(t for t in ALERT_TYPES if t != "linked_cases"),
+}
 
 _UPDATED_FIELDS = ("period", "detected_at", "severity", "score", "evidence", "route", "region",
                    "geo_level")
@@ -41,16 +48,19 @@ def episode_of(alert: dict[str, Any], *, opened: str,
 
 
 def upsert_alerts(session: Session, alerts: Iterable[dict[str, Any]], as_of: str,
-                  resolve_after_periods: int = 3) -> dict[str, int]:
+                  resolve_after_periods: int = 3, *, producer: str = "detect") -> dict[str, int]:
     """Store one run's alerts as of period `as_of` (`YYYY-MM`).
 
     A known fingerprint updates its row (period, detected_at, severity, score, evidence,
     periods_absent = 0) and its current episode, or re-opens it with a new episode if it was
     resolved (earlier episodes and their evidence are kept); a new one is created. Rows not seen
     in this run get `periods_absent` = periods since they were last detected, and are resolved
-    once that reaches `resolve_after_periods`. Returns counts `created`, `updated`, `reopened`,
+    once that reaches `resolve_after_periods`; only alerts of the types `producer` raises
+    (`PRODUCER_TYPES`) are counted absent. Returns counts `created`, `updated`, `reopened`,
     `resolved`.
     """
+    if producer not in PRODUCER_TYPES:
+        raise ValueError(f"`producer` must be one of {sorted(PRODUCER_TYPES)}, got {producer!r}")
     counts = {"created": 0, "updated": 0, "reopened": 0, "resolved": 0}
     seen: set[str] = set()
     incoming = {a["fingerprint"]: a for a in alerts}
@@ -88,7 +98,8 @@ def upsert_alerts(session: Session, alerts: Iterable[dict[str, Any]], as_of: str
             row.resolved_at = None
             counts["reopened"] += 1
         counts["updated"] += 1
-    stale = session.scalars(select(Alert).where(Alert.status != "resolved"))
+    stale = session.scalars(select(Alert).where(Alert.status != "resolved",
+                                                Alert.type.in_(PRODUCER_TYPES[producer])))
     for row in stale:
         if row.fingerprint in seen:
             continue
@@ -123,16 +134,18 @@ def list_alerts(
     """Alerts matching every given filter, most severe and most recent first, and their total.
 
     `geo` is read as subscriptions read it (a country name or ISO2 code means its ISO3; region
-    and subregion names in any case) and matches the alert's own place; `drug` matches in any
-    case, and a drug group also matches its substances' alerts (`cocaine` finds crack cocaine),
-    as subscriptions and silences do. `regions` keeps only alerts whose `region` is in the list
-    (the region scope of an API key); `severity` and `status` take one value or a list.
+    and subregion names in any case, ``COL:Antioquia`` a division) and matches the alert's own
+    place, a country also its divisions' alerts (``COL`` finds ``COL:ANTIOQUIA``); `drug`
+    matches in any case, and a drug group also matches its substances' alerts (`cocaine` finds
+    crack cocaine), as subscriptions and silences do. `regions` keeps only alerts whose `region`
+    is in the list (the region scope of an API key); `severity` and `status` take one value or a
+    list.
     """
     query = select(Alert)
     if type is not None:
         query = query.where(Alert.type == type)
     if geo is not None:
-        query = query.where(Alert.geo == _stored_geo(geo))
+        query = query.where(_geo_matches(_stored_geo(geo)))
     if drug is not None:
         names = {drug.strip().lower(), *_substances_of(drug)}
         query = query.where(func.lower(Alert.drug).in_(sorted(names)))
@@ -156,6 +169,13 @@ def _stored_geo(geo: str) -> str:
         return normalise_geo(geo)
     except NarcotrendError:
         return geo
+
+
+def _geo_matches(geo: str):  # noqa: ANN202 - a SQLAlchemy condition
+    """The alert's own place is `geo`; a country also matches its divisions' alerts (ISO3:...)."""
+    if len(geo) == 3 and geo.isalpha() and geo.isupper():
+        return or_(Alert.geo == geo, Alert.geo.startswith(geo + ":", autoescape=True))
+    return Alert.geo == geo
 
 
 def _substances_of(drug: str) -> set[str]:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from core.locking import writes_home
 from core.settings import Settings
 from serving.alerting.alerts_store import upsert_alerts
 from serving.alerting.notices_store import upsert_notices
@@ -39,6 +40,7 @@ def store_detection(settings: Settings, result: dict[str, Any]) -> dict[str, int
     return totals
 
 
+@writes_home("detect")
 def detect_and_store(settings: Settings, as_of: str | None = None, *, since: str | None = None,
                      progress: Callable[[str], None] | None = None,
                      log_mlflow: bool = True) -> dict[str, Any]:

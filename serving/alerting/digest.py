@@ -1,7 +1,8 @@
-"""The alert digest: grouping a recipient's alerts into entries, rendering, building the e-mail.
+"""The alert digest: a recipient's alerts as incidents, rendering, building the e-mail.
 
-One digest per recipient per cycle. A region- or subregion-level alert and the same alert (same
-type, drug, metric and period) in the countries it covers make ONE entry listing the countries.
+One digest per recipient per cycle. Its entries are incidents (serving/alerting/incidents.py,
+the grouping the API and dashboard use): a region-level alert and the same alert in the
+countries it covers make ONE entry listing them; the words come from serving/alerting/evidence.py.
 HTML comes from an autoescaped Jinja2 template (evidence text can never inject markup), with
 an inline PNG chart per top entry (multipart/related, Content-ID), plus a plain-text part.
 """
@@ -9,8 +10,7 @@ an inline PNG chart per top entry (multipart/related, Content-ID), plus a plain-
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -19,130 +19,59 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import pyarrow.parquet as pq
 from jinja2 import Environment, FileSystemLoader
 
-from core.geography import geo_covers, geo_name
-from core.taxonomy import substance_groups
+from core.home import FORECAST_COLUMNS
+from serving import charts
+from serving.alerting.evidence import describe, timing
+from serving.alerting.incidents import TYPE_LABELS, Incident, group_incidents
 from serving.alerting.subscriptions import severity_rank
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 MAX_CHARTS = 3
 MAX_ENTRIES = 50
-_LEVEL_ORDER = {"world": 0, "region": 1, "subregion": 2, "country": 3}
-TYPE_LABELS = {"emerging_trend": "Emerging trend", "surge": "Surge", "decline": "Decline",
-               "new_drug": "New drug", "route_shift": "Route shift",
-               "forecast_threshold": "Forecast above threshold"}
 
 
-@dataclass
-class DigestEntry:
-    """One line of a digest: the broadest alert and the alerts below it it stands for."""
-
-    lead: dict[str, Any]
-    members: list[dict[str, Any]] = field(default_factory=list)
-    chart_cid: str | None = None
-
-    @property
-    def alerts(self) -> list[dict[str, Any]]:
-        return [self.lead, *self.members]
-
-    @property
-    def severity(self) -> str:
-        return max((a["severity"] for a in self.alerts), key=severity_rank)
-
-    @property
-    def score(self) -> float:
-        return max(float(a.get("score") or 0.0) for a in self.alerts)
-
-    @property
-    def countries(self) -> list[str]:
-        """The places (and substances) listed under the lead alert, each with its severity:
-        "Spain (ESP, high)", "Eastern Asia (medium)", "Hong Kong (HKG, high): crack cocaine"."""
-        out = []
-        for alert in self.members:
-            name = geo_name(alert["geo"])
-            place = (f"{name} ({alert['severity']})" if name == alert["geo"]
-                     else f"{name} ({alert['geo']}, {alert['severity']})")
-            if alert["drug"] != self.lead["drug"]:
-                place += f": {alert['drug']}"
-            out.append(place)
-        return out
-
-    @property
-    def summary(self) -> str:
-        """The detector's one-line reading of the evidence, when it gives one."""
-        return str((self.lead.get("evidence") or {}).get("summary", ""))
-
-    @property
-    def evidence_rows(self) -> list[tuple[str, Any]]:
-        """The evidence numbers other than the summary, as (name, value) rows."""
-        evidence = self.lead.get("evidence") or {}
-        return [(str(k), v) for k, v in evidence.items() if k != "summary"]
-
-    @property
-    def chart_title(self) -> str:
-        lead = self.lead
-        return f"{geo_name(lead['geo'])}: {lead['drug']} ({lead.get('metric', '')})"
-
-    @property
-    def title(self) -> str:
-        lead = self.lead
-        label = TYPE_LABELS.get(lead["type"], lead["type"])
-        return f"{label}: {lead['drug']} ({lead.get('metric', '')}) in {geo_name(lead['geo'])}"
-
-    @property
-    def unique_id(self) -> str:
-        """The series the lead alert is about, `{geo}/{drug}/{metric}` (ARCHITECTURE.md)."""
-        return f"{self.lead['geo']}/{self.lead['drug']}/{self.lead.get('metric', '')}"
+# One grouping for the digest, the API, the CLI and the dashboard (serving/alerting/incidents.py).
+DigestEntry = Incident
+group_alerts = group_incidents
 
 
-def _group_key(alert: Mapping[str, Any], groups: Mapping[str, str]) -> tuple[Any, ...]:
-    """Alerts that may be one event: same type, metric, period and drug group."""
-    drug = str(alert["drug"])
-    family = groups.get(drug.lower(), drug) if alert.get("drug_level") == "substance" else drug
-    return (alert["type"], family.lower(), alert.get("metric"), alert["period"])
+def entry_words(entry: Incident) -> dict[str, Any]:
+    """The lead alert's sentence, figures and timing, as every surface shows them."""
+    return {**describe(entry.lead), "timing": timing(entry.lead)}
 
 
-def _breadth(alert: Mapping[str, Any]) -> tuple[int, int]:
-    """Broader first: by geographic level, then group before substance."""
-    return (_LEVEL_ORDER.get(alert.get("geo_level", ""), 9),
-            0 if alert.get("drug_level") == "group" else 1)
+def _read_rows(path: Path, unique_ids: list[str], columns: list[str]) -> pd.DataFrame | None:
+    if not unique_ids or not path.is_file():
+        return None
+    if not set(columns) <= set(pq.read_schema(path).names):
+        return None
+    return pd.read_parquet(path, columns=columns, filters=[("unique_id", "in", unique_ids)])
 
 
-def _covers(lead: Mapping[str, Any], alert: Mapping[str, Any]) -> bool:
-    """True when `lead` stands for `alert`: its place covers the alert's place (or is it) and
-    its drug is the alert's or the alert's group."""
-    same_drug = lead["drug"] == alert["drug"] or lead.get("drug_level") == "group"
-    return same_drug and (lead["geo"] == alert["geo"] or geo_covers(lead["geo"], alert))
+def load_chart_data(series_path: Path, forecasts_path: Path, unique_ids: Iterable[str]
+                    ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """History (`unique_id, ds, y`) and forecasts of the given series; None for a missing file."""
+    ids = sorted(set(unique_ids))
+    return (_read_rows(series_path, ids, ["unique_id", "ds", "y"]),
+            _read_rows(forecasts_path, ids, FORECAST_COLUMNS[:7]))
 
 
-def group_alerts(alerts: Sequence[Mapping[str, Any]]) -> list[DigestEntry]:
-    """Entries for a recipient's alerts, most severe first.
+def entry_chart_spec(entry: Incident, history: pd.DataFrame,
+                     forecast: pd.DataFrame | None) -> dict[str, Any]:
+    """The lead series' chart with the alert's period marked: the spec the dashboard draws."""
+    lead = entry.lead
+    return charts.series_spec(history, forecast, title=entry.chart_title,
+                              metric=lead.get("metric", ""), mark_period=lead["period"])
 
-    Broader alerts are placed first; a narrower alert of the same type, metric and period
-    joins the entry of a broader one that covers it: its place (a region covers its countries)
-    and its drug (a group covers its substances), so one event seen in HKG, Eastern Asia and
-    Asia, as cocaine and as cocaine hydrochloride, is one entry. Route shifts are never merged
-    (their routes differ).
-    """
-    groups = substance_groups()
-    ordered = sorted(alerts, key=lambda a: (*_breadth(a), a["geo"], a["fingerprint"]))
-    entries: list[DigestEntry] = []
-    by_key: dict[tuple[Any, ...], list[DigestEntry]] = {}
-    for alert in ordered:
-        key = _group_key(alert, groups)
-        candidates = [] if alert["type"] == "route_shift" else by_key.get(key, [])
-        parent = next((e for e in candidates
-                       if _breadth(e.lead) < _breadth(alert) and _covers(e.lead, alert)), None)
-        if parent is not None:
-            parent.members.append(dict(alert))
-            continue
-        entry = DigestEntry(lead=dict(alert))
-        entries.append(entry)
-        by_key.setdefault(key, []).append(entry)
-    entries.sort(key=lambda e: (-severity_rank(e.severity), -e.score,
-                                _LEVEL_ORDER.get(e.lead.get("geo_level", ""), 9), e.lead["geo"]))
-    return entries
+
+def render_chart_png(history: pd.DataFrame, forecast: pd.DataFrame | None = None, *,
+                     entry: Incident) -> bytes:
+    """The entry's chart as PNG for the e-mail (vl-convert, same spec as the dashboard)."""
+    return charts.to_png(entry_chart_spec(entry, history, forecast))
 
 
 def digest_subject(entries: Sequence[DigestEntry]) -> str:
@@ -174,6 +103,7 @@ def render_digest(entries: Sequence[DigestEntry], *, recipient: str, dashboard_u
         "generated_at": generated_at.strftime("%Y-%m-%d %H:%M UTC"),
         "subject": digest_subject(entries),
         "type_labels": TYPE_LABELS,
+        "words": entry_words,
     }
     html = html_env.get_template("digest.html.j2").render(context)
     text = text_env.get_template("digest.txt.j2").render(context)

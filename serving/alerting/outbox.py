@@ -5,14 +5,18 @@
 either both exist or neither, so an alert is never marked as told without a message that tells
 it. `deliver_pending` then sends due rows one by one:
 
-1. claim the row (status "sending", a lease until `now + CLAIM_SECONDS`), commit;
-2. send it through SMTP (or write it as `<outbox id>.eml` when no SMTP host is set);
+1. claim the row (status "sending", a lease of `outbox_lease_seconds` from the moment of the
+   claim, not from the start of the cycle), commit;
+2. send it through SMTP (or write it as `<outbox id>.eml` when no SMTP host is set), a thread
+   renewing the lease every third of its length while the send lasts, however slow the relay;
 3. mark it "sent", commit.
 
-A crash between 2 and 3 leaves the row "sending"; when its lease runs out the next cycle sends
-it again with the same Message-ID: at-least-once delivery, duplicates only in that window and
-recognisable by Message-ID. An SMTP outage defers rows (attempts, exponential backoff in
-`next_attempt_at`); nothing is dropped. A permanent refusal (5xx) marks the row "failed".
+So overlapping cycles (the scheduler's and a manual `alerts send`) never take a row another
+live sender holds. A crash between 2 and 3 leaves the row "sending"; once its lease runs out
+(no one renews it) the next cycle sends it again with the same Message-ID: at-least-once
+delivery, duplicates only in that window and recognisable by Message-ID. An SMTP outage defers
+rows (attempts, exponential backoff in `next_attempt_at`); nothing is dropped. A permanent
+refusal (5xx) marks the row "failed".
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ import base64
 import logging
 import os
 import smtplib
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -38,6 +44,8 @@ from serving.alerting.digest import (
     DigestEntry,
     build_message,
     group_alerts,
+    load_chart_data,
+    render_chart_png,
     render_digest,
     sender_domain,
 )
@@ -50,7 +58,7 @@ from serving.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
-CLAIM_SECONDS = 120
+CLAIM_SECONDS = 120  # the default of `outbox_lease_seconds`
 BACKOFF_BASE_SECONDS = 60
 BACKOFF_MAX_SECONDS = 3600
 # Test hook: exit the process right after a message left (SMTP accepted it or the .eml file
@@ -104,8 +112,6 @@ def select_recipient_alerts(subscriptions: Iterable[Any], alerts: Iterable[Mappi
 def _chart_images(entries: list[DigestEntry], settings: Settings, outbox_id: str,
                   cache: dict[tuple[str, str], str | None]) -> list[dict[str, str]]:
     """PNG charts for the top entries (drawn once per series and period per cycle)."""
-    from serving.alerting.digest_charts import load_chart_data, render_chart_png
-
     top = entries[:MAX_CHARTS]
     missing = [e.unique_id for e in top if (e.unique_id, e.lead["period"]) not in cache]
     if missing:
@@ -121,8 +127,7 @@ def _chart_images(entries: list[DigestEntry], settings: Settings, outbox_id: str
                 cache[key] = None
                 continue
             fc = None if forecasts is None else forecasts[forecasts["unique_id"] == entry.unique_id]
-            png = render_chart_png(rows, fc, title=entry.chart_title,
-                                   mark_period=entry.lead["period"])
+            png = render_chart_png(rows, fc, entry=entry)
             cache[key] = base64.b64encode(png).decode("ascii")
     images = []
     domain = sender_domain(settings.mail_from)
@@ -150,7 +155,8 @@ def enqueue_digests(session: Session, settings: Settings, now: datetime | None =
     """
     now = now or utcnow()
     forget_resolved(session)
-    subscriptions = list_subscriptions(session)
+    # a subscription with a scheduled report gets the report, not digests
+    subscriptions = [s for s in list_subscriptions(session) if not s.report]
     if not subscriptions:
         return 0
     alerts = [a.to_dict() for a in
@@ -197,14 +203,19 @@ def enqueue_digests(session: Session, settings: Settings, now: datetime | None =
 # --- delivery -----------------------------------------------------------------------------------
 
 def message_for(row: OutboxMessage, settings: Settings) -> EmailMessage:
-    """The MIME message of an outbox row; the same row always gives the same message."""
+    """The MIME message of an outbox row; the same row always gives the same message (with
+    its attachment, a report's PDF, when the row has one)."""
     payload = row.payload
-    return build_message(subject=row.subject, html=payload["html"], text=payload["text"],
+    message = build_message(subject=row.subject, html=payload["html"], text=payload["text"],
                          images=payload.get("images", []), mail_from=settings.mail_from,
                          recipient=row.recipient, message_id=row.message_id or f"<{row.id}@"
                          f"{sender_domain(settings.mail_from)}>",
                          date=datetime.fromisoformat(payload.get("date") or
                                                      row.created_at.isoformat()))
+    if row.attachment is not None:
+        message.add_attachment(row.attachment, maintype="application", subtype="pdf",
+                               filename=row.attachment_name or f"{row.id}.pdf")
+    return message
 
 
 def _due_clause(now: datetime, force: bool) -> Any:
@@ -217,17 +228,58 @@ def _due_clause(now: datetime, force: bool) -> Any:
     return or_(pending, stale)
 
 
-def _claim(url: str, outbox_id: str, now: datetime, force: bool) -> OutboxMessage | None:
-    """Take a row for sending (atomic conditional update, committed); None if another took it."""
+class _Clock:
+    """The cycle's clock: real time, shifted by the `now` a caller passed (tests, replays)."""
+
+    def __init__(self, now: datetime | None) -> None:
+        self.offset = (now - utcnow()) if now is not None else timedelta(0)
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.offset
+
+
+def _claim(url: str, outbox_id: str, clock: _Clock, lease: float,
+           force: bool) -> OutboxMessage | None:
+    """Take a row for sending (atomic conditional update, committed); None if another took it.
+    The lease runs from this moment; the row's `attempts` after the claim identifies it."""
+    now = clock()
     with session_scope(url) as session:
         result = session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == outbox_id, _due_clause(now, force))
             .values(status="sending", attempts=OutboxMessage.attempts + 1,
-                    next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS)))
+                    next_attempt_at=now + timedelta(seconds=lease)))
         if result.rowcount != 1:
             return None
         return session.get(OutboxMessage, outbox_id)
+
+
+@contextmanager
+def _lease_renewed(url: str, outbox_id: str, attempts: int, clock: _Clock,
+                   lease: float) -> Iterator[None]:
+    """Keep extending the claim of one row while the block runs (a send through a slow relay
+    may outlast any fixed lease); only the claim numbered `attempts` is extended."""
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(lease / 3):
+            try:
+                with session_scope(url) as session:
+                    session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id == outbox_id, OutboxMessage.status == "sending",
+                               OutboxMessage.attempts == attempts)
+                        .values(next_attempt_at=clock() + timedelta(seconds=lease)))
+            except Exception:  # noqa: BLE001 - a missed renewal is retried at the next tick
+                log.exception("renewing the lease of outbox %s failed", outbox_id)
+
+    renewer = threading.Thread(target=renew, name=f"lease-{outbox_id}", daemon=True)
+    renewer.start()
+    try:
+        yield
+    finally:
+        done.set()
+        renewer.join()
 
 
 def _finish(url: str, outbox_id: str, now: datetime, *, status: str,
@@ -285,47 +337,50 @@ def deliver_pending(settings: Settings, now: datetime | None = None, *,
     if settings.smtp_ssl and settings.smtp_starttls:
         raise NarcotrendError("NARCOTREND_SMTP_SSL and NARCOTREND_SMTP_STARTTLS are both set; "
                               "use SSL for implicit TLS (port 465) or STARTTLS (port 587)")
-    now = now or utcnow()
+    clock = _Clock(now)
+    lease = settings.outbox_lease_seconds
     url = settings.service_database_url
     counts = {"sent": 0, "deferred": 0, "failed": 0, "written": 0}
     with session_scope(url) as session:
-        due = list(session.scalars(select(OutboxMessage.id).where(_due_clause(now, force))
+        due = list(session.scalars(select(OutboxMessage.id).where(_due_clause(clock(), force))
                                    .order_by(OutboxMessage.created_at, OutboxMessage.id)))
     smtp: smtplib.SMTP | None = None
     envelope_from = parseaddr(settings.mail_from)[1] or settings.mail_from
     try:
         for position, outbox_id in enumerate(due):
-            row = _claim(url, outbox_id, now, force)
+            row = _claim(url, outbox_id, clock, lease, force)
             if row is None:
                 continue
             message = message_for(row, settings)
             if not settings.smtp_host:
                 write_eml(settings.outbox_dir, outbox_id, message)
                 _crash_hook()
-                _finish(url, outbox_id, now, status="sent")
+                _finish(url, outbox_id, clock(), status="sent")
                 counts["written"] += 1
                 continue
             if smtp is None:
                 try:
-                    smtp = connect_smtp(settings)
+                    with _lease_renewed(url, outbox_id, row.attempts, clock, lease):
+                        smtp = connect_smtp(settings)
                 except (smtplib.SMTPException, OSError) as err:
-                    counts["deferred"] += _defer_rest(settings, due[position:], now, err)
+                    counts["deferred"] += _defer_rest(settings, due[position:], clock(), err)
                     break
-            outcome, error = send_message(smtp, message, envelope_from, row.recipient)
+            with _lease_renewed(url, outbox_id, row.attempts, clock, lease):
+                outcome, error = send_message(smtp, message, envelope_from, row.recipient)
             if outcome == "sent":
                 _crash_hook()
-                _finish(url, outbox_id, now, status="sent")
+                _finish(url, outbox_id, clock(), status="sent")
                 counts["sent"] += 1
             elif outcome == "failed":
-                _finish(url, outbox_id, now, status="failed", error=error)
+                _finish(url, outbox_id, clock(), status="failed", error=error)
                 counts["failed"] += 1
                 log.error("outbox %s to %s refused: %s", outbox_id, row.recipient, error)
             elif outcome == "deferred":
-                _finish(url, outbox_id, now, status="pending", error=error)
+                _finish(url, outbox_id, clock(), status="pending", error=error)
                 counts["deferred"] += 1
             else:  # the connection is gone: this and the rest wait for the next cycle
                 smtp = None
-                counts["deferred"] += _defer_rest(settings, due[position:], now, error)
+                counts["deferred"] += _defer_rest(settings, due[position:], clock(), error)
                 break
     finally:
         if smtp is not None:

@@ -53,12 +53,29 @@ def check_severity(severity: str) -> str:
     return value
 
 
+REPORT_SCHEDULES = ("tactical-monthly", "strategic-quarterly")
+
+
+def check_report(report: str | None) -> str | None:
+    """A report schedule (`tactical-monthly`, `strategic-quarterly`) or None."""
+    if report is None or str(report).strip() == "":
+        return None
+    value = str(report).strip().lower()
+    if value not in REPORT_SCHEDULES:
+        raise NarcotrendError(f"report {report!r} is unknown; use one of "
+                              f"{', '.join(REPORT_SCHEDULES)}")
+    return value
+
+
 def add_subscription(session: Session, email: str, geos: Iterable[str] = (),
                      drugs: Iterable[str] = (), min_severity: str = "low",
                      owner_key_id: str | None = None,
-                     series_drugs: Iterable[str] = ()) -> Subscription:
+                     series_drugs: Iterable[str] = (), report: str | None = None
+                     ) -> Subscription:
     """Validate and store a subscription; an identical one already stored is returned instead.
-    Drugs are checked against the taxonomy and `series_drugs` (the built series' drugs)."""
+    Drugs are checked against the taxonomy and `series_drugs` (the built series' drugs).
+    With `report` the subscription asks for that scheduled report of its places instead of
+    alert digests (serving/reports/dissemination.py)."""
     address = normalise_email(email)
     geo_list: list[str] = []
     for geo in geos:
@@ -69,14 +86,16 @@ def add_subscription(session: Session, email: str, geos: Iterable[str] = (),
         geo_list = []
     drug_list = normalise_drugs(drugs, series_drugs)
     severity = check_severity(min_severity)
+    schedule = check_report(report)
     for existing in session.scalars(select(Subscription).where(Subscription.email == address)):
         if (sorted(existing.geos or []) == sorted(geo_list)
                 and sorted(d.lower() for d in existing.drugs or [])
                 == sorted(d.lower() for d in drug_list)
-                and existing.min_severity == severity and existing.owner_key_id == owner_key_id):
+                and existing.min_severity == severity and existing.owner_key_id == owner_key_id
+                and existing.report == schedule):
             return existing
     sub = Subscription(email=address, geos=geo_list, drugs=drug_list, min_severity=severity,
-                       owner_key_id=owner_key_id)
+                       owner_key_id=owner_key_id, report=schedule)
     session.add(sub)
     session.flush()
     return sub
@@ -104,7 +123,7 @@ def subscription_to_dict(sub: Subscription) -> dict[str, Any]:
     """A subscription as JSON for the CLI and the API."""
     return {"id": sub.id, "email": sub.email, "geos": list(sub.geos or []),
             "drugs": list(sub.drugs or []), "min_severity": sub.min_severity,
-            "owner_key_id": sub.owner_key_id,
+            "owner_key_id": sub.owner_key_id, "report": sub.report,
             "created_at": sub.created_at.isoformat() if sub.created_at else None}
 
 

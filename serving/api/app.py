@@ -15,6 +15,7 @@ from pathlib import Path
 
 import anyio
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -22,21 +23,27 @@ from fastapi.staticfiles import StaticFiles
 from core.settings import Settings, get_settings
 from serving.api.audit import AuditLog, AuditMiddleware
 from serving.api.auth import PrincipalCache
+from serving.api.hardening import HardeningMiddleware, docs_csp, validation_error_handler
 from serving.api.model_store import ModelStore
 from serving.api.query_cache import QueryCache
 from serving.api.routers import (
     alerts,
+    charts,
     forecasts,
     health,
+    incidents,
     jobs,
     keys,
+    links,
     models,
     notices,
+    reports,
     routes,
     series,
     subscriptions,
     trends,
 )
+from serving.api.schemas import describe_validation_errors
 from serving.db import get_engine
 
 log = logging.getLogger(__name__)
@@ -84,10 +91,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Settings travel on the app state, not through `dependency_overrides`: FastAPI rebuilds
     # every dependency graph per request while any override is set.
     app.state.settings = settings
+    # hardening inside the audit: the audit row and the access log see the redacted query
+    app.add_middleware(HardeningMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(AuditMiddleware)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
     for module in (health, series, forecasts, trends, routes, alerts, subscriptions, models,
-                   jobs, keys, notices):
+                   jobs, keys, links, reports, notices):
         app.include_router(module.router)
+    for module in (incidents, charts):  # one alert picture (issue 17)
+        app.include_router(module.router)
+
+    def openapi() -> dict:
+        """FastAPI's schema, its own validation-error schemas described too."""
+        if app.openapi_schema is None:
+            app.openapi_schema = describe_validation_errors(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi
     app.mount("/static", StaticFiles(directory=DASHBOARD_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -97,9 +117,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
         """Swagger UI from the vendored copy: the API's users may have no internet."""
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=app.openapi_url, title="Narcotrend API",
             swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
             swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css", swagger_favicon_url="data:,")
+        page.headers["content-security-policy"] = docs_csp(page.body.decode())
+        return page
 
     return app

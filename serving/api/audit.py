@@ -15,6 +15,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from serving.api.hardening import redact_query
 from serving.db import AuditEntry, session_scope, utcnow
 from serving.periodic import Periodic
 
@@ -97,8 +98,9 @@ class AuditMiddleware:
             return
         principal = scope.get("state", {}).get("principal")
         path = scope["path"]
-        if scope.get("query_string"):
-            path = f"{path}?{scope['query_string'].decode('latin-1')}"
+        query, _ = redact_query(scope.get("query_string", b""))  # no key in the table
+        if query:
+            path = f"{path}?{query.decode('latin-1')}"
         client = scope.get("client")
         audit.record(key_id=principal.key_id if principal else None,
                      role=principal.role if principal else None,

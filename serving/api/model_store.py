@@ -160,9 +160,8 @@ class ModelStore:
 
     @property
     def paths(self) -> dict[str, Path]:
-        return {"series": self.settings.series_dir / "series.parquet",
-                "routes": self.settings.series_dir / "routes.parquet",
-                "forecasts": self.settings.forecasts_dir / "forecasts.parquet"}
+        paths = self.settings.paths
+        return {"series": paths.series, "routes": paths.routes, "forecasts": paths.forecasts}
 
     def refresh(self) -> bool:
         """Reload what changed (files, champion alias); True when the state was swapped."""
@@ -222,7 +221,8 @@ class ModelStore:
             if table is not None:
                 return index_forecasts(table), f"model version {champion.version}"
         if file_exists:
-            return index_forecasts(pd.read_parquet(self.paths["forecasts"])), "forecasts.parquet"
+            return (index_forecasts(pd.read_parquet(self.paths["forecasts"])),
+                    self.paths["forecasts"].name)
         return None, None
 
     def start(self) -> None:

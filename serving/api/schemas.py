@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, computed_field
+
+from core.periods import period_label
 
 T = TypeVar("T")
+PERIOD_TEXT = ("The period in the one vocabulary: `YYYY-MM` months, `YYYY-Www` weeks, `YYYY-Qn` "
+               "quarters, `YYYY` years")
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -24,7 +28,7 @@ Severity = Literal["low", "medium", "high", "critical"]
 AlertStatus = Literal["open", "acknowledged", "resolved", "silenced"]
 RoleName = Literal["viewer", "analyst", "admin"]
 Region = Literal["Africa", "Americas", "Asia", "Europe", "Oceania"]
-GeoLevel = Literal["world", "region", "subregion", "country"]
+GeoLevel = Literal["world", "region", "subregion", "country", "admin1"]
 DrugLevel = Literal["group", "substance"]
 Metric = Literal["seizures", "kg"]
 
@@ -32,122 +36,220 @@ Metric = Literal["seizures", "kg"]
 class Page(BaseModel, Generic[T]):
     """One page of a list: `total` counts every match, `items` holds `limit` from `offset`."""
 
-    total: int = Field(ge=0, examples=[132])
-    limit: int = Field(ge=1, examples=[50])
-    offset: int = Field(ge=0, examples=[0])
-    items: list[T]
+    total: int = Field(ge=0, examples=[132], description="Every item matching the query")
+    limit: int = Field(ge=1, examples=[50], description="Items per page asked for")
+    offset: int = Field(ge=0, examples=[0], description="Items skipped before this page")
+    items: list[T] = Field(description="This page's items")
 
 
 class Health(BaseModel):
-    status: Literal["ok"] = "ok"
+    """The process answers."""
+
+    status: Literal["ok"] = Field(default="ok", description="Always `ok` when answering")
 
 
 class Ready(BaseModel):
-    status: Literal["ready", "not ready"]
-    database: bool
-    model_loaded: bool
-    model_version: str | None = Field(default=None, examples=["3"])
-    series_loaded: bool
-    forecasts_source: str | None = Field(default=None, examples=["model version 3"])
+    """Whether the service can answer data questions yet."""
+
+    status: Literal["ready", "not ready"] = Field(description="`ready` when all parts below are")
+    database: bool = Field(description="The service database answers")
+    model_loaded: bool = Field(description="A champion model (or its forecasts) is loaded")
+    model_version: str | None = Field(default=None, examples=["3"],
+                                      description="Registered version of the loaded champion")
+    series_loaded: bool = Field(description="Built series are loaded")
+    forecasts_source: str | None = Field(default=None, examples=["model version 3"],
+                                         description="Where the served forecasts come from")
 
 
 class SeriesInfo(BaseModel):
-    unique_id: str = Field(examples=["ESP/cocaine/kg"])
-    geo_level: str = Field(examples=["country"])
-    geo: str = Field(examples=["ESP"])
-    region: str = Field(examples=["Europe"])
-    drug_level: str = Field(examples=["group"])
-    drug: str = Field(examples=["cocaine"])
-    metric: str = Field(examples=["kg"])
-    first_ds: str = Field(examples=["2019-01-01"])
-    last_ds: str = Field(examples=["2024-06-01"])
+    """One series of the catalogue: a place, a drug and a measure."""
+
+    unique_id: str = Field(examples=["ESP/cocaine/kg"], description="`{geo}/{drug}/{metric}`")
+    geo_level: str = Field(examples=["country"],
+                           description="`world`, `region`, `subregion` or `country`")
+    geo: str = Field(examples=["ESP"], description="ISO3 for a country, else the UN name")
+    region: str = Field(examples=["Europe"], description="The UN region the place lies in")
+    drug_level: str = Field(examples=["group"], description="`group` or `substance`")
+    drug: str = Field(examples=["cocaine"], description="The drug group or substance")
+    metric: str = Field(examples=["kg"], description="`seizures` (count) or `kg` (quantity)")
+    first_ds: str = Field(examples=["2019-01-01"], description="Start of the first period")
+    last_ds: str = Field(examples=["2024-06-01"], description="Start of the last period")
     n_obs: int = Field(ge=0, description="Periods with a value (not-reporting gaps excluded)")
 
 
 class Point(BaseModel):
-    ds: str = Field(examples=["2024-05-01"])
+    """One period of a series' history."""
+
+    ds: str = Field(examples=["2024-05-01"], description="Start date of the period (ISO date)")
     y: float | None = Field(description="null when the geography reported nothing that period")
+
+    @computed_field(description=PERIOD_TEXT, examples=["2024-05"])  # type: ignore[prop-decorator]
+    @property
+    def period(self) -> str:
+        return period_label(self.ds)
 
 
 class SeriesHistory(BaseModel):
-    series: SeriesInfo
-    points: list[Point]
+    """A series and every period of its history."""
+
+    series: SeriesInfo = Field(description="The series")
+    points: list[Point] = Field(description="Its periods, oldest first")
 
 
 class ForecastPoint(BaseModel):
-    ds: str = Field(examples=["2024-07-01"])
-    forecast: float | None = Field(examples=[812.5])
-    lo_80: float | None = None
-    hi_80: float | None = None
-    lo_95: float | None = None
-    hi_95: float | None = None
+    """One forecast period with its 80% and 95% prediction intervals."""
+
+    ds: str = Field(examples=["2024-07-01"], description="Start date of the period (ISO date)")
+    forecast: float | None = Field(examples=[812.5], description="The point forecast")
+    lo_80: float | None = Field(default=None, examples=[640.0],
+                                description="Lower bound of the 80% prediction interval")
+    hi_80: float | None = Field(default=None, examples=[990.0],
+                                description="Upper bound of the 80% prediction interval")
+    lo_95: float | None = Field(default=None, examples=[550.0],
+                                description="Lower bound of the 95% prediction interval")
+    hi_95: float | None = Field(default=None, examples=[1090.0],
+                                description="Upper bound of the 95% prediction interval")
+
+    @computed_field(description=PERIOD_TEXT, examples=["2024-07"])  # type: ignore[prop-decorator]
+    @property
+    def period(self) -> str:
+        return period_label(self.ds)
 
 
 class Forecast(BaseModel):
-    unique_id: str = Field(examples=["ESP/cocaine/kg"])
+    """The champion's forecast of one series."""
+
+    unique_id: str = Field(examples=["ESP/cocaine/kg"], description="`{geo}/{drug}/{metric}`")
     model: str | None = Field(default=None, description="The model chosen for this series",
                               examples=["ets"])
     model_version: str | None = Field(
         default=None, description="Registered version of the champion that made it", examples=["3"])
-    source: str = Field(examples=["model version 3"])
-    points: list[ForecastPoint]
+    source: str = Field(examples=["model version 3"],
+                        description="Where these forecasts come from")
+    points: list[ForecastPoint] = Field(description="The forecast periods, oldest first")
+
+
+class Figure(BaseModel):
+    """One named figure of an alert's evidence, as people read it (serving/alerting/evidence.py)."""
+
+    name: str = Field(examples=["chance of a false alarm (q-value)"],
+                      description="What the figure is, in plain words (statistic named after)")
+    value: str = Field(examples=["below 0.1% (q = 2e-06)"],
+                       description="The figure as people read it, with its unit")
+    unit: str = Field(examples=[""], description="`seizures`, `kg`, `months`, `%`, `share`, "
+                      "`period`, or empty for a pure number")
+    raw: Any = Field(default=None, examples=[2e-06],
+                     description="The stored number behind it (null when unknown)")
+
+
+_ALERT_EXAMPLE = {
+    "id": "0c1f5e2b9d8a4c3e8f7a6b5c4d3e2f10", "type": "surge", "geo_level": "country",
+    "geo": "HKG", "region": "Asia", "drug_level": "group", "drug": "cocaine",
+    "metric": "seizures", "period": "2024-04", "detected_at": "2024-11", "severity": "critical",
+    "score": 3.889, "route": None,
+    "evidence": {"summary": "+176% over 8 months: 844 seizures against 306 expected",
+                 "observed": 844.0, "expected": 306.0, "months": 8,
+                 "per_period_before": 38.2, "per_period_after": 105.5, "change_at": "2024-04",
+                 "z": 7.94, "q_value": 0.0},
+    "summary": "Seizures of cocaine in Hong Kong rose +176% from 2024-04: 844 seizures in 8 "
+               "months against 306 seizures expected.",
+    "figures": [{"name": "observed", "value": "844 seizures", "unit": "seizures", "raw": 844.0},
+                {"name": "chance of a false alarm (q-value)",
+                 "value": "below 0.1% (q = 0)", "unit": "", "raw": 0.0}],
+    "status": "open", "fingerprint": "5b0e4d1c2a3f4e5d6c7b8a9f0e1d2c3b"}
 
 
 class Alert(BaseModel):
-    """An alert in the one JSON shape of DESIGN section 5."""
+    """An alert in the one JSON shape of DESIGN section 5; every field and every evidence
+    figure of every type is described in docs/alerts.md in the repository."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "id": "4f1c…", "type": "emerging_trend", "geo_level": "country", "geo": "ESP",
-        "region": "Europe", "drug_level": "group", "drug": "cocaine", "metric": "kg",
-        "period": "2024-05", "detected_at": "2024-06", "severity": "high", "score": 4.2,
-        "evidence": {"change": "+180% over 6 months"}, "status": "open",
-        "fingerprint": "9a0e…"}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [_ALERT_EXAMPLE]})
 
-    id: str
-    type: str
-    geo_level: str
-    geo: str
-    region: str
-    drug_level: str
-    drug: str
-    metric: str
-    period: str
-    detected_at: str
-    severity: str
-    score: float
-    route: dict[str, Any] | None = None
-    evidence: dict[str, Any] = Field(default_factory=dict)
-    status: str
-    fingerprint: str
-    first_detected_at: str | None = Field(default=None, examples=["2013-02"],
-                                          description="When the condition was first detected")
-    episodes: list[dict[str, Any]] = Field(default_factory=list, description=(
-        "Every episode, oldest first: opened, resolved (periods; null while open), period, "
-        "detected_at, severity, evidence, route"))
-
-
-class Notice(BaseModel):
-    """A data-quality notice (`reporting_change`): why a series was not alerted on."""
-
-    id: str
-    type: str = Field(examples=["reporting_change"])
-    geo: str = Field(examples=["RUS"])
-    region: str = Field(examples=["Europe"])
-    periods: list[dict[str, Any]] = Field(description="{period, completeness} of each period",
-                                          examples=[[{"period": "2016-01",
-                                                      "completeness": 0.04}]])
-    drugs: list[str] = Field(examples=[["cannabis", "opioids"]])
-    evidence: dict[str, Any] = Field(default_factory=dict)
-    detected_at: str
-    first_detected_at: str
-    status: str
-    fingerprint: str
+    id: str = Field(description="The alert's id (stable while its condition lasts)")
+    type: str = Field(examples=["surge"], description="`emerging_trend`, `surge`, `decline`, "
+                      "`new_drug`, `route_shift`, `forecast_threshold` (more to come: "
+                      "`linked_cases`, `modus_operandi_shift`)")
+    geo_level: str = Field(examples=["country"],
+                           description="`world`, `region`, `subregion` or `country`")
+    geo: str = Field(examples=["HKG"], description="ISO3 for a country, else the UN name")
+    region: str = Field(examples=["Asia"], description="UN region of `geo` (for route shifts "
+                        "the destination region); the key of region-scoped access")
+    drug_level: str = Field(examples=["group"], description="`group` or `substance`")
+    drug: str = Field(examples=["cocaine"], description="The drug group or substance")
+    metric: str = Field(examples=["seizures"], description="`seizures` (count) or `kg`")
+    period: str = Field(examples=["2024-04"], description="When the condition began. "
+                        + PERIOD_TEXT)
+    detected_at: str = Field(examples=["2024-11"],
+                             description="The last period of data the detection saw")
+    severity: str = Field(examples=["critical"], description="`low`, `medium`, `high`, "
+                          "`critical`, from the size of the change and the volume at stake")
+    score: float = Field(examples=[3.889], description="Rank inside a type: the severity's "
+                         "rank (0 low to 3 critical) plus s/(1+s) for the strength of evidence "
+                         "s, so it always follows severity; see docs/alerts.md")
+    route: dict[str, Any] | None = Field(
+        default=None, examples=[{"attribute": "departure_country", "gaining": ["ECU"],
+                                 "losing": ["BRA"], "destination": "Europe"}],
+        description="Route shifts only: the attribute, the destination, and the values "
+        "gaining and losing share")
+    evidence: dict[str, Any] = Field(default_factory=dict, description="The detector's numbers "
+                                     "as stored (per type, docs/alerts.md)")
+    summary: str = Field(default="", description="One sentence saying what happened")
+    figures: list[Figure] = Field(default_factory=list,
+                                  description="The evidence as named figures with units")
+    status: str = Field(examples=["open"], description="`open`, `acknowledged`, `silenced` or "
+                        "`resolved`; active means open or acknowledged")
+    fingerprint: str = Field(description="Hash of what names the condition (not when)")
+    first_detected_at: str | None = Field(default=None, examples=["2013-02"])
+    episodes: list[dict[str, Any]] = Field(default_factory=list, description="Every episode, "
+                                           "oldest first (docs: ARCHITECTURE.md Alerts)")
 
 
 class AckResult(BaseModel):
-    id: str
-    status: str = Field(examples=["acknowledged"])
-    acknowledged_by: str | None = None
+    """The result of acknowledging."""
+
+    id: str = Field(description="The alert or incident acknowledged")
+    status: str = Field(examples=["acknowledged"], description="Its status now")
+    acknowledged_by: str | None = Field(default=None, description="The key id that did it")
+
+
+class Incident(BaseModel):
+    """The alerts that are one event (same type, period and metric at geo and drug levels
+    that contain each other; linked cases by case group), under their broadest alert."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "9f3a1c0d2e4b5a6978f0e1d2", "type": "surge", "period": "2024-04",
+        "status": "open", "severity": "critical", "score": 3.889,
+        "headline": "Surge: cocaine (seizures) in Asia",
+        "summary": "Seizures of cocaine in Asia rose +150% from 2024-04: 900 seizures in 8 "
+                   "months against 360 seizures expected.",
+        "regions": ["Asia"], "members": ["0c1f…", "7d2e…"], "geos": ["Asia", "HKG"],
+        "drugs": ["cocaine"], "lead": _ALERT_EXAMPLE, "alerts": [_ALERT_EXAMPLE]}]})
+
+    id: str = Field(description="Stable while the event lasts (lead fingerprint and period)")
+    type: str = Field(examples=["surge"], description="The alerts' type")
+    period: str = Field(examples=["2024-04"], description="When the event began. " + PERIOD_TEXT)
+    status: str = Field(examples=["open"], description="Its most active member's status")
+    severity: str = Field(examples=["critical"], description="Its most severe member's")
+    score: float = Field(examples=[3.889], description="Its lead alert's score")
+    headline: str = Field(examples=["Surge: cocaine (seizures) in Asia"],
+                          description="Type, drug, measure and place of the lead alert")
+    summary: str = Field(description="The lead alert's one sentence")
+    regions: list[str] = Field(examples=[["Asia"]], description="UN regions of its members")
+    members: list[str] = Field(description="Ids of its member alerts, the lead first")
+    geos: list[str] = Field(examples=[["Asia", "HKG"]], description="Places of its members")
+    drugs: list[str] = Field(examples=[["cocaine"]], description="Drugs of its members")
+    lead: Alert = Field(description="The broadest member alert")
+    alerts: list[Alert] = Field(description="Every member alert, the lead first")
+
+
+class IncidentSilenceIn(BaseModel):
+    """Mute an incident (its lead's type, place and drug, which cover every member)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "expires_at": "2030-01-01T00:00:00Z", "comment": "known port operation"}]})
+
+    expires_at: datetime = Field(description="Until when (RFC 3339; UTC when no offset)")
+    comment: str = Field(default="", max_length=1000, description="Why, for the others")
 
 
 class SilenceIn(BaseModel):
@@ -157,128 +259,172 @@ class SilenceIn(BaseModel):
         "geo": "ESP", "drug": "cocaine", "type": "surge",
         "expires_at": "2030-01-01T00:00:00Z", "comment": "known port operation"}]})
 
-    geo: Name | None = None
-    drug: Name | None = None
-    type: AlertType | None = None
-    expires_at: datetime
-    comment: str = Field(default="", max_length=1000)
+    geo: Name | None = Field(default=None, examples=["ESP"], description="A place: ISO3, "
+                             "country name, or region/subregion (covers its countries)")
+    drug: Name | None = Field(default=None, examples=["cocaine"],
+                              description="A drug group (covers its substances) or substance")
+    type: AlertType | None = Field(default=None, description="An alert type")
+    expires_at: datetime = Field(description="Until when (RFC 3339; UTC when no offset)")
+    comment: str = Field(default="", max_length=1000, description="Why, for the others")
 
 
 class SilenceOut(BaseModel):
-    id: str
-    geo: str | None
-    drug: str | None
-    type: str | None
-    comment: str
-    created_by: str | None
-    created_at: UtcDateTime | None
-    expires_at: UtcDateTime
+    """A stored silence."""
+
+    id: str = Field(description="The silence's id")
+    geo: str | None = Field(description="Place matcher (null: any)")
+    drug: str | None = Field(description="Drug matcher (null: any)")
+    type: str | None = Field(description="Type matcher (null: any)")
+    comment: str = Field(description="Why, as given")
+    created_by: str | None = Field(description="Key id that set it (null: the CLI)")
+    created_at: UtcDateTime | None = Field(description="When it was set")
+    expires_at: UtcDateTime = Field(description="When it stops muting")
 
 
 class RouteShare(BaseModel):
-    ds: str = Field(examples=["2024-05-01"])
+    """One period's share of one route value."""
+
+    ds: str = Field(examples=["2024-05-01"], description="Start date of the period (ISO date)")
     key: str = Field(description="The value of the route attribute", examples=["ECU"])
-    value: float = Field(examples=[1250.0])
-    share: float = Field(ge=0, le=1, examples=[0.42])
+    value: float = Field(examples=[1250.0], description="Seizures or kg through it that period")
+    share: float = Field(ge=0, le=1, examples=[0.42], description="Its share of the period's "
+                         "total, 0 to 1")
+
+    @computed_field(description=PERIOD_TEXT, examples=["2024-05"])  # type: ignore[prop-decorator]
+    @property
+    def period(self) -> str:
+        return period_label(self.ds)
 
 
 class RouteFlows(BaseModel):
-    drug: str | None = Field(examples=["cocaine"])
-    destination: str | None = Field(examples=["Europe"])
-    attribute: str = Field(examples=["departure_country"])
-    metric: Metric
+    """Shares of a route attribute's values over time."""
+
+    drug: str | None = Field(examples=["cocaine"], description="Drug asked for (null: all)")
+    destination: str | None = Field(examples=["Europe"],
+                                    description="Destination asked for (null: all)")
+    attribute: str = Field(examples=["departure_country"], description="The route attribute")
+    metric: Metric = Field(description="`seizures` or `kg`")
     keys: list[str] = Field(description="Attribute values, largest total first")
-    shares: list[RouteShare]
+    shares: list[RouteShare] = Field(description="Every period and value")
 
 
 class SubscriptionIn(BaseModel):
+    """Who gets which alert e-mails."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "email": "planner@example.org", "geos": ["Europe"], "drugs": ["cocaine"],
         "min_severity": "high"}]})
 
-    email: EmailStr
-    geos: list[Name] = Field(default_factory=list, max_length=50)
-    drugs: list[Name] = Field(default_factory=list, max_length=50)
-    min_severity: Severity = "low"
+    email: EmailStr = Field(description="Where digests go")
+    geos: list[Name] = Field(default_factory=list, max_length=50, examples=[["Europe"]],
+                             description="Places (a region covers its countries); empty: all")
+    drugs: list[Name] = Field(default_factory=list, max_length=50, examples=[["cocaine"]],
+                              description="Drugs (a group covers its substances); empty: all")
+    min_severity: Severity = Field(default="low", description="The least severity e-mailed")
+    report: Literal["tactical-monthly", "strategic-quarterly"] | None = Field(
+        default=None, description="Get this scheduled report of the places (PDF by e-mail, "
+        "rendered with this key's regions) instead of alert digests")
 
 
 class SubscriptionOut(BaseModel):
-    id: str
-    email: str
-    geos: list[str]
-    drugs: list[str]
-    min_severity: str
-    owner_key_id: str | None
-    created_at: UtcDateTime | None
+    """A stored subscription."""
+
+    id: str = Field(description="The subscription's id")
+    email: str = Field(description="Where digests go")
+    geos: list[str] = Field(description="Places; empty: all")
+    drugs: list[str] = Field(description="Drugs; empty: all")
+    min_severity: str = Field(description="The least severity e-mailed")
+    owner_key_id: str | None = Field(description="Key that made it (its scope applies); null: "
+                                     "the CLI")
+    report: str | None = Field(default=None, description="The scheduled report this "
+                               "subscription asks for (tactical-monthly, strategic-quarterly); "
+                               "null: alert digests")
+    created_at: UtcDateTime | None = Field(description="When it was made")
 
 
 class ModelVersion(BaseModel):
-    version: str = Field(examples=["3"])
-    run_id: str | None
-    aliases: list[str] = Field(examples=[["champion"]])
-    tags: dict[str, str]
-    metrics: dict[str, float] = Field(examples=[{"mase": 0.81, "coverage_80": 0.79}])
-    created_at: UtcDateTime
-    is_champion: bool
+    """One registered version of the forecaster."""
+
+    version: str = Field(examples=["3"], description="Registered version number")
+    run_id: str | None = Field(description="MLflow run that trained it")
+    aliases: list[str] = Field(examples=[["champion"]], description="Registry aliases on it")
+    tags: dict[str, str] = Field(description="Registry tags")
+    metrics: dict[str, float] = Field(examples=[{"mase": 0.81, "coverage_80": 0.79}],
+                                      description="Backtest metrics of the version")
+    created_at: UtcDateTime = Field(description="When it was registered")
+    is_champion: bool = Field(description="True for the version the champion alias names")
     serving: bool = Field(description="True for the version this process serves now")
 
 
 class Models(BaseModel):
-    name: str = Field(examples=["narcotrend-forecaster"])
-    champion: str | None = Field(examples=["3"])
-    serving: str | None = Field(examples=["3"])
-    versions: list[ModelVersion]
+    """The registered model and its versions."""
+
+    name: str = Field(examples=["narcotrend-forecaster"], description="Registered model name")
+    champion: str | None = Field(examples=["3"], description="Version the alias names")
+    serving: str | None = Field(examples=["3"], description="Version served now")
+    versions: list[ModelVersion] = Field(description="Every version, newest first")
 
 
 class Job(BaseModel):
-    id: str
-    kind: str = Field(examples=["retrain"])
-    status: Literal["queued", "running", "succeeded", "failed"]
-    requested_by: str | None
-    result: dict[str, Any] | None = None
-    error: str | None = None
-    created_at: UtcDateTime
-    started_at: UtcDateTime | None = None
-    finished_at: UtcDateTime | None = None
+    """A background job (retraining)."""
+
+    id: str = Field(description="The job's id")
+    kind: str = Field(examples=["retrain"], description="What it does")
+    status: Literal["queued", "running", "succeeded", "failed"] = Field(
+        description="Where it stands")
+    requested_by: str | None = Field(description="Key id that asked for it")
+    result: dict[str, Any] | None = Field(default=None, description="Its result when done")
+    error: str | None = Field(default=None, description="Why it failed")
+    created_at: UtcDateTime = Field(description="When it was asked for")
+    started_at: UtcDateTime | None = Field(default=None, description="When it started")
+    finished_at: UtcDateTime | None = Field(default=None, description="When it ended")
 
 
 class KeyIn(BaseModel):
+    """A new API key."""
+
     model_config = ConfigDict(json_schema_extra={"examples": [{
         "role": "viewer", "regions": ["Europe"], "name": "Lisbon desk"}]})
 
-    role: RoleName
-    regions: list[Region] | None = None
-    name: str = Field(default="", max_length=128)
+    role: RoleName = Field(description="`viewer`, `analyst` or `admin`")
+    regions: list[Region] | None = Field(default=None, description="UN regions it may see; "
+                                         "null: all")
+    name: str = Field(default="", max_length=128, description="Who holds it")
 
 
 class Me(BaseModel):
     """The calling key, as the dashboard shows it."""
 
-    id: str
-    prefix: str = Field(examples=["nt_x3Hk9aQ2"])
-    role: RoleName
-    regions: list[str] | None = Field(examples=[["Europe"]])
-    name: str
+    id: str = Field(description="The key's id")
+    prefix: str = Field(examples=["nt_x3Hk9aQ2"], description="Its first characters")
+    role: RoleName = Field(description="Its role")
+    regions: list[str] | None = Field(examples=[["Europe"]], description="Its regions; null: "
+                                      "all")
+    name: str = Field(description="Who holds it")
 
 
 class KeyInfo(BaseModel):
-    id: str
-    prefix: str
-    role: str
-    regions: list[str] | None
-    name: str
-    created_at: UtcDateTime
-    revoked_at: UtcDateTime | None
+    """A stored API key (never the key itself)."""
+
+    id: str = Field(description="The key's id")
+    prefix: str = Field(description="Its first characters")
+    role: str = Field(description="Its role")
+    regions: list[str] | None = Field(description="Its regions; null: all")
+    name: str = Field(description="Who holds it")
+    created_at: UtcDateTime = Field(description="When it was made")
+    revoked_at: UtcDateTime | None = Field(description="When it was revoked, if it was")
 
 
 class KeyCreated(KeyInfo):
+    """A key just made, with the key shown once."""
+
     key: str = Field(description="The key itself, shown this once only")
 
 
 class Error(BaseModel):
     """An error: `detail` is a stable sentence a client may match on."""
 
-    detail: str = Field(examples=["unknown series"])
+    detail: str = Field(examples=["unknown series"], description="What went wrong")
 
 
 _ERROR_DESCRIPTIONS = {
@@ -289,6 +435,27 @@ _ERROR_DESCRIPTIONS = {
     409: "Conflicts with the current state",
     503: "The data or model this needs is not loaded yet",
 }
+
+
+_VALIDATION_TEXT = {
+    "HTTPValidationError.detail": "Every problem found in the request",
+    "ValidationError.loc": "Where the problem is: `query`, `path` or `body`, then the name",
+    "ValidationError.msg": "What is wrong, in a sentence",
+    "ValidationError.type": "The kind of problem (a stable word)",
+    "ValidationError.input": "The value given",
+    "ValidationError.ctx": "Details of the rule broken (e.g. the limit)",
+}
+
+
+def describe_validation_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI's own 422 schemas with their properties described (so every property is)."""
+    components = schema.get("components", {}).get("schemas", {})
+    for key, text in _VALIDATION_TEXT.items():
+        name, prop = key.split(".")
+        found = components.get(name, {}).get("properties", {}).get(prop)
+        if found is not None:
+            found.setdefault("description", text)
+    return schema
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from core.errors import NarcotrendError
-from serving.cli.app import alerts_app, app, console, print_json, print_table, settings
+from serving.cli.app import (
+    alerts_app,
+    app,
+    console,
+    print_json,
+    print_table,
+    progress_status,
+    settings,
+)
 
 if TYPE_CHECKING:
     pass
@@ -33,23 +41,19 @@ def detect_command(
     """Raise or update alerts as of a period (trends, surges, declines, new drugs, route shifts,
     forecast thresholds), at the frequency the series were built at."""
     from serving.alerting.detection import detect_and_store
+    from serving.alerting.picture import detect_summary_line
     from training.detect import skipped_summary
 
     cfg = settings()
     if as_json:
         print_json(detect_and_store(cfg, as_of, since=since))
         return
-    with console.status("detecting") as status:
-        summary = detect_and_store(cfg, as_of, since=since, progress=status.update)
-    kinds = ", ".join(f"{n} {t}" for t, n in sorted(summary["by_type"].items())) or "none"
+    with progress_status("detecting") as say:
+        summary = detect_and_store(cfg, as_of, since=since, progress=say)
     if summary["replayed"]:
         console.print(f"replayed {summary['replayed']} months of monthly detection",
                       highlight=False)
-    console.print(f"as of {summary['detected_at']}, detected on {summary['unit']}: "
-                  f"{summary['alerts']} alerts ({kinds}); "
-                  f"{summary['created']} new, {summary['updated']} updated, "
-                  f"{summary['reopened']} re-opened, {summary['resolved']} resolved "
-                  f"in {summary['seconds']:.1f}s", highlight=False, soft_wrap=True)
+    console.print(detect_summary_line(cfg, summary), highlight=False, soft_wrap=True)
     if summary["skipped"]:
         console.print(skipped_summary(summary["skipped"]), highlight=False, soft_wrap=True)
 
@@ -58,8 +62,8 @@ def detect_command(
 def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the alerts as JSON.")] = False,
     status: Annotated[list[str] | None, typer.Option(
-        "--status", help="open, acknowledged, resolved, silenced (repeatable; default: all but "
-        "resolved).")] = None,
+        "--status", help="open, acknowledged, resolved, silenced (repeatable; default: the "
+        "active ones, open and acknowledged).")] = None,
     type_: Annotated[str | None, typer.Option("--type", help="Alert type.")] = None,
     geo: Annotated[str | None, typer.Option(help="ISO3 or region/subregion name.")] = None,
     drug: Annotated[str | None, typer.Option(help="Drug group or substance.")] = None,
@@ -72,9 +76,11 @@ def list_command(
     """The alerts now, most severe first."""
     from models.alerts import ALERT_TYPES, SEVERITIES, STATUSES
     from serving.alerting.alerts_store import list_alerts
+    from serving.alerting.evidence import describe
+    from serving.alerting.incidents import ACTIVE_STATUSES
     from serving.db import session_scope
 
-    statuses = status or [s for s in STATUSES if s != "resolved"]
+    statuses = status or list(ACTIVE_STATUSES)
     _check_choices("--status", statuses, STATUSES)
     _check_choices("--severity", severity or [], SEVERITIES)
     _check_choices("--type", [type_] if type_ else [], ALERT_TYPES)
@@ -82,7 +88,7 @@ def list_command(
     with session_scope(cfg.service_database_url) as session:
         rows, total = list_alerts(session, type=type_, geo=geo, drug=drug, severity=severity,
                                   status=statuses, regions=region, limit=limit)
-        alerts = [row.to_dict() for row in rows]
+        alerts = [{**row.to_dict(), **describe(row.to_dict())} for row in rows]
         stored = total or list_alerts(session, status=list(STATUSES), limit=1)[1]
     if as_json:
         print_json(alerts)
@@ -94,7 +100,8 @@ def list_command(
         return
     if not alerts:
         console.print("no alert matches" + ("" if status else
-                      " (resolved alerts are hidden: `--status resolved` shows them)"))
+                      " (only active alerts are shown: `--status silenced` or `--status "
+                      "resolved` show the others)"))
         return
     _print_alerts(alerts, total)
 
@@ -147,8 +154,8 @@ def backtest_command(
     from training.alert_backtest import run_backtest
 
     cfg = settings()
-    with console.status("backtesting") as status:
-        result = run_backtest(cfg, start, end, events=events, progress=status.update,
+    with progress_status("backtesting") as say:
+        result = run_backtest(cfg, start, end, events=events, progress=say,
                               log_mlflow=not no_mlflow)
     json_file.parent.mkdir(parents=True, exist_ok=True)
     json_file.write_text(json.dumps(result, indent=1, default=str))
@@ -182,5 +189,5 @@ def _print_alerts(alerts: list[dict], total: int) -> None:
         table.add_column(col)
     for a in alerts:
         table.add_row(a["severity"], a["type"], a["geo"], a["drug"], a["metric"], a["period"],
-                      a["detected_at"], a["status"], str(a["evidence"].get("summary", "")))
+                      a["detected_at"], a["status"], a["summary"])
     print_table(table)

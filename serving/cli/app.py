@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from core.settings import Settings, get_settings
 
@@ -33,7 +36,9 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(subscriptions_app, name="subscriptions")
 
 # Messages and progress go to stderr so that `--json` output on stdout stays machine-readable.
-console = Console(stderr=True)
+# markup=False everywhere: text from data (a drug named `[/red]`, a header, an error naming a
+# file) is printed as it is, never parsed as rich markup; styles are given as `Text` styles.
+console = Console(stderr=True, markup=False)
 cli_state: dict[str, bool] = {"debug": False}
 
 
@@ -44,8 +49,21 @@ def settings() -> Settings:
 def print_table(table: Any) -> None:
     """A command's result table on stdout, so it can be piped or saved; 200 columns wide when
     stdout is not a terminal (rich would otherwise assume 80 and cut the evidence short)."""
-    out = Console(width=None if sys.stdout.isatty() else 200)
+    out = Console(width=None if sys.stdout.isatty() else 200, markup=False)
     out.print(table)
+
+
+def styled(label: str, style: str, message: Any) -> Text:
+    """`label` in `style`, then `message` as plain text (no markup parsed)."""
+    return Text.assemble((label, style), " ", str(message))
+
+
+@contextmanager
+def progress_status(initial: str) -> Iterator[Callable[[str], None]]:
+    """A spinner line showing each progress message as plain text (rich's spinner would
+    parse markup in a plain string); yields the function that updates it."""
+    with console.status(Text(initial)) as status:
+        yield lambda message: status.update(Text(str(message)))
 
 
 def print_json(obj: Any) -> None:

@@ -22,17 +22,19 @@ class DeliveryDeferred(NarcotrendError):
 def send(
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
 ) -> None:
-    """One e-mail delivery cycle: apply silences, queue digests, deliver (exit 3 if deferred)."""
-    from serving.alerting.outbox import run_delivery_cycle
+    """One e-mail delivery cycle: apply silences, queue due reports and digests, deliver
+    (exit 3 if deferred)."""
+    from serving.reports.dissemination import run_report_cycle
 
     cfg = settings()
-    counts = run_delivery_cycle(cfg, force=True)
+    counts = run_report_cycle(cfg, force=True)
     if as_json:
         print_json(counts)
     else:
         where = (f"SMTP {cfg.smtp_host}:{cfg.smtp_port}" if cfg.smtp_host
                  else f".eml files in {cfg.outbox_dir}")
-        console.print(f"queued {counts['enqueued']} digest(s); sent {counts['sent']}, written "
+        console.print(f"queued {counts['enqueued']} digest(s) and {counts['reports_enqueued']} "
+                      f"report(s); sent {counts['sent']}, written "
                       f"{counts['written']}, deferred {counts['deferred']}, failed "
                       f"{counts['failed']} via {where}", highlight=False, soft_wrap=True)
     if counts["deferred"]:
@@ -51,26 +53,31 @@ def add(
         "--drug", help="Drug group or substance (repeatable; none: all).")] = None,
     min_severity: Annotated[str, typer.Option(
         "--min-severity", help="low, medium, high or critical.")] = "low",
+    report: Annotated[str | None, typer.Option(
+        "--report", help="tactical-monthly or strategic-quarterly: get that report of the "
+                         "places (as PDF) instead of alert digests.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
 ) -> None:
-    """Subscribe an address to alert digests."""
+    """Subscribe an address to alert digests (or, with --report, to scheduled reports)."""
     import pandas as pd
 
     from serving.alerting.subscriptions import add_subscription, subscription_to_dict
     from serving.db import session_scope
 
     cfg = settings()
-    series_path = cfg.series_dir / "series.parquet"
+    series_path = cfg.paths.series
     series_drugs = (pd.read_parquet(series_path, columns=["drug"])["drug"].unique()
                     if drug and series_path.exists() else ())
     with session_scope(cfg.service_database_url) as session:
         out = subscription_to_dict(add_subscription(session, email, geo or [], drug or [],
-                                                    min_severity, series_drugs=series_drugs))
+                                                    min_severity, series_drugs=series_drugs,
+                                                    report=report))
     if as_json:
         print_json(out)
     else:
         console.print(f"subscription {out['id']}: {out['email']} gets "
-                      f"{_describe(out['geos'], out['drugs'], out['min_severity'])}",
+                      f"{_describe(out['geos'], out['drugs'], out['min_severity'])}"
+                      + (f"; report {out['report']}" if out["report"] else ""),
                       highlight=False, soft_wrap=True)
 
 

@@ -15,9 +15,10 @@ from typing import Annotated
 import typer
 
 from core.errors import NarcotrendError
-from serving.cli.app import app, cli_state, console, settings
+from serving.cli.app import app, cli_state, console, settings, styled
 
-COMMAND_MODULES = ("data", "build", "models", "alerts", "mail", "service")
+COMMAND_MODULES = ("data", "build", "models", "alerts", "incidents", "mail", "service", "link",
+                   "report")
 
 
 @app.callback()
@@ -88,7 +89,7 @@ def main() -> None:
     except NarcotrendError as err:
         if cli_state["debug"]:
             raise
-        console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
+        console.print(styled("error:", "red", err), highlight=False, soft_wrap=True)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
         console.print("interrupted")
@@ -107,8 +108,8 @@ def main() -> None:
             sys.exit(err.exit_code)
         if cli_state["debug"]:
             raise
-        console.print(f"[red]error:[/red] {type(err).__name__}: {err} (rerun with --debug for "
-                      "the traceback)", highlight=False, soft_wrap=True)
+        console.print(styled("error:", "red", f"{type(err).__name__}: {err} (rerun with --debug "
+                             "for the traceback)"), highlight=False, soft_wrap=True)
         sys.exit(1)
 
 

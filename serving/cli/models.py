@@ -10,7 +10,15 @@ from typing import Annotated, Any
 
 import typer
 
-from serving.cli.app import app, console, models_app, print_json, print_table, settings
+from serving.cli.app import (
+    app,
+    console,
+    models_app,
+    print_json,
+    print_table,
+    progress_status,
+    settings,
+)
 
 
 @app.command("train")
@@ -23,9 +31,9 @@ def train(
     from training.train import train as run_train
 
     cfg = settings()
-    with console.status("training") as status:
+    with progress_status("training") as update:
         def say(message: str) -> None:
-            status.update(message)
+            update(message)
             console.print(message, highlight=False)
 
         summary = run_train(cfg, horizon=horizon, progress=say)

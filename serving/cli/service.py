@@ -44,12 +44,14 @@ def serve_forever(settings: Settings, host: str, port: int, *, mail: bool = True
     stop_mail = None
     if mail:
         from serving.alerting.outbox import start_delivery_scheduler
+        from serving.reports.dissemination import run_report_cycle
 
-        stop_mail = start_delivery_scheduler(settings)
+        stop_mail = start_delivery_scheduler(settings, run=run_report_cycle)
     console.print(f"serving the API on http://{host}:{port}/v1 (docs at /docs) and the dashboard "
                   f"at http://{host}:{port}/")
     try:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info",
+                    server_header=False)  # no `server: uvicorn` telling what to attack
     finally:
         if stop_mail is not None:
             stop_mail()

@@ -1,8 +1,11 @@
 // The planners' dashboard: reads the JSON API with the key kept in sessionStorage (for this tab
-// only) and draws the charts with charts.js. Data goes into the page with textContent only.
+// only) and draws the charts the API specifies (Vega-Lite, vendored vega). Data goes into the
+// page with textContent only.
 "use strict";
 
 const KEY_STORAGE = "narcotrend.apiKey";
+const NO_KEY_HINT = "Enter an API key above to see alerts, series and routes " +
+  "(an admin makes one with `narcotrend keys create`; it is kept for this tab only).";
 const SEVERITIES = [["low", "#6f9bc9"], ["medium", "#d9a21b"], ["high", "#e0702b"], ["critical", "#c81d32"]];
 const $ = (id) => document.getElementById(id);
 
@@ -34,53 +37,72 @@ function cell(row, text, className) {
   return td;
 }
 
-// Evidence values as a planner reads them: 3 significant digits, small p/q values as 1.2e-5,
-// nested objects (route shares) as "key value" pairs.
-function readable(value) {
-  if (typeof value === "number") {
-    if (Number.isInteger(value)) return String(value);
-    return Math.abs(value) < 0.001 && value !== 0 ? value.toExponential(1) : String(Number(value.toPrecision(3)));
-  }
-  if (Array.isArray(value)) return value.map(readable).join(", ");
-  if (value && typeof value === "object") return Object.entries(value).map(([k, v]) => `${k} ${readable(v)}`).join(", ");
-  return String(value);
+// --- charts: Vega-Lite specs from the API (serving/charts.py, the same the e-mail renders) ---
+// drawn by the vendored vega-embed; `ast` + the interpreter: no eval, so a strict CSP holds.
+const EMBED_OPTIONS = { actions: false, renderer: "svg", ast: true,
+                        expr: window.vegaInterpreter && window.vegaInterpreter.expressionInterpreter };
+
+async function drawChart(container, name, path) {
+  container.dataset.chart = name;
+  const spec = await api(path);
+  await vegaEmbed(container, spec, EMBED_OPTIONS);
+  container.dataset.drawn = "true";
 }
 
-function evidenceText(evidence) {
-  return Object.entries(evidence || {}).map(([k, v]) => `${k}: ${readable(v)}`).join("; ");
+function emptyChart(container, name, text) {
+  container.dataset.chart = name;
+  container.replaceChildren();
+  const note = document.createElement("p");
+  note.className = "muted";
+  note.textContent = text;
+  container.appendChild(note);
 }
+
+const STATUS_VIEWS = { active: ["open", "acknowledged"], silenced: ["silenced"], resolved: ["resolved"] };
+const statusQuery = (view) => STATUS_VIEWS[view].map((s) => `status=${s}`).join("&");
 
 async function loadAlerts() {
-  const counts = await Promise.all(SEVERITIES.map(([severity]) => api(`/v1/alerts?${query({ status: "open", severity, limit: 1 })}`)));
-  Charts.bars($("alerts-chart"), "alerts-by-severity",
-              SEVERITIES.map(([label, color], i) => ({ label, color, value: counts[i].total })));
-  await loadAlertsTable();
+  await Promise.all([drawChart($("alerts-chart"), "alerts-by-severity", "/v1/charts/severity"),
+                     loadAlertsTable()]);
 }
 
+// The top rows are distinct incidents (one event at several levels is one row), most severe first.
 async function loadAlertsTable() {
-  const status = $("alerts-status").value;
-  const page = await api(`/v1/alerts?${query({ status, limit: 10 })}`);
-  $("alerts-caption").textContent = page.total ? `${page.items.length} most severe of ${page.total} ${status} alerts`
-    : `no ${status} alert in this key's regions`;
+  const view = $("alerts-status").value;
+  const geo = $("alerts-geo").value.trim(); // a country, region or division (ISO3:NAME)
+  const where = geo ? `${query({ geo })}&` : "";
+  const [page, alerts] = await Promise.all([
+    api(`/v1/incidents?${statusQuery(view)}&${where}limit=10`),
+    api(`/v1/alerts?${view === "active" ? "" : statusQuery(view) + "&"}${where}limit=1`)]);
+  const word = view === "active" ? "active" : view;
+  $("alerts-picture").textContent = `${alerts.total} ${word} alert${alerts.total === 1 ? "" : "s"} in ` +
+    `${page.total} incident${page.total === 1 ? "" : "s"}`;
+  $("alerts-picture").dataset.alerts = String(alerts.total);
+  $("alerts-picture").dataset.incidents = String(page.total);
+  $("alerts-caption").textContent = page.total ? `${page.items.length} most severe of ${page.total} ${word} incidents`
+    : `no ${word} incident in this key's regions`;
   const body = $("alerts-table").querySelector("tbody");
   body.replaceChildren();
-  for (const alert of page.items) {
+  for (const incident of page.items) {
     const row = document.createElement("tr");
+    row.dataset.incident = incident.id;
+    row.dataset.members = incident.members.join(" ");
     const sev = cell(row, "");
     const badge = document.createElement("span");
-    badge.className = `sev sev-${alert.severity}`;
-    badge.textContent = alert.severity;
+    badge.className = `sev sev-${incident.severity}`;
+    badge.textContent = incident.severity;
     sev.appendChild(badge);
-    const type = cell(row, "");
+    const title = cell(row, "");
     const link = document.createElement("a");
-    link.href = alertHref(alert.id);
-    link.textContent = alert.type.replace("_", " ");
-    link.addEventListener("click", (event) => { event.preventDefault(); openAlert(alert.id); });
-    type.appendChild(link);
-    cell(row, `${alert.geo} (${alert.region})`);
-    cell(row, alert.drug);
-    cell(row, alert.period);
-    cell(row, evidenceText(alert.evidence), "evidence");
+    link.href = alertHref(incident.lead.id);
+    link.textContent = incident.headline;
+    link.addEventListener("click", (event) => { event.preventDefault(); openAlert(incident.lead.id); });
+    title.appendChild(link);
+    const more = incident.members.length - 1;
+    cell(row, `${incident.lead.geo} (${incident.regions.join(", ")})` + (more ? ` + ${more} more` : ""));
+    cell(row, incident.period);
+    cell(row, incident.status);
+    cell(row, incident.summary, "evidence");
     body.appendChild(row);
   }
 }
@@ -107,11 +129,7 @@ async function loadNotices() {
 }
 
 async function loadTrends() {
-  const page = await api("/v1/trends?limit=10");
-  Charts.hbars($("trends-chart"), "top-trends", page.items.map((t) => ({
-    label: `${t.geo} · ${t.drug} (${t.metric})`, value: t.score, detail: evidenceText(t.evidence),
-    color: (SEVERITIES.find(([s]) => s === t.severity) || [null, "#1f6fb2"])[1],
-  })));
+  await drawChart($("trends-chart"), "top-trends", "/v1/charts/trends?limit=10");
 }
 
 async function loadSeriesList() {
@@ -125,32 +143,34 @@ async function loadSeriesList() {
     option.textContent = `${s.unique_id} (${s.region})`;
     select.appendChild(option);
   }
-  if (!preferred.length) Charts.empty($("series-chart"), "series-forecast", "no series visible with this key");
+  if (!preferred.length) emptyChart($("series-chart"), "series-forecast", "no series visible with this key");
   return preferred.length > 0;
 }
 
-async function loadSeries() {
+const seriesChartPath = (id, period) => `/v1/charts/series/${seriesPath(id)}` + (period ? `?${query({ mark_period: period })}` : "");
+
+async function loadSeries(markPeriod) {
   const id = $("series-select").value;
   if (!id) return;
-  const history = await api(`/v1/series/${seriesPath(id)}`);
-  let forecast = { points: [] };
   $("series-note").textContent = "";
   try {
-    forecast = await api(`/v1/forecasts/${seriesPath(id)}`);
+    const forecast = await api(`/v1/forecasts/${seriesPath(id)}`);
     $("series-note").textContent = `forecast by ${forecast.model || "the champion"}, from ` +
       (forecast.model_version ? `champion model version ${forecast.model_version}` : forecast.source);
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
     $("series-note").textContent = `no forecast: ${err.message}`;
   }
-  Charts.forecastBand($("series-chart"), "series-forecast", history.points, forecast.points);
+  await drawChart($("series-chart"), "series-forecast", seriesChartPath(id, markPeriod));
+}
+
+function routeParams() {
+  return { drug: $("routes-drug").value.trim(), destination: $("routes-destination").value.trim(),
+           attribute: $("routes-attribute").value, metric: $("routes-metric").value };
 }
 
 async function loadRoutes() {
-  const params = { drug: $("routes-drug").value.trim(), destination: $("routes-destination").value.trim(),
-                   attribute: $("routes-attribute").value, metric: $("routes-metric").value };
-  const flows = await api(`/v1/routes?${query(params)}`);
-  Charts.stackedShares($("routes-chart"), "route-shares", flows.keys, flows.shares);
+  await drawChart($("routes-chart"), "route-shares", `/v1/charts/routes?${query(routeParams())}`);
 }
 
 // --- one alert, opened from a digest e-mail's link (/?alert=<id>) or from the table -----------
@@ -166,7 +186,8 @@ function alertFields(alert) {
   const fields = [["Type", alert.type.replace("_", " ")], ["Severity", alert.severity],
     ["Status", alert.status], ["Where", `${alert.geo} (${alert.geo_level}, ${alert.region})`],
     ["Drug", `${alert.drug} (${alert.drug_level})`], ["Measure", alert.metric],
-    ["Period", alert.period], ["Detected on data up to", alert.detected_at], ["Score", String(alert.score)]];
+    ["When", `since ${alert.period}, seen in data through ${alert.detected_at}`],
+    ["Score", `${alert.score} (ranks alerts of a type: severity first, then strength of evidence)`]];
   if (alert.route) {
     fields.push(["Route", `${alert.route.attribute.replace("_", " ")} to ${alert.route.destination}`]);
     if ((alert.route.gaining || []).length) fields.push(["Gaining", alert.route.gaining.join(", ")]);
@@ -197,6 +218,7 @@ async function showAlert(id) {
   }
   say("");
   $("alert-title").textContent = `Alert: ${alert.type.replace("_", " ")} · ${alert.geo} · ${alert.drug}`;
+  $("alert-summary").textContent = alert.summary;
   const list = $("alert-fields");
   list.replaceChildren();
   for (const [term, text] of alertFields(alert)) {
@@ -206,29 +228,41 @@ async function showAlert(id) {
     dd.textContent = text;
     list.append(dt, dd);
   }
+  const figures = $("alert-figures").querySelector("tbody");
+  figures.replaceChildren();
+  for (const figure of alert.figures) {
+    const row = document.createElement("tr");
+    cell(row, figure.name);
+    cell(row, figure.value);
+    figures.appendChild(row);
+  }
   $("alert-panel").hidden = false;
-  $("alert-note").textContent = alert.route ? "The route shares below show this alert's flows."
-    : "The series chart below shows this alert's series.";
+  // The alert's chart sits next to it, its period marked.
   if (alert.route) {
+    $("alert-note").textContent = "The route shares beside show this alert's flows.";
     $("routes-drug").value = alert.drug;
     $("routes-destination").value = alert.route.destination;
     $("routes-attribute").value = alert.route.attribute;
     $("routes-metric").value = alert.metric;  // the measure the shift was found in
+    await guarded(() => drawChart($("alert-chart"), "alert-chart", `/v1/charts/routes?${query(routeParams())}`));
     await guarded(loadRoutes);
   } else {
-    selectSeries(`${alert.geo}/${alert.drug}/${alert.metric}`, alert.region);
-    await guarded(loadSeries);
+    $("alert-note").textContent = "The chart beside shows this alert's series, its period marked.";
+    const series = `${alert.geo}/${alert.drug}/${alert.metric}`;
+    selectSeries(series, alert.region);
+    await guarded(() => drawChart($("alert-chart"), "alert-chart", seriesChartPath(series, alert.period)));
+    await guarded(() => loadSeries(alert.period));
   }
   $("alert-panel").scrollIntoView();
 }
 
-// The first chart a planner sees is the series of the most severe open alert, not the first
-// series alphabetically.
+// The first chart a planner sees is the series of the most severe incident, its period marked,
+// not the first series alphabetically.
 async function showTopAlertSeries() {
-  const top = (await api("/v1/alerts?status=open&limit=5")).items.find((a) => !a.route);
+  const top = (await api("/v1/incidents?limit=5")).items.map((i) => i.lead).find((a) => !a.route);
   if (!top) return;
   selectSeries(`${top.geo}/${top.drug}/${top.metric}`, top.region);
-  await loadSeries();
+  await loadSeries(top.period);
 }
 
 function selectSeries(id, region) {
@@ -285,11 +319,13 @@ document.addEventListener("DOMContentLoaded", () => {
     $("api-key").value = "";
     loadAll();
   });
-  $("forget-key").addEventListener("click", () => { forgetKey(); say("Key forgotten."); });
+  $("forget-key").addEventListener("click", () => { forgetKey(); say(`Key forgotten. ${NO_KEY_HINT}`); });
   $("series-select").addEventListener("change", () => guarded(loadSeries));
   $("routes-form").addEventListener("submit", (event) => { event.preventDefault(); guarded(loadRoutes); });
   $("alerts-status").addEventListener("change", () => guarded(loadAlertsTable));
+  $("alerts-geo").addEventListener("change", () => guarded(loadAlertsTable));
   window.addEventListener("popstate", () => { if (sessionStorage.getItem(KEY_STORAGE)) loadAll(); });
   if (sessionStorage.getItem(KEY_STORAGE)) loadAll();
   else if (linkedAlertId()) say("Enter your API key to see the linked alert.");
+  else say(NO_KEY_HINT);
 });

@@ -99,3 +99,20 @@ def test_acknowledge_sets_status_and_who(db_url):
         # an acknowledged alert seen again stays acknowledged
         upsert_alerts(s, [alert(detected_at="2024-06")], "2024-06")
         assert get_alert(s, alert_id).status == "acknowledged"
+
+
+def test_a_run_resolves_only_the_alert_types_its_producer_raises(db_url):
+    with session_scope(db_url) as s:
+        upsert_alerts(s, [alert(type_="surge")], "2024-05")
+        upsert_alerts(s, [alert(type_="linked_cases")], "2024-05", producer="link")
+    with session_scope(db_url) as s:
+        # a detect run far later without the linked case leaves it open, and vice versa
+        assert upsert_alerts(s, [], "2024-12")["resolved"] == 1
+        by_type = {row.type: row.status for row in list_alerts(s)[0]}
+        assert by_type == {"surge": "resolved", "linked_cases": "open"}
+        assert upsert_alerts(s, [], "2024-12", producer="link")["resolved"] == 1
+
+
+def test_unknown_producer_is_refused(db_url):
+    with session_scope(db_url) as s, pytest.raises(ValueError, match="producer"):
+        upsert_alerts(s, [], "2024-05", producer="forecast")

@@ -223,3 +223,111 @@ def test_cbp_and_a_yearly_table_sharing_an_id_keep_the_monthly_series(home, tmp_
     series = pd.read_parquet(settings.series_dir / "series.parquet")
     assert uid not in set(series["unique_id"])
     assert any("two values for one period" in m for m in messages)
+
+
+def ingested_records(path: Path, text: str, fmt: str) -> pd.DataFrame:
+    """The stored records after ingesting `text` written to `path` in format `fmt`."""
+    ingest_files([write(path, text)], fmt, get_settings(), today=TODAY)
+    return read_records(get_settings())
+
+
+def test_unodc_ids_keeps_the_division_and_the_place(home):
+    rows = ("Americas;South America;Colombia;VALLE DEL CAUCA;Cali;2014-03-02;Coca paste;2.5;"
+            "Kilogram;;;;;;;\n"
+            "Americas;South America;Colombia;PANAMA;Cali;2014-03-03;Coca paste;1;Kilogram;;;;;;;\n"
+            "Europe;West & Central Europe;Spain;Andalucía;Algeciras;2013-07-07;Heroin;1;Kilogram;"
+            ";;;;;;\n")
+    records = ingested_records(home / "ids.csv", IDS_HEADER + rows, "unodc-ids").sort_values("date")
+    assert records["admin1"].tolist() == ["ANDALUCIA", "VALLE DEL CAUCA", None]
+    assert records["municipality"].tolist() == ["Algeciras", "Cali", "Cali"]
+
+
+PNC_HEADER = ("\ufeffCLASE_BIEN,DEPTO_HECHO,MUNICIPIO_HECHO,FECHA_HECHO,CLASE_SITIO,DIA_SEMANA,"
+              "ZONA,CODIGO_DANE,BIEN_UNIDAD_MEDIDA,Droga Incautada/ Cantidad\n")
+PNC_ROWS = (
+    'BASE DE COCA,AMAZONAS,LETICIA (CT),02/20/2019 12:00:00 AM,BODEGAS Y SIMILARES,Miércoles,'
+    'URBANA,"91,001,000",GRAMO,"16,780"\n'
+    'MARIHUANA,VALLE,CALI (CT),03/01/2019 12:00:00 AM,NO DEFINIDO,Viernes,URBANA,"76,001,000",'
+    'GRAMO,"1,250,500.5"\n'
+    # two identical lines: two seizures of one day and place, both kept
+    "COCAINA,BOLÍVAR,CARTAGENA (CT),04/30/2019 12:00:00 AM,PUERTO,Martes,URBANA,"
+    '"13,001,000",GRAMO,500\n'
+    "COCAINA,BOLÍVAR,CARTAGENA (CT),04/30/2019 12:00:00 AM,PUERTO,Martes,URBANA,"
+    '"13,001,000",GRAMO,500\n'
+    # a decimal comma is not a thousands separator: quarantined
+    'HEROINA,NARIÑO,PASTO (CT),01/15/2019 12:00:00 AM,AEROPUERTO,Martes,URBANA,"52,001,000",'
+    'GRAMO,"1,5"\n'
+    "HEROINA,NARIÑO,PASTO (CT),13/45/2019 12:00:00 AM,AEROPUERTO,Martes,URBANA,"
+    '"52,001,000",GRAMO,3\n'
+    'TOTAL,,,,,,,,,"1,268,284.5"\n'
+)
+
+
+def test_pnc_colombia_export_maps_to_records_and_reports_the_total_row(home):
+    path = write(home / "pnc.csv", PNC_HEADER + PNC_ROWS)
+    report = ingest_files([path], "pnc-colombia", get_settings(), today=TODAY)
+    assert (report.rows_read, report.accepted, report.duplicates) == (7, 4, 0)
+    assert report.quarantined == {"reported_total": 1, "unparseable_quantity": 1,
+                                  "unparseable_date": 1}
+    records = read_records(get_settings()).sort_values(["date", "kg"])
+    assert records["date"].dt.strftime("%Y-%m-%d").tolist() == [
+        "2019-02-20", "2019-03-01", "2019-04-30", "2019-04-30"]
+    assert records["kg"].tolist() == pytest.approx([16.78, 1250.5005, 0.5, 0.5])
+    assert records["admin1"].tolist() == ["AMAZONAS", "VALLE DEL CAUCA", "BOLIVAR", "BOLIVAR"]
+    assert records["municipality"].tolist()[0] == "LETICIA (CT)"
+    assert records["concealment"].tolist() == ["BODEGAS Y SIMILARES", None, "PUERTO", "PUERTO"]
+    assert records["substance"].tolist() == [
+        "coca paste", "cannabis herb", "cocaine hydrochloride", "cocaine hydrochloride"]
+    assert set(records["country"]) == {"COL"}
+    assert records["seizure_id"].nunique() == 4
+
+
+def test_pnc_colombia_quarantine_names_the_total_row(home):
+    path = write(home / "pnc.csv", PNC_HEADER + PNC_ROWS)
+    ingest_files([path], "pnc-colombia", get_settings(), today=TODAY)
+    quarantine = pd.read_parquet(get_settings().warehouse_dir / "quarantine.parquet")
+    total = quarantine[quarantine["reason"] == "reported_total"]
+    assert total["CLASE_BIEN"].tolist() == ["TOTAL"]
+    assert total["line"].tolist() == [8]
+
+
+def test_pnc_colombia_reingest_adds_nothing(home):
+    path = write(home / "pnc.csv", PNC_HEADER + PNC_ROWS)
+    ingest_files([path], "pnc-colombia", get_settings(), today=TODAY)
+    again = ingest_files([path], "pnc-colombia", get_settings(), today=TODAY)
+    assert (again.accepted, again.duplicates) == (0, 4)
+    assert len(read_records(get_settings())) == 4
+
+
+def test_pnc_colombia_without_a_quantity_column_is_refused(home):
+    path = write(home / "pnc.csv", "CLASE_BIEN,DEPTO_HECHO,FECHA_HECHO,BIEN_UNIDAD_MEDIDA\n"
+                                   "COCAINA,META,01/01/2019 12:00:00 AM,GRAMO\n")
+    with pytest.raises(NarcotrendError, match="quantity column"):
+        ingest_files([path], "pnc-colombia", get_settings(), today=TODAY)
+
+
+def test_records_stored_before_the_division_columns_gain_them_on_the_next_ingest(home):
+    path = write(home / "pnc.csv", PNC_HEADER + PNC_ROWS)
+    ingest_files([path], "pnc-colombia", get_settings(), today=TODAY)
+    store = get_settings().warehouse_dir / "records.parquet"
+    old = pd.read_parquet(store).drop(columns=["admin1", "municipality"])
+    old.to_parquet(store, index=False)
+    other = write(home / "c.csv", "date,country,drug,quantity,unit,admin1\n"
+                                  "2024-01-01,ESP,cocaine,1,kg,Madrid\n")
+    ingest_files([other], "canonical", get_settings(), today=TODAY)
+    records = read_records(get_settings())
+    assert len(records) == 5
+    assert records["admin1"].notna().sum() == 1
+
+
+def test_pnc_colombia_reads_the_department_from_the_dane_code_where_there_is_one(home):
+    # the 2019 export files Bogotá (DANE 11001000) under CUNDINAMARCA
+    rows = ('MARIHUANA,CUNDINAMARCA,BOGOTÁ D.C. (CT),01/02/2019 12:00:00 AM,VIAS PUBLICAS,'
+            'Miércoles,URBANA,"11,001,000",GRAMO,10\n'
+            "MARIHUANA,CUNDINAMARCA,SOACHA,01/02/2019 12:00:00 AM,VIAS PUBLICAS,Miércoles,"
+            'URBANA,"25,754,000",GRAMO,10\n'
+            "MARIHUANA,CUNDINAMARCA,SOACHA,01/03/2019 12:00:00 AM,VIAS PUBLICAS,Jueves,URBANA,"
+            ",GRAMO,10\n")
+    records = ingested_records(home / "pnc.csv", PNC_HEADER + rows, "pnc-colombia")
+    records = records.sort_values(["date", "municipality"])
+    assert records["admin1"].tolist() == ["BOGOTA D.C.", "CUNDINAMARCA", "CUNDINAMARCA"]

@@ -336,6 +336,51 @@ def test_a_substance_named_like_a_group_keeps_unique_ids_unique() -> None:
     assert "ESP/cocaine (substance)/kg" in set(series["unique_id"])
 
 
+# Colombia names a department on some records; Spain on none. February's Colombian record names
+# no department: the country has it, no division does.
+DIVISION_RECORDS = [
+    ("2024-01-02", "COL", "cocaine hydrochloride", 100.0, "ANTIOQUIA"),
+    ("2024-02-10", "COL", "cocaine hydrochloride", 30.0, None),
+    ("2024-03-05", "COL", "cannabis herb", 5.0, "CAUCA"),
+    ("2024-03-06", "COL", "cocaine hydrochloride", 20.0, "ANTIOQUIA"),
+    ("2024-01-05", "ESP", "cocaine hydrochloride", 10.0, None),
+]
+
+
+@pytest.fixture(scope="module")
+def division_series() -> pd.DataFrame:
+    records = make_records([row[:4] for row in DIVISION_RECORDS])
+    records["admin1"] = [row[4] for row in DIVISION_RECORDS]
+    return build_series(records)
+
+
+def test_admin1_series_exist_only_for_the_divisions_records_name(division_series) -> None:
+    divisions = division_series[division_series["geo_level"] == "admin1"]
+    assert set(divisions["geo"]) == {"COL:ANTIOQUIA", "COL:CAUCA"}
+    assert set(divisions["region"]) == {"Americas"}
+    assert "COL:ANTIOQUIA/cocaine/kg" in set(divisions["unique_id"])
+
+
+def test_the_country_stays_the_sum_of_all_its_records_with_or_without_a_division(
+        division_series) -> None:
+    assert values(division_series, "COL/cocaine/kg") == [100.0, 30.0, 20.0]
+    np.testing.assert_array_equal(values(division_series, "COL:ANTIOQUIA/cocaine/kg"),
+                                  [100.0, np.nan, 20.0])
+
+
+def test_a_division_without_seizures_when_its_country_reports_divisions_is_zero(
+        division_series) -> None:
+    # Cauca: nothing in January (Antioquia reported) -> 0; February no division reported -> NaN
+    np.testing.assert_array_equal(values(division_series, "COL:CAUCA/cannabis/kg"),
+                                  [0.0, np.nan, 5.0])
+    assert months(division_series, "COL:CAUCA/cannabis/kg") == ["2024-01", "2024-02", "2024-03"]
+
+
+def test_records_without_an_admin1_column_build_no_admin1_level() -> None:
+    series = build_series(make_records(RECORDS))
+    assert "admin1" not in set(series["geo_level"])
+
+
 @pytest.fixture(scope="module")
 def synthetic_build(tmp_path_factory) -> tuple[pd.DataFrame, dict]:
     """The default synthetic world at a quarter of its size, ingested and built in a fresh home."""

@@ -108,6 +108,20 @@ def test_subregion_subscription_covers_its_countries_by_un_subregion():
     assert not subscription_matches(west_africa, alert_dict(geo="KEN", region="Africa"))
 
 
+def test_country_and_division_subscriptions_cover_a_department_alert(db_url):
+    department = alert_dict(geo_level="admin1", geo="COL:ANTIOQUIA", region="Americas")
+    with session_scope(db_url) as session:
+        stored = add_subscription(session, "p@example.org", geos=["Colombia:Antioquia"])
+        assert stored.geos == ["COL:ANTIOQUIA"]
+        assert subscription_matches(stored, department)
+    assert subscription_matches(sub(geos=["COL"]), department)
+    assert subscription_matches(sub(geos=["South America"]), department)
+    assert not subscription_matches(sub(geos=["COL:CAUCA"]), department)
+    assert not subscription_matches(sub(geos=["Europe"]), department)
+    assert not subscription_matches(sub(geos=["COL:ANTIOQUIA"]),
+                                    alert_dict(geo="COL", region="Americas"))
+
+
 def test_country_subscription_gets_route_shifts_where_it_gains_share():
     route = {"attribute": "departure_country", "gaining": ["ECU"], "losing": ["BRA"],
              "destination": "Europe"}

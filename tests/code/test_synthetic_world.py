@@ -345,6 +345,27 @@ def test_write_world_gives_the_same_bytes_for_the_same_seed_and_others_for_anoth
     assert frame["quantity"].str.fullmatch(r"-?\d+(\.\d+)?").all()
 
 
+def test_a_few_countries_name_the_division_of_most_of_their_records(world, clean):
+    from core.divisions import normalise_division
+
+    named = clean[clean["admin1"].notna()]
+    assert set(named["iso3"]) == set(cat.DIVISIONS)
+    share = clean.groupby("iso3")["admin1"].apply(lambda s: s.notna().mean())
+    for iso3, expected in cat.DIVISION_SHARE.items():
+        assert share[iso3] == pytest.approx(expected, abs=.05)
+    colombian = named.loc[named["iso3"] == "COL", "admin1"].unique()
+    assert all(normalise_division("COL", name) for name in colombian)
+
+
+def test_the_division_draw_leaves_every_other_column_and_the_truth_as_they_were(monkeypatch):
+    frame, truth = generate_world(seed=5, scale=.3)
+    monkeypatch.setattr(cat, "DIVISIONS", {})
+    without, truth_without = generate_world(seed=5, scale=.3)
+    assert without["admin1"].isna().all() and frame["admin1"].notna().any()
+    pd.testing.assert_frame_equal(frame.drop(columns="admin1"), without.drop(columns="admin1"))
+    assert truth == truth_without
+
+
 def test_scale_three_widens_countries_and_substances():
     frame, truth = generate_world(seed=7, scale=3)
     small = generate_world(seed=7)[1]

@@ -14,6 +14,7 @@ import pytest
 from core.settings import Settings
 from features.importers.cbp import load_cbp_series
 from features.ingest import IngestReport, ingest_files, read_records
+from features.series import build_series
 
 pytestmark = pytest.mark.realdata
 
@@ -119,3 +120,20 @@ def test_unodc_annual_tables_give_yearly_colombian_cocaine(shared_data, tmp_path
     cocaine = series[series["unique_id"] == "COL/cocaine/kg"].set_index("ds")["y"]
     years = pd.date_range("2000-01-01", "2022-01-01", freq="YS")
     assert (cocaine.reindex(years) > 10_000).all()
+
+
+def test_ids_colombian_departments_are_normalised_onto_the_reviewed_table(ids_ingest):
+    _, records = ids_ingest
+    colombia = records.loc[records["country"] == "COL", "admin1"]
+    assert colombia.notna().mean() > 0.85  # the rest name none, or a foreign country or sea
+    assert colombia.nunique() == 33
+    assert {"VALLE DEL CAUCA", "BOGOTA D.C.", "SAN ANDRES"} <= set(colombia.dropna())
+
+
+def test_ids_built_series_hold_at_least_25_colombian_departments(ids_ingest):
+    _, records = ids_ingest
+    series = build_series(records[records["region"] == "Americas"])
+    divisions = series.loc[series["geo_level"] == "admin1"]
+    departments = {geo for geo in divisions["geo"] if geo.startswith("COL:")}
+    assert len(departments) >= 25
+    assert set(divisions.loc[divisions["geo"].isin(departments), "region"]) == {"Americas"}

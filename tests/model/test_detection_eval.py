@@ -51,6 +51,14 @@ def test_score_counts_substance_and_region_duplicates_as_matches():
     assert scores["median_delay"] == 1.5 and scores["distractor_alerts"] == 0
 
 
+def test_score_counts_an_alert_on_a_division_of_the_event_country_as_a_match():
+    alerts = [alert("surge", "ESP:ANDALUCIA", "cocaine", "2022-05", geo_level="admin1"),
+              alert("surge", "ESPX:ANDALUCIA", "cocaine", "2022-05", geo_level="admin1")]
+    scores = score_alerts(alerts, EVENTS[:1], [], GEO, GROUPS)
+    assert scores["recall"] == 1.0
+    assert scores["precision"] == 0.5  # a division of another place is no match
+
+
 def test_score_rejects_wrong_family_early_alert_and_wrong_route_side():
     alerts = [alert("decline", "ESP", "cocaine", "2022-05"),  # wrong family
               alert("surge", "ESP", "cocaine", "2022-01"),  # before onset

@@ -1,15 +1,19 @@
 """The dashboard end to end in headless Chromium (Debian's `chromium`, driven by Playwright): the
-real app under uvicorn on loopback, a key entered once, charts drawn from the JSON API, HTML in
-alert evidence shown as text, and a screenshot kept."""
+real app under uvicorn on loopback, a key entered once, charts drawn from the API's Vega-Lite
+specs under the page's strict content-security policy (no `unsafe-eval`: waits use Playwright's
+`expect`, never a string evaluated in the page), HTML in alert evidence shown as text, and a
+screenshot kept."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 from api_home import EVIL, Seeded, serve_in_thread
+from playwright.sync_api import expect
 
 from serving.api.app import create_app
 from serving.db import Alert, session_scope
@@ -49,49 +53,50 @@ def open_dashboard(browser, base: str, key: str, path: str = "/"):
     page.fill("#api-key", key)
     page.click("#key-form button[type=submit]")
     page.wait_for_selector("body[data-loaded=true]", timeout=30_000)
-    page.wait_for_selector("svg[data-chart=series-forecast] .mark", timeout=30_000)
+    page.wait_for_selector("[data-chart=series-forecast] g.history_marks path", timeout=30_000)
     return page, problems
 
 
-def marks(page, chart: str, extra: str = "") -> int:
-    return page.locator(f"svg[data-chart={chart}] .mark{extra}").count()
+def marks(page, chart: str, layer: str) -> int:
+    """Drawn items of a named layer of a Vega-Lite chart (Vega classes its group `<name>_marks`)."""
+    return page.locator(f"[data-chart={chart}] g.{layer}_marks > *").count()
 
 
 def test_dashboard_draws_every_chart_from_the_api(browser, seeded: Seeded, tmp_path):
     with serve_in_thread(create_app(seeded.settings)) as base:
         page, problems = open_dashboard(browser, base, seeded.keys["viewer"])
-        assert marks(page, "alerts-by-severity") == 4
-        assert page.text_content("#alerts-caption") == "10 most severe of 25 open alerts"
+        assert marks(page, "alerts-by-severity", "severity") == 4
+        incidents = page.request.get(f"{base}/v1/incidents?limit=1",
+                                     headers=seeded.auth("viewer")).json()["total"]
+        assert page.text_content("#alerts-caption") == (
+            f"10 most severe of {incidents} active incidents")
         page.select_option("#alerts-status", "resolved")  # the history: none in the seeded home
-        page.wait_for_function("document.getElementById('alerts-caption').textContent"
-                               ".startsWith('no resolved')")
+        expect(page.locator("#alerts-caption")).to_have_text(re.compile("^no resolved"))
         assert page.locator("#alerts-table tbody tr").count() == 0
-        page.select_option("#alerts-status", "open")
-        page.wait_for_function("document.querySelectorAll('#alerts-table tbody tr').length == 10")
-        assert page.locator("svg[data-chart=alerts-by-severity] text").all_text_contents()
-        assert marks(page, "top-trends") >= 3
-        assert marks(page, "series-forecast", ".history") >= 1
-        assert marks(page, "series-forecast", ".forecast") == 1
-        assert marks(page, "series-forecast", ".band95") == 1
-        assert marks(page, "series-forecast", ".band80") == 1
-        assert marks(page, "route-shares") >= 3
+        page.select_option("#alerts-status", "active")
+        expect(page.locator("#alerts-table tbody tr")).to_have_count(10)
+        assert page.locator("[data-chart=alerts-by-severity] svg text").all_text_contents()
+        assert marks(page, "top-trends", "trends") >= 3
+        assert marks(page, "series-forecast", "history") == 1
+        assert marks(page, "series-forecast", "forecast") == 1
+        assert marks(page, "series-forecast", "band95") == 1
+        assert marks(page, "series-forecast", "band80") == 1
+        assert marks(page, "series-forecast", "alert_period") == 1  # the top incident's period
+        assert marks(page, "route-shares", "shares") >= 3
         assert "champion model version 1" in page.text_content("#series-note")
-        top = next(a for a in page.request.get(
-            f"{base}/v1/alerts?status=open&limit=5", headers=seeded.auth("viewer")).json()["items"]
-            if not a.get("route"))
+        top = next(i["lead"] for i in page.request.get(
+            f"{base}/v1/incidents?limit=5", headers=seeded.auth("viewer")).json()["items"]
+            if not i["lead"].get("route"))
         assert page.input_value("#series-select") == f"{top['geo']}/{top['drug']}/{top['metric']}"
 
-        # Evidence holding HTML is shown as text, never parsed.
         assert page.locator("#alerts-table img").count() == 0
         assert page.title().startswith("Narcotrend")
-        evidence = " ".join(page.locator("#alerts-table td.evidence").all_text_contents())
-        assert EVIL in evidence  # the planted alert is critical, so among the ten shown
 
         # The key is kept for the tab: a reload draws again without asking.
         page.reload()
         page.wait_for_selector("body[data-loaded=true]", timeout=30_000)
         assert page.evaluate("sessionStorage.getItem('narcotrend.apiKey')") == seeded.keys["viewer"]
-        page.wait_for_selector("svg[data-chart=route-shares] .mark")
+        page.wait_for_selector("[data-chart=route-shares] g.shares_marks path")
 
         shot = tmp_path / "dashboard.png"
         page.screenshot(path=str(shot), full_page=True)
@@ -121,7 +126,7 @@ def test_dashboard_refuses_a_wrong_key_and_says_so(browser, seeded: Seeded):
         page.goto(f"{base}/")
         page.fill("#api-key", "nt_wrong")
         page.click("#key-form button[type=submit]")
-        page.wait_for_function("document.getElementById('message').textContent.length > 0")
+        expect(page.locator("#message")).to_have_text(re.compile("refused"))
         assert "refused" in page.text_content("#message")
         assert page.evaluate("sessionStorage.getItem('narcotrend.apiKey')") is None
         page.close()
@@ -160,10 +165,18 @@ def test_a_digest_link_opens_its_alert_with_its_series(browser, seeded: Seeded):
         alert = page.request.get(f"{base}/v1/alerts/{target}", headers=seeded.auth("viewer")).json()
         fields = page.text_content("#alert-fields")
         assert alert["period"] in fields and alert["severity"] in fields
-        assert EVIL in fields and page.locator("#alert-panel img").count() == 0
+        # Evidence holding HTML is shown as text, never parsed.
+        assert EVIL in page.text_content("#alert-figures")
+        assert page.locator("#alert-panel img").count() == 0
         series_id = f"{alert['geo']}/{alert['drug']}/{alert['metric']}"
-        page.wait_for_function(f"document.getElementById('series-select').value === {series_id!r}")
-        assert marks(page, "series-forecast", ".history") >= 1
+        expect(page.locator("#series-select")).to_have_value(series_id)
+        assert marks(page, "series-forecast", "history") == 1
+        # the alert's own chart sits beside it, its period marked
+        page.wait_for_selector("[data-chart=alert-chart] g.alert_period_marks > *",
+                               state="attached")
+        chart, panel = page.locator("#alert-chart").bounding_box(), page.locator(
+            "#alert-fields").bounding_box()
+        assert chart["y"] < panel["y"] + panel["height"] and chart["x"] > panel["x"]
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "dashboard-alert.png"), full_page=True)
         assert problems == []
@@ -180,7 +193,7 @@ def test_a_route_shift_link_shows_the_route_shares_it_is_about(browser, seeded: 
         assert page.input_value("#routes-attribute") == "departure_country"
         assert page.input_value("#routes-destination") == "Europe"
         assert page.input_value("#routes-metric") == "seizures"  # the measure of the alert
-        assert marks(page, "route-shares") >= 3
+        assert marks(page, "route-shares", "shares") >= 3
         assert problems == []
         page.close()
 
@@ -200,4 +213,13 @@ def test_alert_links_respect_the_keys_regions_and_the_table_opens_alerts(browser
         assert "?alert=" in page.url
         assert ", Europe)" in page.text_content("#alert-fields")
         assert page.text_content("#message") == ""
+        page.close()
+
+
+def test_dashboard_without_a_key_says_how_to_get_one(browser, seeded: Seeded):
+    with serve_in_thread(create_app(seeded.settings)) as base:
+        page = browser.new_page()
+        page.goto(f"{base}/")
+        expect(page.locator("#message")).to_contain_text("narcotrend keys create")
+        assert not page.is_visible("#panels")
         page.close()

@@ -10,13 +10,15 @@ import math
 from collections.abc import Callable, Hashable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Path, Query, Response, status
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from core.errors import NarcotrendError
 from core.geography import normalise_geo
 from serving.alerting import alerts_store, silences
+from serving.alerting.evidence import describe
+from serving.alerting.incidents import ACTIVE_STATUSES
 from serving.api.auth import Principal
 from serving.api.deps import (
     AlertsCacheDep,
@@ -45,6 +47,11 @@ from serving.db import Alert as AlertRow
 router = APIRouter(prefix="/v1", tags=["alerts"], responses=error_responses(401, 403))
 
 UNKNOWN_ALERT = "unknown alert"
+GEO_TEXT = ("A place: ISO3 or country name, or a region or subregion name; matches the alert's "
+            "own place")
+DRUG_TEXT = "A drug group (also finds its substances' alerts) or a substance, any case"
+REGION_TEXT = "Only this UN region (within the key's regions)"
+AlertId = Annotated[str, Path(description="The alert's id")]
 GEO_OUT_OF_SCOPE = "geo is not a geography this key may see"
 
 
@@ -59,9 +66,11 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def alert_out(row: AlertRow) -> Alert:
-    data = json_safe(row.to_dict())
+def alert_out(row: AlertRow | dict[str, Any]) -> Alert:
+    """The API shape of a stored alert, with its sentence and figures (evidence.py)."""
+    data = json_safe(row if isinstance(row, dict) else row.to_dict())
     data["score"] = data["score"] if data["score"] is not None else 0.0
+    data.update(json_safe(describe(data)))
     return Alert.model_validate(data)
 
 
@@ -77,7 +86,7 @@ def cached_json(session: Session, cache: QueryCache, key: Hashable,
 
 
 def alert_page(session: Session, cache: QueryCache, page: PageParams, *,
-               regions: list[str] | None, **filters: str | None) -> Response:
+               regions: list[str] | None, **filters: str | list[str] | None) -> Response:
     """One page of alerts from the store (cached per query and data version); an empty scope
     returns nothing without a query."""
     if regions == []:
@@ -90,7 +99,8 @@ def alert_page(session: Session, cache: QueryCache, page: PageParams, *,
         return Page[Alert](total=total, limit=page.limit, offset=page.offset,
                            items=[alert_out(row) for row in rows])
 
-    key = ("alerts", tuple(sorted(filters.items())), tuple(regions) if regions else None,
+    hashable = {k: tuple(v) if isinstance(v, list) else v for k, v in filters.items()}
+    key = ("alerts", tuple(sorted(hashable.items())), tuple(regions) if regions else None,
            page.limit, page.offset)
     return cached_json(session, cache, key, build)
 
@@ -105,27 +115,34 @@ def visible_alert(session: Session, principal: Principal, alert_id: str) -> Aler
 @router.get("/alerts", response_model=Page[Alert], summary="Alerts, filtered and paginated")
 def list_alerts(
     session: SessionDep, principal: PrincipalDep, page: PageDep, cache: AlertsCacheDep,
-    type: AlertType | None = None,
-    geo: Annotated[str | None, Query(max_length=64, examples=["ESP"])] = None,
-    drug: Annotated[str | None, Query(max_length=64, examples=["cocaine"])] = None,
-    severity: Severity | None = None,
-    status_: Annotated[AlertStatus | None, Query(alias="status")] = None,
-    region: Annotated[str | None, Query(max_length=32, examples=["Europe"])] = None,
+    type: Annotated[AlertType | None, Query(description="Only this alert type")] = None,
+    geo: Annotated[str | None, Query(max_length=64, examples=["ESP"], description=GEO_TEXT)]
+        = None,
+    drug: Annotated[str | None, Query(max_length=64, examples=["cocaine"], description=DRUG_TEXT)]
+        = None,
+    severity: Annotated[Severity | None, Query(description="Only this severity")] = None,
+    status_: Annotated[AlertStatus | None, Query(
+        alias="status", description="Only this status; default: the active alerts (open and "
+        "acknowledged)")] = None,
+    region: Annotated[str | None, Query(max_length=32, examples=["Europe"],
+                                        description=REGION_TEXT)] = None,
 ) -> Response:
-    """Alerts in the key's regions matching every filter given."""
+    """Alerts in the key's regions matching every filter given; by default the active ones
+    (open and acknowledged), as the CLI and the dashboard show them."""
     return alert_page(session, cache, page, type=type, geo=geo, drug=drug, severity=severity,
-                      status=status_, regions=scope_regions(principal, region))
+                      status=status_ or list(ACTIVE_STATUSES),
+                      regions=scope_regions(principal, region))
 
 
 @router.get("/alerts/{alert_id}", response_model=Alert, responses=error_responses(404),
             summary="One alert")
-def get_alert(alert_id: str, session: SessionDep, principal: PrincipalDep) -> Alert:
+def get_alert(alert_id: AlertId, session: SessionDep, principal: PrincipalDep) -> Alert:
     return alert_out(visible_alert(session, principal, alert_id))
 
 
 @router.post("/alerts/{alert_id}/ack", response_model=Alert, responses=error_responses(404),
              summary="Acknowledge an alert (analyst)")
-def acknowledge(alert_id: str, session: SessionDep, principal: AnalystDep) -> Alert:
+def acknowledge(alert_id: AlertId, session: SessionDep, principal: AnalystDep) -> Alert:
     """Mark the alert acknowledged by this key; it stays listed but is no longer e-mailed."""
     visible_alert(session, principal, alert_id)
     row = alerts_store.acknowledge_alert(session, alert_id, by=principal.key_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 
 from serving.api.deps import PrincipalDep, StateDep
-from serving.api.routers.series import UNKNOWN_SERIES, visible_series
+from serving.api.routers.series import UNKNOWN_SERIES, SeriesId, visible_series
 from serving.api.schemas import Forecast, error_responses
 
 router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"],
@@ -15,7 +15,7 @@ NO_FORECASTS = "no forecasts loaded; run `narcotrend train`"
 
 
 @router.get("/{unique_id:path}", response_model=Forecast, summary="Forecast of one series")
-def get_forecast(unique_id: str, state: StateDep, principal: PrincipalDep) -> Forecast:
+def get_forecast(unique_id: SeriesId, state: StateDep, principal: PrincipalDep) -> Forecast:
     """The champion's forecast for the series, the model chosen for it and the version."""
     if state.forecasts is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=NO_FORECASTS)

@@ -9,7 +9,6 @@ When the run promotes a new champion, the model store's poller serves it within 
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import logging
 import multiprocessing
@@ -18,7 +17,7 @@ import sys
 import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Path, status
 from sqlalchemy import select
 
 from core.settings import Settings
@@ -26,6 +25,7 @@ from serving.api.deps import GlobalAnalystDep, SessionDep, SettingsDep
 from serving.api.schemas import Job, error_responses
 from serving.db import Job as JobRow
 from serving.db import session_scope, utcnow
+from training.cleanup import end_processes, end_worker_processes
 
 log = logging.getLogger(__name__)
 
@@ -77,29 +77,8 @@ def run_job_in_child(settings: Settings, job_id: str, target: str) -> None:
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
         logging.shutdown()
-        _end_worker_processes()
+        end_worker_processes()
         os._exit(code)
-
-
-def _end_worker_processes(timeout: float = 5.0) -> None:
-    """End the processes this one started (joblib's reusable workers idle for minutes, holding
-    hundreds of MB each, and do not always notice their parent leaving)."""
-    import psutil
-
-    _end_processes(psutil.Process().children(recursive=True), timeout)
-
-
-def _end_processes(processes: list[Any], timeout: float) -> None:
-    """Terminate psutil processes, kill those still alive after `timeout`; gone ones are fine."""
-    import psutil
-
-    for member in processes:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            member.terminate()
-    _, alive = psutil.wait_procs(processes, timeout=timeout)
-    for member in alive:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            member.kill()
 
 
 # job id -> (its training process, the service database URL), for the shutdown
@@ -119,7 +98,7 @@ def stop_running_jobs(timeout: float = 10.0) -> int:
                 error="interrupted: the service stopped while the job ran")
         try:
             tree = psutil.Process(process.pid)
-            _end_processes([*tree.children(recursive=True), tree], timeout)
+            end_processes([*tree.children(recursive=True), tree], timeout)
         except psutil.NoSuchProcess:
             continue
     for _, process, _ in running:
@@ -202,7 +181,8 @@ def retrain(settings: SettingsDep, principal: GlobalAnalystDep,
 
 @router.get("/jobs/{job_id}", response_model=Job, responses=error_responses(404),
             summary="A background job (unscoped analyst)")
-def get_job(job_id: str, session: SessionDep, principal: GlobalAnalystDep) -> Job:
+def get_job(job_id: Annotated[str, Path(description="The job's id")], session: SessionDep,
+            principal: GlobalAnalystDep) -> Job:
     job = session.get(JobRow, job_id)
     if job is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=UNKNOWN_JOB)

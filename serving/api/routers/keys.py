@@ -3,7 +3,9 @@ itself an unscoped key): list, create (shown once), revoke."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, status
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Request, status
 
 from core.errors import NarcotrendError
 from serving.api import auth
@@ -29,8 +31,8 @@ def create_key(body: KeyIn, session: SessionDep, principal: GlobalAdminDep) -> K
 
 @router.delete("/keys/{key_id}", response_model=KeyInfo, responses=error_responses(404),
                summary="Revoke a key (unscoped admin)")
-def revoke_key(key_id: str, session: SessionDep, principal: GlobalAdminDep,
-               request: Request) -> KeyInfo:
+def revoke_key(key_id: Annotated[str, Path(description="The key's id")], session: SessionDep,
+               principal: GlobalAdminDep, request: Request) -> KeyInfo:
     """Revoke a key; this process refuses it from the next request on."""
     try:
         row = auth.revoke_key(session, key_id)

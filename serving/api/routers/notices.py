@@ -3,14 +3,34 @@ alerted on. Region-scoped keys see only notices whose `region` is in their scope
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
 
 from serving.alerting.notices_store import list_notices
 from serving.api.deps import PageDep, PrincipalDep, SessionDep, scope_regions
 from serving.api.routers.alerts import json_safe
-from serving.api.schemas import Notice, Page, error_responses
+from serving.api.schemas import Page, error_responses
+
+
+class Notice(BaseModel):
+    """A data-quality notice (`reporting_change`): why a series was not alerted on."""
+
+    id: str
+    type: str = Field(examples=["reporting_change"])
+    geo: str = Field(examples=["RUS"])
+    region: str = Field(examples=["Europe"])
+    periods: list[dict[str, Any]] = Field(description="{period, completeness} of each period",
+                                          examples=[[{"period": "2016-01",
+                                                      "completeness": 0.04}]])
+    drugs: list[str] = Field(examples=[["cannabis", "opioids"]])
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    detected_at: str
+    first_detected_at: str
+    status: str
+    fingerprint: str
+
 
 router = APIRouter(prefix="/v1", tags=["notices"], responses=error_responses(401, 403))
 

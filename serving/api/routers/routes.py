@@ -78,11 +78,13 @@ def route_shares(flows: pd.DataFrame, attribute: str, metric: str,
 @router.get("", response_model=RouteFlows, summary="Route shares over time")
 def get_routes(
     state: StateDep, principal: PrincipalDep,
-    drug: Annotated[str | None, Query(max_length=64, examples=["cocaine"])] = None,
+    drug: Annotated[str | None, Query(max_length=64, examples=["cocaine"],
+                                      description="A drug group or substance")] = None,
     destination: Annotated[str | None, Query(
         max_length=64, description="UN region or ISO3 country", examples=["Europe"])] = None,
-    attribute: RouteAttribute = "departure_country",
-    metric: Metric = "kg",
+    attribute: Annotated[RouteAttribute, Query(
+        description="The route attribute whose values share the flows")] = "departure_country",
+    metric: Annotated[Metric, Query(description="`seizures` or `kg`")] = "kg",
     top: Annotated[int, Query(ge=1, le=50, description="Values shown before 'other'")] = 8,
 ) -> RouteFlows:
     """Shares of departure (or origin, transit, mode...) for a drug and destination, by period."""
@@ -99,10 +101,12 @@ def get_routes(
 @router.get("/shifts", response_model=Page[Alert], summary="Route-shift alerts")
 def list_route_shifts(
     session: SessionDep, principal: PrincipalDep, page: PageDep, cache: AlertsCacheDep,
-    drug: Annotated[str | None, Query(max_length=64)] = None,
+    drug: Annotated[str | None, Query(max_length=64, description="A drug group or substance")]
+        = None,
     destination: Annotated[str | None, Query(max_length=32, description="UN region",
                                              examples=["Europe"])] = None,
-    status_: Annotated[AlertStatus | None, Query(alias="status")] = None,
+    status_: Annotated[AlertStatus | None, Query(
+        alias="status", description="Only this status (default: every status)")] = None,
 ) -> Response:
     """Route-shift alerts (what gained and lost share), most severe first, in the key's
     regions."""

@@ -6,7 +6,7 @@ import math
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from serving.api.auth import Principal
 from serving.api.deps import PageDep, PrincipalDep, StateDep
@@ -27,6 +27,7 @@ router = APIRouter(prefix="/v1/series", tags=["series"],
 
 NO_SERIES = "series not built yet; run `narcotrend build`"
 UNKNOWN_SERIES = "unknown series"
+SeriesId = Annotated[str, Path(description="`{geo}/{drug}/{metric}`", examples=["ESP/cocaine/kg"])]
 
 
 def loaded_series(state: ServingState) -> SeriesData:
@@ -59,12 +60,15 @@ def filter_catalogue(catalogue: pd.DataFrame, regions: frozenset[str] | None,
 @router.get("", response_model=Page[SeriesInfo], summary="Series catalogue")
 def list_series(
     state: StateDep, principal: PrincipalDep, page: PageDep,
-    geo: Annotated[str | None, Query(max_length=64, examples=["ESP"])] = None,
-    drug: Annotated[str | None, Query(max_length=64, examples=["cocaine"])] = None,
-    metric: Metric | None = None,
-    geo_level: GeoLevel | None = None,
-    drug_level: DrugLevel | None = None,
-    region: Annotated[str | None, Query(max_length=32, examples=["Europe"])] = None,
+    geo: Annotated[str | None, Query(max_length=64, examples=["ESP"],
+                                     description="Exactly this place (ISO3 or UN name)")] = None,
+    drug: Annotated[str | None, Query(max_length=64, examples=["cocaine"],
+                                      description="Exactly this drug group or substance")] = None,
+    metric: Annotated[Metric | None, Query(description="`seizures` or `kg`")] = None,
+    geo_level: Annotated[GeoLevel | None, Query(description="Only this geographic level")] = None,
+    drug_level: Annotated[DrugLevel | None, Query(description="`group` or `substance`")] = None,
+    region: Annotated[str | None, Query(max_length=32, examples=["Europe"],
+                                        description="Only this UN region")] = None,
 ) -> Page[SeriesInfo]:
     """Series the key may see, filtered by geography, drug, metric, level and region."""
     rows = filter_catalogue(loaded_series(state).catalogue, principal.regions, {
@@ -77,7 +81,7 @@ def list_series(
 
 @router.get("/{unique_id:path}", response_model=SeriesHistory,
             responses=error_responses(404), summary="History of one series")
-def get_series(unique_id: str, state: StateDep, principal: PrincipalDep) -> SeriesHistory:
+def get_series(unique_id: SeriesId, state: StateDep, principal: PrincipalDep) -> SeriesHistory:
     """Every period of the series; `y` is null where the geography reported nothing."""
     info = visible_series(state, principal, unique_id)
     ds, y = state.series.history[unique_id]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Response, status
 
 from core.errors import NarcotrendError
 from serving.alerting import subscriptions
@@ -49,7 +51,7 @@ def add_subscription(body: SubscriptionIn, session: SessionDep, principal: Princ
         series_drugs = state.series.catalogue["drug"].unique() if state.series else ()
         row = subscriptions.add_subscription(session, str(body.email), geos, body.drugs,
                                              body.min_severity, owner_key_id=principal.key_id,
-                                             series_drugs=series_drugs)
+                                             series_drugs=series_drugs, report=body.report)
     except NarcotrendError as err:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(err)) from err
     return _out(row)
@@ -57,8 +59,9 @@ def add_subscription(body: SubscriptionIn, session: SessionDep, principal: Princ
 
 @router.delete("/{subscription_id}", status_code=status.HTTP_204_NO_CONTENT,
                responses=error_responses(404), summary="Remove a subscription")
-def remove_subscription(subscription_id: str, session: SessionDep,
-                        principal: PrincipalDep) -> Response:
+def remove_subscription(
+        subscription_id: Annotated[str, Path(description="The subscription's id")],
+        session: SessionDep, principal: PrincipalDep) -> Response:
     """Remove one of this key's subscriptions (any, for an admin without region scope)."""
     owner = _owner_filter(principal)
     owned = {row.id for row in subscriptions.list_subscriptions(session, owner_key_id=owner)}

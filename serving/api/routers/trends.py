@@ -19,9 +19,12 @@ MAX_TRENDS = 10_000
 @router.get("", response_model=Page[Alert], summary="Emerging trends, strongest first")
 def list_trends(
     session: SessionDep, principal: PrincipalDep, page: PageDep, cache: AlertsCacheDep,
-    region: Annotated[str | None, Query(max_length=32, examples=["Europe"])] = None,
-    drug: Annotated[str | None, Query(max_length=64, examples=["cocaine"])] = None,
-    status_: Annotated[AlertStatus | None, Query(alias="status")] = "open",
+    region: Annotated[str | None, Query(max_length=32, examples=["Europe"],
+                                        description="Only this UN region")] = None,
+    drug: Annotated[str | None, Query(max_length=64, examples=["cocaine"],
+                                      description="A drug group or substance")] = None,
+    status_: Annotated[AlertStatus | None, Query(
+        alias="status", description="Only this status (default: open)")] = "open",
 ) -> Response:
     """Emerging-trend alerts by region and drug, ranked by score (highest first)."""
     regions = scope_regions(principal, region)

@@ -1,8 +1,8 @@
 """Alert episodes (`alerts.episodes`, each existing alert given its one known episode) and the
 `notices` table (data-quality notices such as `reporting_change`).
 
-Revision ID: 0003_alert_episodes_notices
-Revises: 0002_audit_log_key_index
+Revision ID: 0005_alert_episodes_notices
+Revises: 0004_reports
 Create Date: 2026-12-01
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_alert_episodes_notices"
-down_revision: str | Sequence[str] | None = "0002_audit_log_key_index"
+revision: str = "0005_alert_episodes_notices"
+down_revision: str | Sequence[str] | None = "0004_reports"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

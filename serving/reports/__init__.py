@@ -1,0 +1,2 @@
+"""Strategic and tactical reports (DESIGN section 5b): sections, judgements, rendering and
+dissemination."""
