@@ -102,6 +102,11 @@ class HomePaths:
     def build_manifest(self) -> Path:
         return self.series_dir / "build.json"
 
+    @property
+    def completeness(self) -> Path:
+        """Reporting completeness per reporting country and period (`features/completeness.py`)."""
+        return self.series_dir / "completeness.parquet"
+
     # --- forecasts (`train`, `models promote`) ---------------------------------------------
     @property
     def forecasts(self) -> Path:

@@ -20,6 +20,7 @@ from core.errors import NarcotrendError
 from core.home import HomePaths
 from core.locking import home_lock
 from core.publish import parquet_writer, publish_files
+from features.completeness import reporting_completeness
 from features.routes import ROUTE_RECORD_COLUMNS, build_route_flows
 from features.schema import RECORD_SCHEMA
 from features.series import (
@@ -97,6 +98,7 @@ def _build(settings: BuildSettings, say: Progress, freq: str) -> dict[str, Any]:
     # every file of the build, published as one unit under build.json (core.publish): a file
     # another part of the build adds joins it as one more entry here
     outputs = {paths.series: parquet_writer(series), paths.routes: parquet_writer(routes)}
+    outputs[paths.completeness] = parquet_writer(reporting_completeness(records, freq))
     summary = {
         "series": int(series["unique_id"].nunique()),
         "rows": len(series),

@@ -652,6 +652,13 @@ GAP_COUNTRIES: tuple[str, ...] = ("PAK", "KEN", "PER", "UKR", "EGY", "IDN", "VNM
                                   "GHA")
 GAP_RANGE = ("2022-04", "2024-02")  # first month of a gap
 GAP_MONTHS = (3, 4)
+# A partial reporter: a country that sends only a fraction of its usual reports for some months
+# (all drugs alike), then recovers: not a decline, and its recovery not a surge.
+PARTIAL_COUNTRIES: tuple[str, ...] = ("TUR", "ZAF", "BEL", "RUS", "CAN", "POL", "MYS", "IND",
+                                      "EGY")  # reporters large enough for a spell to matter
+PARTIAL_RANGE = ("2022-04", "2023-10")  # first month of the partial spell
+PARTIAL_MONTHS = (6, 8)
+PARTIAL_SHARE = (0.1, 0.25)
 # geo, substance, reported name, nominal kg (raised to 5x the series' biggest month), mode, origin
 OUTLIER_CANDIDATES: tuple[tuple[str, str, str, float, str, str], ...] = (
     ("ITA", "cocaine hydrochloride", "Cocaine HCL", 5300.0, "sea", "COL"),

@@ -30,6 +30,8 @@ class Plan:
     events: tuple[dict[str, Any], ...]
     gaps: tuple[tuple[str, str, str], ...]
     outliers: tuple[tuple[str, str, str, str, int, float, str, str], ...]
+    # partial reporters: geo, first month, last month, share of the usual reports sent
+    partial: tuple[tuple[str, str, str, float], ...] = ()
 
 
 def _month(label: str) -> int:
@@ -162,7 +164,24 @@ def draw_plan(seed: int, names: dict[str, str] | None = None) -> Plan:
         prefix = _PREFIX[event["type"]]
         counters[prefix] = counters.get(prefix, 0) + 1
         event["id"] = f"{prefix}{counters[prefix]:02d}"
-    return Plan(tuple(ordered), tuple(gaps), tuple(outliers))
+    return Plan(tuple(ordered), tuple(gaps), tuple(outliers),
+                _draw_partial(seed, ordered, gap_geos, outliers))
+
+
+def _draw_partial(seed: int, events: list[dict[str, Any]], gap_geos: list[str],
+                  outliers: list[tuple]) -> tuple[tuple[str, str, str, float], ...]:
+    """One partial reporter, from its own random stream (the other draws stay as they were):
+    a large reporter carrying no gap, outlier or event."""
+    rng = np.random.default_rng([int(seed), 6])
+    taken = set(gap_geos) | {o[0] for o in outliers} | {e.get("geo") for e in events}
+    pool = [g for g in cat.PARTIAL_COUNTRIES if g not in taken]
+    if not pool:
+        return ()
+    geo = pool[int(rng.integers(len(pool)))]
+    first = _month(_draw_month(rng, cat.PARTIAL_RANGE))
+    length = int(rng.integers(cat.PARTIAL_MONTHS[0], cat.PARTIAL_MONTHS[1] + 1))
+    share = _uniform(rng, cat.PARTIAL_SHARE, 2)
+    return ((geo, _label(first), _label(first + length - 1), share),)
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,14 @@ def published_distractors(world: World, plan: Plan, outliers: list[tuple],
         out.append({"type": "reporting_gap", "geo_level": "country", "geo": geo,
                     "region": world.geo_region[geo], "start": start, "end": end,
                     "description": f"{geo} reports nothing from {start} to {end}: not a decline."})
+    for geo, start, end, share in plan.partial:
+        if geo not in world.iso3:
+            continue
+        out.append({"type": "partial_reporting", "geo_level": "country", "geo": geo,
+                    "region": world.geo_region[geo], "start": start, "end": end,
+                    "share": share,
+                    "description": f"{geo} sends about {share:.0%} of its usual reports from "
+                                   f"{start} to {end}: neither a decline nor, after, a surge."})
     for (geo, sub, reported, period, _, quantity, _, _), sid in zip(outliers, outlier_ids,
                                                                   strict=True):
         group = next(x.group for x in world.subs if x.name == sub)

@@ -174,6 +174,9 @@ def _applypublished_events(lam: np.ndarray, world: World, scale: float, plan: Pl
     for geo, start, end in plan.gaps:
         if geo in world.iso3:
             lam[world.iso3.index(geo), :, month_index(start):month_index(end) + 1] = 0
+    for geo, start, end, share in plan.partial:
+        if geo in world.iso3:
+            lam[world.iso3.index(geo), :, month_index(start):month_index(end) + 1] *= share
 
 
 # --- per-record attributes -------------------------------------------------------------------

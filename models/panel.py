@@ -231,3 +231,28 @@ def mask_incomplete_aggregates(
         rows = agg_rows[has]
         out[rows] = np.where(share[idx[has]] > max_missing, np.nan, values[rows])
     return panel.with_values(out)
+
+
+def mask_low_reporting(matrix: SeriesMatrix, low: pd.DataFrame | None) -> SeriesMatrix:
+    """The matrix with the series of a country (and of its admin-1 divisions, `ISO3:NAME`) set to
+    NaN in the periods where `low` (`country, ds`) says it sent a fraction of its usual reports:
+    a change in who reports is unknown, not a fall; aggregates then see those cells as missing
+    (`mask_incomplete_aggregates`)."""
+    if low is None or low.empty or matrix.values.size == 0:
+        return matrix
+    level = matrix.keys["geo_level"].to_numpy()
+    geo = matrix.keys["geo"].astype(str)
+    country = np.where(level == "admin1", geo.str.split(":").str[0], geo)
+    rows_of = pd.Series(np.arange(len(country)))[np.isin(level, ("country", "admin1"))]
+    rows_of.index = country[rows_of.to_numpy()]
+    low = low[low["country"].isin(rows_of.index)]
+    cols = matrix.periods.get_indexer(low["ds"])
+    pairs = pd.DataFrame({"country": low["country"].to_numpy(), "col": cols})
+    pairs = pairs[pairs["col"] >= 0]
+    if pairs.empty:
+        return matrix
+    joined = pairs.merge(pd.DataFrame({"country": rows_of.index, "row": rows_of.to_numpy()}),
+                         on="country")
+    out = matrix.values.copy()
+    out[joined["row"].to_numpy(), joined["col"].to_numpy()] = np.nan
+    return matrix.with_values(out)

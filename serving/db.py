@@ -70,19 +70,64 @@ class Alert(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # every episode, oldest first: {opened, resolved, period, detected_at, severity, evidence,
+    # route}; the row's own fields are its last episode's (serving/alerting/alerts_store.py)
+    episodes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
 
     def to_dict(self) -> dict[str, Any]:
-        """The alert in the one JSON shape of DESIGN section 5."""
+        """The alert in the one JSON shape of DESIGN section 5, with `first_detected_at` and its
+        `episodes`."""
         out: dict[str, Any] = {
             "id": self.id, "type": self.type, "geo_level": self.geo_level, "geo": self.geo,
             "region": self.region, "drug_level": self.drug_level, "drug": self.drug,
             "metric": self.metric, "period": self.period, "detected_at": self.detected_at,
             "severity": self.severity, "score": self.score, "evidence": self.evidence or {},
             "status": self.status, "fingerprint": self.fingerprint,
+            "first_detected_at": self.first_detected_at,
+            "episodes": list(self.episodes or []) or [self._current_episode()],
         }
         if self.route is not None:
             out["route"] = self.route
         return out
+
+
+    def _current_episode(self) -> dict[str, Any]:
+        """A row stored without episodes (written directly, not by `upsert_alerts`): its one
+        known episode, from its own fields."""
+        return {"opened": self.first_detected_at,
+                "resolved": self.detected_at if self.status == "resolved" else None,
+                "period": self.period, "detected_at": self.detected_at,
+                "severity": self.severity, "evidence": self.evidence or {}, "route": self.route}
+
+
+class Notice(Base):
+    """A data-quality notice (`reporting_change`: a country sent a fraction of its usual
+    reports), with a lifecycle like an alert's: one row per fingerprint, updated while it lasts.
+    Served beside the alerts, never e-mailed as a threat."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    geo: Mapped[str] = mapped_column(String(64), index=True)
+    region: Mapped[str] = mapped_column(String(32), index=True)
+    periods: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    drugs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    detected_at: Mapped[str] = mapped_column(String(10))
+    first_detected_at: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "type": self.type, "geo": self.geo, "region": self.region,
+                "periods": list(self.periods or []), "drugs": list(self.drugs or []),
+                "evidence": self.evidence or {}, "detected_at": self.detected_at,
+                "first_detected_at": self.first_detected_at, "status": self.status,
+                "fingerprint": self.fingerprint}
 
 
 class Silence(Base):

@@ -58,6 +58,25 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+IDS_FILE = "unodc_ids_2011_2016/drug-trafficking-unodc.csv"
+
+
+@pytest.fixture(scope="session")
+def ids_home(shared_data: Path, tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """A home with the real UNODC IDS file ingested and built (monthly), once per session: the
+    `Settings` of it. Tests read it and must not change its series; a test that writes to its
+    service database owns what it writes (detect once, in a module fixture)."""
+    from core.settings import Settings
+    from features.build import build_all
+    from features.ingest import ingest_files
+
+    settings = Settings(home=tmp_path_factory.mktemp("ids-home"))
+    settings.ensure_dirs()
+    ingest_files([shared_data / IDS_FILE], "unodc-ids", settings)
+    build_all(settings)
+    return settings
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     """The test PostgreSQL database (NARCOTREND_TEST_POSTGRES_URL, a SQLAlchemy URL such as

@@ -19,6 +19,7 @@ import pandas as pd
 
 from core.errors import NarcotrendError
 from core.settings import Settings
+from features.completeness import low_reporting_periods
 from training.detection_config import DetectionConfig
 from training.detection_engine import detect_matrix, full_matrix, visible_matrix
 from training.detection_eval import (
@@ -29,7 +30,7 @@ from training.detection_eval import (
     log_detection_run,
     score_alerts,
 )
-from training.detection_inputs import build_frequency, check_month, load_inputs
+from training.detection_inputs import build_frequency, check_month, load_completeness, load_inputs
 
 
 def backtest_months(start: str, end: str) -> list[pd.Timestamp]:
@@ -51,14 +52,15 @@ def backtest_alerts(
     end: str,
     config: DetectionConfig | None = None,
     progress: Callable[[str], None] | None = None,
+    low_reporting: pd.DataFrame | None = None,
 ) -> list[dict[str, Any]]:
     """Every alert of a monthly detection from `start` to `end` (a monthly build), each with its
     `detected_at`.
 
     A month after the data's end is not replayed (it would see nothing new).
     """
-    return [a for _, found in backtest_batches(series, routes, start, end, config, progress)
-            for a in found]
+    return [a for _, found in backtest_batches(series, routes, start, end, config, progress,
+                                               low_reporting) for a in found]
 
 
 def backtest_batches(
@@ -68,12 +70,13 @@ def backtest_batches(
     end: str,
     config: DetectionConfig | None = None,
     progress: Callable[[str], None] | None = None,
+    low_reporting: pd.DataFrame | None = None,
 ) -> list[tuple[str, list[dict[str, Any]]]]:
     """The same detections as `backtest_alerts`, one `(month, alerts)` batch per month replayed
-    (a month without any alert included), in order."""
+    (a month without any alert included), in order. `low_reporting`: see `full_matrix`."""
     config = config or DetectionConfig()
     months = backtest_months(start, end)
-    matrix, subregions = full_matrix(series, config)
+    matrix, subregions = full_matrix(series, config, low_reporting=low_reporting)
     if matrix.n_periods == 0:
         return []
     months = [m for m in months if m <= matrix.periods[-1]]
@@ -98,7 +101,8 @@ def run_backtest(settings: Settings, start: str, end: str, *, events: Path | Non
     series, routes = load_inputs(settings)
     config = DetectionConfig.from_settings(settings)
     began = time.perf_counter()
-    alerts = backtest_alerts(series, routes, start, end, config, progress=progress)
+    alerts = backtest_alerts(series, routes, start, end, config, progress=progress,
+                             low_reporting=low_reporting_periods(load_completeness(settings)))
     result: dict[str, Any] = {"start": start, "end": end, "config": config.as_params(),
                               "seconds": round(time.perf_counter() - began, 2),
                               "alerts": alerts, "evaluation": None}

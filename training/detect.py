@@ -19,6 +19,7 @@ import pandas as pd
 
 from core.errors import NarcotrendError
 from core.settings import Settings
+from features.completeness import low_reporting_periods
 from models.panel import label_frequency, period_label, to_period_start
 from training.alert_backtest import backtest_batches
 from training.detection_config import PERIOD_UNITS, DetectionConfig, DetectionPeriods
@@ -28,11 +29,13 @@ from training.detection_inputs import (
     build_frequency,
     check_month,
     check_period,
+    load_completeness,
     load_forecasts,
     load_inputs,
     load_thresholds,
     periods_between,
 )
+from training.detection_notices import reporting_notices
 
 Batch = tuple[str, list[dict[str, Any]]]
 FREQUENCY_WORDS = {"MS": "monthly", "W-MON": "weekly", "YS": "yearly"}
@@ -51,8 +54,8 @@ def detect(settings: Settings, as_of: str | None = None, *, since: str | None = 
     older detections (`alerts backtest`, or a fresh home, is for looking at the past).
 
     Returns `detected_at`, `freq`, `alerts`, `batches`, `replayed` (months), `skipped` (alert
-    types this build cannot detect -> why), `by_type`, `by_severity`, `seconds`, and
-    `mlflow_run_id` when logged.
+    types this build cannot detect -> why), `notices` (`reporting_change` data-quality notices),
+    `by_type`, `by_severity`, `seconds`, and `mlflow_run_id` when logged.
     """
     say = progress or (lambda message: None)
     started = time.perf_counter()
@@ -72,15 +75,20 @@ def detect(settings: Settings, as_of: str | None = None, *, since: str | None = 
     _check_not_before(stored_up_to, since or detected_at)
     config = DetectionConfig.from_settings(settings)
     periods = DetectionPeriods.of(config, freq)
-    batches = _replay(series, routes, since, detected_at, config, say) if since else []
+    completeness = load_completeness(settings)
+    low = low_reporting_periods(completeness)
+    batches = _replay(series, routes, since, detected_at, config, say, low) if since else []
     say(f"detecting on {series['unique_id'].nunique():,} series ({PERIOD_UNITS[freq]})"
         + (f" as of {as_of}" if as_of else ""))
     alerts = detect_frame(series, routes, as_of, forecasts=load_forecasts(settings),
-                          config=config, thresholds=load_thresholds(settings), freq=freq)
+                          config=config, thresholds=load_thresholds(settings), freq=freq,
+                          low_reporting=low)
     result: dict[str, Any] = {
         "detected_at": detected_at, "freq": freq, "unit": PERIOD_UNITS[freq],
         "alerts": alerts, "batches": batches, "replayed": len(batches),
         "skipped": periods.skipped,
+        "notices": reporting_notices(completeness, series, last, freq,
+                                     resolve_after=settings.alert_resolve_after_periods),
         "by_type": dict(Counter(a["type"] for a in alerts)),
         "by_severity": dict(Counter(a["severity"] for a in alerts)),
         "seconds": round(time.perf_counter() - started, 2),
@@ -121,7 +129,8 @@ def _check_not_before(stored_up_to: str | None, first_period: str) -> None:
 
 
 def _replay(series: pd.DataFrame, routes: pd.DataFrame | None, since: str, detected_at: str,
-            config: DetectionConfig, say: Callable[[str], None]) -> list[Batch]:
+            config: DetectionConfig, say: Callable[[str], None],
+            low: pd.DataFrame | None = None) -> list[Batch]:
     """Monthly detections from `since` up to the month before `detected_at`, one batch a month
     (empty months included: absence counts towards resolving)."""
     end = pd.Period(detected_at, "M") - 1
@@ -130,5 +139,6 @@ def _replay(series: pd.DataFrame, routes: pd.DataFrame | None, since: str, detec
         raise NarcotrendError(f"`--since` {since} must be before the detection month "
                               f"({detected_at})")
     say(f"replaying monthly detection from {start} to {end}")
-    found = dict(backtest_batches(series, routes, str(start), str(end), config))
+    found = dict(backtest_batches(series, routes, str(start), str(end), config,
+                                  low_reporting=low))
     return [(str(m), found.get(str(m), [])) for m in pd.period_range(start, end)]

@@ -33,6 +33,7 @@ from models.novelty import scan_new_drugs
 from models.panel import (
     SeriesMatrix,
     mask_incomplete_aggregates,
+    mask_low_reporting,
     nan_mean,
     slice_matrix,
     to_matrix,
@@ -61,10 +62,13 @@ def subregions_of(countries: pd.Series) -> dict[str, str]:
     return {c: s for c, s in zip(codes, table["subregion"], strict=True) if isinstance(s, str)}
 
 
-def full_matrix(series: pd.DataFrame, config: DetectionConfig,
-                freq: str = "MS") -> tuple[SeriesMatrix, dict[str, str]]:
-    """All the series of the configured geo levels as one matrix, and ISO3 -> subregion."""
+def full_matrix(series: pd.DataFrame, config: DetectionConfig, freq: str = "MS",
+                low_reporting: pd.DataFrame | None = None) -> tuple[SeriesMatrix, dict[str, str]]:
+    """All the series of the configured geo levels as one matrix, and ISO3 -> subregion; a
+    country's series are unknown (NaN) in its periods of low reporting (`low_reporting`:
+    `country, ds`, from `features.completeness`)."""
     matrix = to_matrix(series[series["geo_level"].isin(config.geo_levels)], freq=freq)
+    matrix = mask_low_reporting(matrix, low_reporting)
     countries = matrix.keys.loc[matrix.keys["geo_level"] == "country", "geo"]
     return matrix, (subregions_of(countries) if len(countries) else {})
 
@@ -89,17 +93,19 @@ def detect_frame(
     config: DetectionConfig | None = None,
     thresholds: pd.DataFrame | None = None,
     freq: str = "MS",
+    low_reporting: pd.DataFrame | None = None,
 ) -> list[dict[str, Any]]:
     """All alerts as of `as_of` (the last period of `series` when None), seeing nothing later.
 
     `forecasts` (`unique_id, ds, forecast, lo_80, hi_80, lo_95, hi_95`) serve two purposes:
     periods up to `as_of` that a forecast covers use its upper 95% bound as the expected
     interval of the trend test; periods after `as_of` are checked against `thresholds`.
+    `low_reporting` (`country, ds`): periods a country is not read in (see `full_matrix`).
     """
     config = config or DetectionConfig()
     if as_of is not None:
         series = series[series["ds"] <= to_period_start(as_of, freq)]
-    matrix, subregions = full_matrix(series, config, freq)
+    matrix, subregions = full_matrix(series, config, freq, low_reporting)
     return detect_matrix(visible_matrix(matrix, None, subregions, config), routes, config,
                          forecasts=forecasts, thresholds=thresholds)
 

@@ -33,7 +33,9 @@ Scores:
   about the world, not false alarms), and a key that matched counts once however long it stays;
 - distractor alerts: alerts an analyst would blame on a distractor: a `decline` on a reporting
   gap's country (or an aggregate containing it) whose periods (`period` .. `detected_at`) overlap
-  the gap, and a rising alert on a one-month outlier's country and drug (or their aggregates)
+  the gap, a decline or a rising alert on a partial reporter's country (or an aggregate
+  containing it) whose periods overlap its partial spell or the `window` months after it (the
+  recovery), and a rising alert on a one-month outlier's country and drug (or their aggregates)
   whose periods include the outlier's month, unless the alert matches a planted event (a
   region's kg surge that a planted country surge explains is not blamed on an outlier in the
   same region), and a `modus_operandi_shift` alert on a completeness change's country (or an
@@ -58,13 +60,14 @@ FAMILIES: dict[str, set[str]] = {
     "new_drug": {"new_drug"} | RISING, "route_shift": {"route_shift"},
     "modus_operandi_shift": {"modus_operandi_shift"},
 }
-DISTRACTOR_TYPES = {"reporting_gap", "outlier", "completeness_change"}
+DISTRACTOR_TYPES = {"reporting_gap", "outlier", "completeness_change", "partial_reporting"}
 WINDOW = 6
 
 
 def load_events(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Planted events and distractors from an `events.json` (a list, or `events` and
-    `distractors` lists; distractors are the entries typed `reporting_gap` or `outlier`)."""
+    `distractors` lists; distractors are the entries typed `reporting_gap`, `outlier` or
+    `partial_reporting`)."""
     try:
         doc = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as err:
@@ -169,6 +172,8 @@ def _blamed_on(alert: dict, distractor: dict, geo: Geography, group_of: dict[str
     end = distractor.get("end") or start
     if distractor["type"] == "completeness_change":  # it lasts: any alert from its onset on
         end = alert["detected_at"]
+    elif distractor["type"] == "partial_reporting":  # its recovery, read as a surge, counts too
+        end = (pd.Period(end, "M") + WINDOW).strftime("%Y-%m")
     if months_between(alert["period"], end) < 0 or months_between(start, alert["detected_at"]) < 0:
         return False
     if not geo.covers(alert["geo"], distractor["geo"]):
@@ -178,6 +183,8 @@ def _blamed_on(alert: dict, distractor: dict, geo: Geography, group_of: dict[str
     if distractor["type"] == "completeness_change":
         return (alert["type"] == "modus_operandi_shift"
                 and _same_drug(alert, distractor, group_of))
+    if distractor["type"] == "partial_reporting":
+        return alert["type"] == "decline" or alert["type"] in RISING
     drug = distractor.get("drug") or distractor.get("substance")
     return alert["type"] in RISING and (drug is None or _same_drug(alert, {"drug": drug},
                                                                     group_of))

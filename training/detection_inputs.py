@@ -68,6 +68,13 @@ def load_inputs(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     return series, routes
 
 
+def load_completeness(settings: Settings) -> pd.DataFrame | None:
+    """Reporting completeness per country and period (`build` writes it; None for a home built
+    before it did)."""
+    path = settings.paths.completeness
+    return pd.read_parquet(path) if path.exists() else None
+
+
 def load_forecasts(settings: Settings) -> pd.DataFrame | None:
     """The champion's forecasts, when training wrote them."""
     path = settings.paths.forecasts

@@ -11,14 +11,18 @@ import pandas as pd
 
 from core.errors import NarcotrendError
 from core.home import read_series, write_parquet_atomic
+from features.completeness import mask_low_reporting_rows, read_completeness
 from training.cleanup import cleaned_up
 from training.fit import Progress, fit_forecasts
 from training.registry import log_training_run
 
 
 def load_series(settings: Any) -> pd.DataFrame:
-    """The built series of a home; a one-line error names the missing file and the fix."""
-    return read_series(settings.paths, columns=["unique_id", "ds", "y"])
+    """The built series of a home, a country's low-reporting periods masked (NaN); a one-line
+    error names the missing file and the fix."""
+    series = read_series(settings.paths, columns=["unique_id", "ds", "y", "geo_level", "geo"])
+    series = mask_low_reporting_rows(series, read_completeness(settings.paths))
+    return series[["unique_id", "ds", "y"]]
 
 
 @cleaned_up("train")

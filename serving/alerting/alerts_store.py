@@ -38,12 +38,22 @@ def periods_between(start: str, end: str) -> int:
     return int(label_period(end).ordinal - label_period(start).ordinal)
 
 
+def episode_of(alert: dict[str, Any], *, opened: str,
+               resolved: str | None = None) -> dict[str, Any]:
+    """One episode of an alert: when it opened and resolved (periods), and what it said then
+    (its period, detection, severity, evidence and, for a route shift, who gained and lost)."""
+    return {"opened": opened, "resolved": resolved, "period": alert["period"],
+            "detected_at": alert["detected_at"], "severity": alert["severity"],
+            "evidence": alert.get("evidence", {}), "route": alert.get("route")}
+
+
 def upsert_alerts(session: Session, alerts: Iterable[dict[str, Any]], as_of: str,
                   resolve_after_periods: int = 3, *, producer: str = "detect") -> dict[str, int]:
     """Store one run's alerts as of period `as_of` (`YYYY-MM`).
 
     A known fingerprint updates its row (period, detected_at, severity, score, evidence,
-    periods_absent = 0) and re-opens it if it was resolved; a new one is created. Rows not seen
+    periods_absent = 0) and its current episode, or re-opens it with a new episode if it was
+    resolved (earlier episodes and their evidence are kept); a new one is created. Rows not seen
     in this run get `periods_absent` = periods since they were last detected, and are resolved
     once that reaches `resolve_after_periods`; only alerts of the types `producer` raises
     (`PRODUCER_TYPES`) are counted absent. Returns counts `created`, `updated`, `reopened`,
@@ -68,11 +78,18 @@ def upsert_alerts(session: Session, alerts: Iterable[dict[str, Any]], as_of: str
                 drug=alert["drug"], metric=alert["metric"], period=alert["period"],
                 detected_at=alert["detected_at"], first_detected_at=alert["detected_at"],
                 severity=alert["severity"], score=alert["score"], route=alert.get("route"),
-                evidence=alert.get("evidence", {}), status="open", periods_absent=0))
+                evidence=alert.get("evidence", {}), status="open", periods_absent=0,
+                episodes=[episode_of(alert, opened=alert["detected_at"])]))
             counts["created"] += 1
             continue
         if periods_between(row.detected_at, alert["detected_at"]) < 0:
             continue  # an older replay never overwrites newer news
+        episodes = list(row.episodes or [])
+        if row.status == "resolved" or not episodes:  # a new episode; the earlier ones stay
+            episodes.append(episode_of(alert, opened=alert["detected_at"]))
+        else:
+            episodes[-1] = episode_of(alert, opened=episodes[-1]["opened"])
+        row.episodes = episodes
         for name in _UPDATED_FIELDS:
             setattr(row, name, alert.get(name))
         row.periods_absent = 0
@@ -93,6 +110,10 @@ def upsert_alerts(session: Session, alerts: Iterable[dict[str, Any]], as_of: str
         if absent >= resolve_after_periods:
             row.status = "resolved"
             row.resolved_at = utcnow()
+            episodes = list(row.episodes or [])
+            if episodes:
+                episodes[-1] = {**episodes[-1], "resolved": as_of}
+                row.episodes = episodes
             counts["resolved"] += 1
     session.flush()
     return counts

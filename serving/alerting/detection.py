@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from core.locking import writes_home
 from core.settings import Settings
 from serving.alerting.alerts_store import upsert_alerts
+from serving.alerting.notices_store import upsert_notices
 from serving.db import Alert, session_scope
 from training.detect import detect
 
@@ -25,7 +26,8 @@ def latest_detection(session: Session) -> str | None:
 
 
 def store_detection(settings: Settings, result: dict[str, Any]) -> dict[str, int]:
-    """Upsert a detection's replay batches and its alerts; the counts summed."""
+    """Upsert a detection's replay batches, its alerts and its notices; the counts summed (and
+    `notices`, how many the run holds)."""
     totals = dict.fromkeys(COUNTS, 0)
     batches = [*result.get("batches", []), (result["detected_at"], result["alerts"])]
     with session_scope(settings.service_database_url) as session:
@@ -33,6 +35,8 @@ def store_detection(settings: Settings, result: dict[str, Any]) -> dict[str, int
             counts = upsert_alerts(session, alerts, period, settings.alert_resolve_after_periods)
             for key in COUNTS:
                 totals[key] += counts[key]
+        totals["notices"] = len(result.get("notices", []))
+        upsert_notices(session, result.get("notices", []))
     return totals
 
 
@@ -48,5 +52,5 @@ def detect_and_store(settings: Settings, as_of: str | None = None, *, since: str
     result = detect(settings, as_of, since=since, stored_up_to=stored_up_to, progress=progress,
                     log_mlflow=log_mlflow)
     counts = store_detection(settings, result)
-    summary = {k: v for k, v in result.items() if k not in ("alerts", "batches")}
+    summary = {k: v for k, v in result.items() if k not in ("alerts", "batches", "notices")}
     return {**summary, "alerts": len(result["alerts"]), **counts}

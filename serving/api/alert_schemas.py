@@ -81,6 +81,13 @@ class Alert(BaseModel):
     status: str = Field(examples=["open"], description="`open`, `acknowledged`, `silenced` or "
                         "`resolved`; active means open or acknowledged")
     fingerprint: str = Field(description="Hash of what names the condition (not when)")
+    first_detected_at: str | None = Field(default=None, examples=["2013-02"],
+                                          description="The period of data the first episode was "
+                                          "detected on")
+    episodes: list[dict[str, Any]] = Field(
+        default_factory=list, description="Every episode, oldest first: `opened`, `resolved`, "
+        "`period`, `detected_at`, `severity`, `evidence`, `route` (an earlier episode is never "
+        "overwritten; docs/alerts.md)")
 
 
 class Incident(BaseModel):

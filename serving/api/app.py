@@ -36,6 +36,7 @@ from serving.api.routers import (
     keys,
     links,
     models,
+    notices,
     reports,
     routes,
     series,
@@ -95,7 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AuditMiddleware)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     for module in (health, series, forecasts, trends, routes, alerts, subscriptions, models,
-                   jobs, keys, links, reports):
+                   jobs, keys, links, reports, notices):
         app.include_router(module.router)
     for module in (incidents, charts):  # one alert picture (issue 17)
         app.include_router(module.router)

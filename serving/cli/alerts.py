@@ -106,6 +106,38 @@ def list_command(
     _print_alerts(alerts, total)
 
 
+@app.command("notices")
+def notices_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the notices as JSON.")] = False,
+    status: Annotated[list[str] | None, typer.Option(
+        "--status", help="open, resolved (repeatable; default: both).")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many.")] = 100,
+) -> None:
+    """Data-quality notices (a country sending a fraction of its usual reports): why a series
+    was not alerted on."""
+    from serving.alerting.notices_store import list_notices
+    from serving.db import session_scope
+
+    _check_choices("--status", status or [], ("open", "resolved"))
+    with session_scope(settings().service_database_url) as session:
+        notices = [row.to_dict() for row in list_notices(session, status=status, limit=limit)]
+    if as_json:
+        print_json(notices)
+        return
+    if not notices:
+        console.print("no notices", highlight=False)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(notices)} notices")
+    for col in ("type", "geo", "first", "detected", "status", "evidence"):
+        table.add_column(col)
+    for n in notices:
+        table.add_row(n["type"], n["geo"], n["first_detected_at"], n["detected_at"], n["status"],
+                      str(n["evidence"].get("summary", "")))
+    print_table(table)
+
+
 @alerts_app.command("backtest")
 def backtest_command(
     start: Annotated[str, typer.Option(help="First month replayed (YYYY-MM).")],

@@ -111,6 +111,27 @@ async function loadAlertsTable() {
   }
 }
 
+// Data-quality notices (reporting_change): why a country's series were not alerted on.
+async function loadNotices() {
+  const page = await api(`/v1/notices?${query({ limit: 10 })}`);
+  const body = $("notices-table").querySelector("tbody");
+  body.replaceChildren();
+  for (const notice of page.items) {
+    const row = document.createElement("tr");
+    const periods = notice.periods.map((p) => p.period);
+    cell(row, notice.geo);
+    cell(row, periods.length > 1 ? `${periods[0]}..${periods[periods.length - 1]}` : periods[0] || "");
+    cell(row, notice.status);
+    cell(row, notice.evidence.summary || "");
+    body.appendChild(row);
+  }
+  if (!page.items.length) {
+    const row = document.createElement("tr");
+    cell(row, "none").colSpan = 4;
+    body.appendChild(row);
+  }
+}
+
 async function loadTrends() {
   await drawChart($("trends-chart"), "top-trends", "/v1/charts/trends?limit=10",
                   "no active emerging trend in this key's regions");
@@ -188,6 +209,14 @@ function alertFields(alert) {
     if ((alert.route.gaining || []).length) fields.push(["Gaining", alert.route.gaining.join(", ")]);
     if ((alert.route.losing || []).length) fields.push(["Losing", alert.route.losing.join(", ")]);
   }
+  for (const [key, value] of Object.entries(alert.evidence || {})) {
+    fields.push([key.replaceAll("_", " "), readable(value)]);
+  }
+  if (alert.first_detected_at) fields.push(["First detected", alert.first_detected_at]);
+  (alert.episodes || []).slice(0, -1).forEach((episode, i) => {
+    const moved = episode.route ? ` (gaining ${(episode.route.gaining || []).join(", ") || "-"}, losing ${(episode.route.losing || []).join(", ") || "-"})` : "";
+    fields.push([`Episode ${i + 1}`, `${episode.opened}..${episode.resolved || "open"}, ${episode.severity}: ${(episode.evidence || {}).summary || ""}${moved}`]);
+  });
   return fields;
 }
 
@@ -286,8 +315,8 @@ async function loadAll() {
   say("");
   $("panels").hidden = false;
   $("forget-key").hidden = false;
-  await Promise.all([guarded(loadWho), guarded(loadAlerts), guarded(loadTrends), guarded(loadRoutes),
-                     guarded(loadConcealment),
+  await Promise.all([guarded(loadWho), guarded(loadAlerts), guarded(loadNotices), guarded(loadTrends),
+                     guarded(loadRoutes), guarded(loadConcealment),
                      guarded(async () => { if (await loadSeriesList()) await loadSeries(); })]);
   const linked = linkedAlertId();
   if (linked) await guarded(() => showAlert(linked));

@@ -405,3 +405,16 @@ def test_concealment_shift_grows_from_small_to_large_and_the_distractor_keeps_th
     known = distractor["known_method_share"]
     assert known["after"] < known["before"] - 0.3
     assert distractor["geo"] != shift["geo"]
+
+
+def test_a_partial_reporter_sends_a_fraction_of_its_reports_then_recovers(world, clean):
+    _, truth = world
+    (partial,) = [d for d in truth["distractors"] if d["type"] == "partial_reporting"]
+    assert 0.1 <= partial["share"] <= 0.25 and partial["geo"] not in {
+        e.get("geo") for e in truth["events"]}
+    counts = _monthly(clean[clean["iso3"] == partial["geo"]])
+    months = list(MONTHS)
+    i, j = months.index(partial["start"]), months.index(partial["end"])
+    before, during = counts.iloc[i - 12:i].mean(), counts.iloc[i:j + 1].mean()
+    after = counts.iloc[j + 1:j + 7].mean()
+    assert during < 0.4 * before and after > 0.6 * before

@@ -13,12 +13,13 @@ from core.errors import NarcotrendError
 def test_replay_leaves_the_store_as_monthly_runs_would_have(home):
     from bench.detect import prepare
     from core.settings import get_settings
+    from features.completeness import low_reporting_periods
     from serving.alerting.detection import detect_and_store as detect
     from serving.db import Alert, session_scope
     from serving.pipeline import replay_start
     from training.alert_backtest import backtest_alerts
     from training.detection_config import DetectionConfig
-    from training.detection_inputs import load_inputs
+    from training.detection_inputs import load_completeness, load_inputs
 
     settings = get_settings()
     prepare(settings.home, seed=settings.demo_seed)
@@ -32,8 +33,9 @@ def test_replay_leaves_the_store_as_monthly_runs_would_have(home):
     summary = detect(settings, since=since, log_mlflow=False)
     assert summary["replayed"] == 8 and summary["detected_at"] == str(end)
 
+    low = low_reporting_periods(load_completeness(settings))
     expected = sorted(backtest_alerts(series, routes, since, str(end),
-                                      DetectionConfig.from_settings(settings)),
+                                      DetectionConfig.from_settings(settings), low_reporting=low),
                       key=lambda a: a["detected_at"])
     first_seen: dict[str, str] = {}
     last_seen: dict[str, str] = {}

@@ -155,18 +155,10 @@ def test_world_backtest_has_no_distractor_alerts_and_high_precision(home):
 # --- real data (../shared/data) -------------------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.realdata
-def test_unodc_ids_route_shift_names_dominican_republic_losing(shared_data, home):
-    from core.settings import get_settings
-    from features.build import build_all
-    from features.ingest import ingest_files
+def test_unodc_ids_route_shift_names_dominican_republic_losing(ids_home):
     from models.route_shift import Windows, scan_route_shifts
 
-    settings = get_settings()
-    settings.ensure_dirs()
-    ingest_files([shared_data / "unodc_ids_2011_2016" / "drug-trafficking-unodc.csv"],
-                 "unodc-ids", settings)
-    build_all(settings)
-    routes = pd.read_parquet(settings.series_dir / "routes.parquet")
+    routes = pd.read_parquet(ids_home.paths.routes)
     windows = Windows(pd.Timestamp("2011-01-01"), pd.Timestamp("2011-12-01"),
                       pd.Timestamp("2016-01-01"), pd.Timestamp("2016-12-01"))
     found = scan_route_shifts(routes, windows, attributes=("departure_country",))

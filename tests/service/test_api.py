@@ -389,3 +389,28 @@ def test_alerts_list_prints_its_table_to_stdout_readable_when_piped(tmp_path, ru
     assert "3 of 25 alerts" in done.stdout
     rows = [line for line in done.stdout.splitlines() if "over 6 months" in line]
     assert len(rows) == 3 and all("…" not in row for row in rows)  # evidence not cut at 80
+
+
+def test_notices_are_served_region_scoped_and_alerts_carry_their_episodes(client,
+                                                                          seeded: Seeded):
+    from serving.alerting.notices_store import upsert_notices
+    from serving.db import session_scope
+
+    def notice(geo: str, region: str) -> dict:
+        return {"type": "reporting_change", "geo": geo, "region": region,
+                "periods": [{"period": "2024-01", "completeness": 0.1}], "drugs": ["opioids"],
+                "first_detected_at": "2024-01", "detected_at": "2024-02",
+                "fingerprint": f"notice-{geo}", "status": "open",
+                "evidence": {"summary": f"{geo} sent 10% of its usual reports"}}
+
+    with session_scope(seeded.settings.service_database_url) as session:
+        upsert_notices(session, [notice("RUS", "Europe"), notice("NGA", "Africa")])
+    everything = client.get("/v1/notices", headers=seeded.auth("viewer")).json()
+    assert {n["geo"] for n in everything["items"]} == {"RUS", "NGA"}
+    europe = client.get("/v1/notices", headers=seeded.auth("europe")).json()
+    assert [n["geo"] for n in europe["items"]] == ["RUS"]
+    assert europe["items"][0]["periods"] == [{"period": "2024-01", "completeness": 0.1}]
+    alert = client.get("/v1/alerts", params={"limit": 1},
+                       headers=seeded.auth("viewer")).json()["items"][0]
+    assert alert["first_detected_at"] and alert["episodes"][-1]["detected_at"] == (
+        alert["detected_at"])

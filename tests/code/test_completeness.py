@@ -1,0 +1,78 @@
+"""Reporting completeness on records with a known answer: full, partial, a gap, and a real fall
+in one drug while the others hold (that one is still a decline to detect)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.completeness import low_reporting_periods, reporting_completeness
+
+DRUGS = ("cannabis", "cocaine", "opioids", "amphetamine-type stimulants")
+
+
+def records(country: str, per_month: dict[str, list[int]]) -> pd.DataFrame:
+    """One record per seizure on the 10th of each month from 2020-01, `per_month[drug][t]`."""
+    rows = []
+    for drug, counts in per_month.items():
+        for t, n in enumerate(counts):
+            day = pd.Timestamp("2020-01-10") + pd.DateOffset(months=t)
+            rows += [{"date": day, "country": country, "drug_group": drug}] * n
+    return pd.DataFrame(rows)
+
+
+def at(table: pd.DataFrame, month: str) -> float:
+    return float(table.loc[table["ds"] == pd.Timestamp(month), "completeness"].iloc[0])
+
+
+def test_full_reporting_is_complete():
+    table = reporting_completeness(records("ESP", {d: [20] * 30 for d in DRUGS}))
+    assert at(table, "2021-06") == pytest.approx(1.0)
+    assert not table["low"].any()
+
+
+def test_a_fraction_of_the_usual_reports_is_low_and_its_recovery_is_not():
+    counts = [40] * 24 + [4] * 6 + [40] * 6
+    table = reporting_completeness(records("RUS", {d: counts for d in DRUGS}))
+    assert at(table, "2022-02") == pytest.approx(0.1)
+    assert at(table, "2022-03") == pytest.approx(0.1)  # a partial spell never becomes the norm
+    assert at(table, "2022-08") == pytest.approx(1.0)
+    low = low_reporting_periods(table)
+    assert low["ds"].dt.strftime("%Y-%m").tolist() == [f"2022-{m:02d}" for m in range(1, 7)]
+    assert set(low["country"]) == {"RUS"}
+
+
+def test_a_month_without_any_record_is_a_gap():
+    counts = [30] * 20 + [0] * 2 + [30] * 4
+    table = reporting_completeness(records("PER", {d: counts for d in DRUGS}))
+    assert at(table, "2021-09") == 0.0 and at(table, "2021-10") == 0.0
+    assert table.loc[table["completeness"] == 0.0, "low"].all()
+
+
+def test_a_real_fall_in_one_drug_while_the_others_hold_stays_complete():
+    per_month = {d: [25] * 30 for d in DRUGS}
+    per_month["opioids"] = [25] * 24 + [3] * 6  # a real decline of one drug
+    table = reporting_completeness(records("AFG", per_month))
+    assert at(table, "2022-03") == pytest.approx(1.0)
+    assert not table["low"].any()
+
+
+def test_before_any_history_completeness_is_unknown():
+    table = reporting_completeness(records("NLD", {d: [10] * 3 for d in DRUGS}))
+    assert np.isnan(at(table, "2020-01")) and not table["low"].any()
+
+
+def test_training_reads_low_reporting_months_of_a_country_as_unknown():
+    from features.completeness import mask_low_reporting_rows
+
+    counts = [40] * 24 + [4] * 6
+    table = reporting_completeness(records("RUS", {d: counts for d in DRUGS}))
+    ds = pd.date_range("2020-01-01", periods=30, freq="MS")
+    series = pd.concat([pd.DataFrame({"unique_id": f"{geo}/opioids/seizures", "ds": ds,
+                                      "y": 40.0, "geo_level": level, "geo": geo})
+                        for geo, level in (("RUS", "country"), ("Europe", "region"))])
+    masked = mask_low_reporting_rows(series, table)
+    rus = masked[masked["geo"] == "RUS"]
+    assert rus["y"].isna().tolist() == [False] * 24 + [True] * 6
+    assert masked.loc[masked["geo"] == "Europe", "y"].notna().all()
