@@ -195,6 +195,13 @@ class ModelVersion(BaseModel):
     aliases: list[str] = Field(examples=[["champion"]])
     tags: dict[str, str]
     metrics: dict[str, float] = Field(examples=[{"mase": 0.81, "coverage_80": 0.79}])
+    setup: dict[str, str] = Field(default_factory=dict, description="horizon, backtest "
+                                  "windows and step, frequency, reconciliation",
+                                  examples=[{"horizon": "12", "windows": "3", "freq": "MS"}])
+    by_class: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="backtest figures per series class",
+        examples=[{"lumpy": {"mase": 0.9, "coverage_80": 0.78, "msis_95": 12.1,
+                             "n_series": 103}}])
     created_at: UtcDateTime
     is_champion: bool
     serving: bool = Field(description="True for the version this process serves now")
