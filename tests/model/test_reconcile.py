@@ -133,3 +133,28 @@ def test_reconciled_forecasts_add_up_keep_bands_around_the_point_and_pick_a_meth
     assert set(out.report["backtest_mase_by_level"]["bottom_up"]) == {
         "world", "region", "subregion", "country"}
     assert len(f) == len(fc) and set(f.columns) == set(fc.columns)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_trained_world_forecasts_add_up_at_every_geo_level(home, build_world):
+    from core.settings import get_settings
+    from training.reconcile import HIERARCHY_COLUMNS
+    from training.train import train
+
+    settings = get_settings()
+    series = build_world(settings, lambda s: (s["drug_level"] == "group")
+                         & (s["drug"] == "cocaine") & (s["metric"] == "kg"))
+    summary = train(settings, horizon=6)
+    assert summary["reconciliation"]["trees"] == 1
+    assert summary["reconciliation"]["backtest_mase_by_level"]
+    stored = pd.read_parquet(settings.forecasts_dir / "forecasts.parquet")
+    meta = series[HIERARCHY_COLUMNS].drop_duplicates("unique_id")
+    (tree,) = geo_trees(meta, stored["unique_id"].unique())
+    wide = stored.pivot(index="unique_id", columns="ds", values="forecast").reindex(tree.ids)
+    values = wide.to_numpy()
+    np.testing.assert_allclose(values, tree.S @ values[-tree.n_bottom:], rtol=0, atol=1e-6)
+    assert set(tree.levels) == {"world", "region", "subregion", "country"}
+    assert ((stored["lo_95"] <= stored["forecast"] + 1e-9)
+            & (stored["forecast"] <= stored["hi_95"] + 1e-9)).all()
+    assert (stored["lo_95"] >= 0).all()
