@@ -123,17 +123,32 @@ def peer_forecasts(train: pd.DataFrame, n_jobs: int) -> tuple[pd.DataFrame, floa
     df["y"] = df.groupby("unique_id")["y"].transform(
         lambda s: s.interpolate(limit_area="inside"))
     df = df.dropna(subset=["y"])
-    conformal = ConformalIntervals(h=HOLDOUT, n_windows=2)
-    models = [AutoETS(season_length=SEASON), AutoARIMA(season_length=SEASON),
-              AutoTheta(season_length=SEASON), SeasonalNaive(season_length=SEASON),
-              ADIDA(prediction_intervals=conformal),
-              CrostonOptimized(prediction_intervals=conformal),
-              IMAPA(prediction_intervals=conformal)]
+    windows = 2
+    conformal = ConformalIntervals(h=HOLDOUT, n_windows=windows)
+    auto = [AutoETS(season_length=SEASON), AutoARIMA(season_length=SEASON),
+            AutoTheta(season_length=SEASON), SeasonalNaive(season_length=SEASON)]
+    # statsforecast's conformal intervals need more than windows x h observations: shorter
+    # series get the intermittent peers' point forecasts only (no interval, not scored on it)
+    length = df.groupby("unique_id")["y"].transform("size")
+    long_enough = length > windows * HOLDOUT
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sf = StatsForecast(models=models, freq="MS", n_jobs=n_jobs)
-        out = sf.forecast(df=df, h=HOLDOUT, level=list(LEVELS))
+        out = StatsForecast(models=auto, freq="MS", n_jobs=n_jobs).forecast(
+            df=df, h=HOLDOUT, level=list(LEVELS))
+        parts = []
+        if long_enough.any():
+            parts.append(StatsForecast(models=[
+                ADIDA(prediction_intervals=conformal),
+                CrostonOptimized(prediction_intervals=conformal),
+                IMAPA(prediction_intervals=conformal)], freq="MS", n_jobs=n_jobs).forecast(
+                df=df[long_enough], h=HOLDOUT, level=list(LEVELS)))
+        if (~long_enough).any():
+            parts.append(StatsForecast(models=[ADIDA(), CrostonOptimized(), IMAPA()],
+                                       freq="MS", n_jobs=n_jobs).forecast(
+                df=df[~long_enough], h=HOLDOUT))
+    intermittent = pd.concat(parts, ignore_index=True)
+    out = out.merge(intermittent, on=["unique_id", "ds"], how="left")
     return out, time.perf_counter() - started
 
 
@@ -217,7 +232,8 @@ def score(test: pd.DataFrame, forecasts: pd.DataFrame, point: str, bounds: dict[
     label = data["unique_id"].map(classes) if classes is not None else None
     for lvl, (lo, hi) in bounds.items():
         if lo in data:
-            inside = (data["y"] >= data[lo]) & (data["y"] <= data[hi])
+            inside = ((data["y"] >= data[lo]) & (data["y"] <= data[hi])).where(
+                data[lo].notna() & data[hi].notna())  # no interval: not scored on it
             out[f"coverage_{lvl}"] = float(inside[data["unique_id"].isin(regular)].mean())
             out[f"coverage_{lvl}_all"] = float(inside.mean())
             msis = pd.Series(interval_score(data["y"].to_numpy(float), data[lo].to_numpy(float),
