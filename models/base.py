@@ -12,7 +12,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from core.errors import NarcotrendError
+from models.params import COMMON, Rule, check_params
 
 DEFAULT_LEVELS: tuple[int, ...] = (80, 95)
 SEASON_LENGTHS = {"MS": 12, "M": 12, "ME": 12, "W": 52, "W-MON": 52, "W-SUN": 52, "YS": 1,
@@ -221,12 +222,16 @@ def to_panel(df: pd.DataFrame, id_col: str = "unique_id", time_col: str = "ds",
 
 @dataclass
 class ForecastArrays:
-    """Forecasts of many series as aligned arrays: ``mean[i, k]`` for series i, step k + 1."""
+    """Forecasts of many series as aligned arrays: ``mean[i, k]`` for series i, step k + 1.
+
+    ``failures`` names each series whose forecast is NaN and why (it failed in fit or in
+    predict), so a caller reports them without reading anything back from the model."""
 
     ids: np.ndarray
     ds: np.ndarray
     mean: np.ndarray
     bands: Bands = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
 
     def to_frame(self, alias: str, id_col: str = "unique_id",
                  time_col: str = "ds") -> pd.DataFrame:
@@ -243,31 +248,58 @@ class ForecastArrays:
 
 
 class Forecaster(BaseEstimator):
-    """Base of every forecaster: the long-frame ``fit``/``predict`` around array methods.
+    """Base of every forecaster: the long-frame ``fit``/``predict`` and the array-level API.
 
-    Subclasses implement ``_fit_panel(panel)`` and ``_predict_panel(h, levels)``; the training
-    code calls those directly on panels it has cut once, to avoid re-splitting frames.
+    The array-level API is what other packages call (the training code cuts a frame into a
+    :class:`Panel` once and fits many models and backtest windows on it):
+
+    - ``fit_panel(panel)`` checks the parameters (``validate_params``, from ``parameter_rules``),
+      learns, returns ``self``;
+    - ``predict_panel(h, levels)`` returns :class:`ForecastArrays` and leaves the fitted object
+      unchanged (it may be called many times, from several threads); series that could not be
+      forecast are NaN there and named, with the reason, in ``ForecastArrays.failures``.
+
+    Subclasses implement the hooks ``_fit_panel(panel)`` and ``_predict_panel(h, levels)`` and
+    list the rules of their parameters in ``parameter_rules`` (see :mod:`models.params`).
     """
 
     alias: str
     nonnegative: bool
     is_global: bool = False
+    parameter_rules: ClassVar[dict[str, Rule]] = COMMON
 
     def fit(self, df: pd.DataFrame, id_col: str = "unique_id", time_col: str = "ds",
             target_col: str = "y") -> Forecaster:
         """Learn from a long frame; NaN targets are unknown periods, not zeros."""
+        self.validate_params()
         self.id_col_, self.time_col_ = id_col, time_col
         self._fit_panel(to_panel(df, id_col, time_col, target_col, getattr(self, "freq", None)))
         return self
 
     def predict(self, h: int, level: Sequence[int] = DEFAULT_LEVELS) -> pd.DataFrame:
-        """``h`` periods ahead of each series' last period, with intervals at ``level``."""
-        check_is_fitted(self)
-        out = self._predict_panel(check_horizon(h), check_levels(level))
+        """``h`` periods ahead of each series' last period, with intervals at ``level``; a series
+        that could not be forecast has NaN rows (``predict_panel`` says why)."""
+        out = self.predict_panel(h, level)
         return out.to_frame(self.alias, getattr(self, "id_col_", "unique_id"),
                             getattr(self, "time_col_", "ds"))
 
-    def _fit_panel(self, panel: Panel) -> Forecaster:  # pragma: no cover - abstract
+    def fit_panel(self, panel: Panel) -> Forecaster:
+        """Learn from the series of ``panel`` (NaN = unknown period); returns ``self``."""
+        self.validate_params()
+        self._fit_panel(panel)
+        return self
+
+    def predict_panel(self, h: int, level: Sequence[int] = DEFAULT_LEVELS) -> ForecastArrays:
+        """Forecasts ``h`` periods ahead of each fitted series, intervals at ``level``."""
+        check_is_fitted(self)
+        return self._predict_panel(check_horizon(h), check_levels(level))
+
+    def validate_params(self) -> None:
+        """Raise a NarcotrendError naming the first parameter that breaks its rule (``fit`` and
+        ``fit_panel`` call it; so do runners before fanning a model out to workers)."""
+        check_params(type(self).__name__, self.get_params(deep=False), self.parameter_rules)
+
+    def _fit_panel(self, panel: Panel) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _predict_panel(self, h: int, levels: tuple[int, ...]) -> ForecastArrays:  # pragma: no cover
@@ -280,7 +312,8 @@ class LocalForecaster(Forecaster):
 
     A series whose fit raises, or that is shorter than ``min_length``, is kept in ``failures_``
     and forecast as NaN (``on_error="nan"``), so one bad series never stops a run of thousands;
-    ``on_error="raise"`` re-raises instead.
+    ``on_error="raise"`` re-raises instead. A forecast that raises in ``predict_panel`` is
+    reported the same way, in the returned ``failures``.
     """
 
     min_length: int = 1
@@ -307,7 +340,7 @@ class LocalForecaster(Forecaster):
             return np.expm1(np.minimum(values, 700.0))
         return values
 
-    def _fit_panel(self, panel: Panel) -> LocalForecaster:
+    def _fit_panel(self, panel: Panel) -> None:
         states: list[Any] = []
         trailing: list[int] = []
         failures: dict[str, str] = {}
@@ -331,12 +364,12 @@ class LocalForecaster(Forecaster):
         self.trailing_ = np.array(trailing, dtype=int)
         self.states_ = states
         self.failures_ = failures
-        return self
 
     def _predict_panel(self, h: int, levels: tuple[int, ...]) -> ForecastArrays:
         n = len(self.ids_)
         mean = np.full((n, h), np.nan)
         bands = {lvl: (np.full((n, h), np.nan), np.full((n, h), np.nan)) for lvl in levels}
+        failures = dict(self.failures_)
         for i, state in enumerate(self.states_):
             if state is None:
                 continue
@@ -346,7 +379,7 @@ class LocalForecaster(Forecaster):
             except Exception as err:  # noqa: BLE001 - as in fit
                 if self.on_error == "raise":
                     raise
-                self.failures_[str(self.ids_[i])] = f"{type(err).__name__}: {err}"
+                failures[str(self.ids_[i])] = f"{type(err).__name__}: {err}"
                 continue
             back = self._backward
             m, b = tidy_bands(back(np.asarray(m, float)[skip:]),
@@ -356,4 +389,5 @@ class LocalForecaster(Forecaster):
             mean[i] = m
             for lvl in levels:
                 bands[lvl][0][i], bands[lvl][1][i] = b[lvl]
-        return ForecastArrays(self.ids_, future_grid(self.last_ds_, h, self.freq_), mean, bands)
+        return ForecastArrays(self.ids_, future_grid(self.last_ds_, h, self.freq_), mean, bands,
+                              failures)

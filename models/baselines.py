@@ -12,6 +12,7 @@ from typing import Literal
 import numpy as np
 
 from models.base import Bands, LocalForecaster, normal_bands
+from models.params import COMMON, integer, optional_integer
 
 
 def _sd(values: np.ndarray) -> float:
@@ -92,6 +93,8 @@ class WindowMean(LocalForecaster):
     """The mean of the last ``window`` observations (all of them when ``window`` is None):
     a level forecast that ignores trend and season, robust for erratic series."""
 
+    parameter_rules = {**COMMON, "window": optional_integer(1)}
+
     def __init__(self, window: int | None = 12, alias: str = "mean", nonnegative: bool = True,
                  on_error: Literal["nan", "raise"] = "nan") -> None:
         self.window = window
@@ -114,6 +117,8 @@ class WindowMedian(LocalForecaster):
     """The median of the last ``window`` observations, with the window's empirical quantiles as
     the interval. The median minimises absolute error, and seizure weights are spiky (one large
     haul in a quiet year): a mean or a smoothing model chases the spike, the median does not."""
+
+    parameter_rules = {**COMMON, "window": integer(1)}
 
     def __init__(self, window: int = 12, alias: str = "median", nonnegative: bool = True,
                  on_error: Literal["nan", "raise"] = "nan") -> None:

@@ -19,6 +19,7 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
 
 from models.base import Bands, ForecastArrays, Forecaster, Panel, future_grid, tidy_bands
+from models.params import BOOLEAN, COMMON, Rule, integer, optional_integer, positive_real
 
 QUANTILE_PAIRS = {80: (0.1, 0.9), 95: (0.025, 0.975)}
 
@@ -51,6 +52,16 @@ class GlobalGBM(Forecaster):
     """Gradient boosting on scaled lags, season position and series scale, across all series."""
 
     is_global = True
+    parameter_rules = {
+        **COMMON,
+        "lags": Rule(lambda v: isinstance(v, tuple | list) and len(v) > 0 and all(
+            isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in v),
+            "a non-empty tuple of positive integers"),
+        "max_iter": integer(1), "learning_rate": positive_real(), "max_leaf_nodes": integer(2),
+        "max_rows": integer(10), "random_state": optional_integer(0), "nonnegative": BOOLEAN,
+        "freq": Rule(lambda v: v is None or (isinstance(v, str) and v != ""),
+                     "None or a pandas frequency such as 'MS'"),
+    }
 
     def __init__(self, season_length: int = 12, lags: tuple[int, ...] = (1, 2, 3, 6, 12),
                  max_iter: int = 60, learning_rate: float = 0.1, max_leaf_nodes: int = 15,
@@ -96,7 +107,7 @@ class GlobalGBM(Forecaster):
             random_state=self.random_state, **kwargs)
 
     # --- fit / predict ------------------------------------------------------------------
-    def _fit_panel(self, panel: Panel) -> GlobalGBM:
+    def _fit_panel(self, panel: Panel) -> None:
         values = _right_aligned(panel)
         observed = ~np.isnan(values)
         with np.errstate(all="ignore"):
@@ -129,7 +140,6 @@ class GlobalGBM(Forecaster):
         self.has_data_ = observed.any(axis=1)
         self.failures_ = {str(uid): "no observed value" for uid, ok in
                           zip(panel.ids, self.has_data_, strict=True) if not ok}
-        return self
 
     def _predict_panel(self, h: int, levels: tuple[int, ...]) -> ForecastArrays:
         unknown = [lvl for lvl in levels if lvl not in QUANTILE_PAIRS]
@@ -176,5 +186,5 @@ class GlobalGBM(Forecaster):
             lo[~self.has_data_] = np.nan
             hi[~self.has_data_] = np.nan
         return ForecastArrays(self.ids_, future_grid(self.last_ds_, mean.shape[1], self.freq_),
-                              point, bands)
+                              point, bands, dict(self.failures_))
 

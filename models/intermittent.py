@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 
 from models.base import Bands, LocalForecaster
+from models.params import COMMON, fraction
 
 IntermittentState = tuple[float, np.ndarray]
 
@@ -73,6 +74,8 @@ def tsb(y: np.ndarray, alpha_d: float, alpha_p: float) -> tuple[float, np.ndarra
 class Croston(LocalForecaster):
     """Croston's method with the Syntetos-Boylan bias correction (SBA)."""
 
+    parameter_rules = {**COMMON, "alpha": fraction()}
+
     def __init__(self, alpha: float = 0.1, alias: str = "croston", nonnegative: bool = True,
                  on_error: Literal["nan", "raise"] = "nan") -> None:
         self.alpha = alpha
@@ -92,6 +95,8 @@ class Croston(LocalForecaster):
 
 class TSB(LocalForecaster):
     """Teunter-Syntetos-Babai: demand size and demand probability smoothed separately."""
+
+    parameter_rules = {**COMMON, "alpha_d": fraction(), "alpha_p": fraction()}
 
     def __init__(self, alpha_d: float = 0.1, alpha_p: float = 0.1, alias: str = "tsb",
                  nonnegative: bool = True, on_error: Literal["nan", "raise"] = "nan") -> None:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from models.base import Bands, LocalForecaster
+from models.params import COMMON, Rule, integer, one_of
 
 Transform = Literal["log1p"] | None
 
@@ -51,6 +52,13 @@ class ETS(_StatsforecastModel):
     season only, cheaper)."""
 
     min_length = 4
+    parameter_rules = {
+        **COMMON,
+        "model": Rule(lambda v: isinstance(v, str) and len(v) == 3 and v[0] in "ZAM"
+                      and v[1] in "ZANM" and v[2] in "ZANM",
+                      "three letters: error Z/A/M, trend Z/A/N/M, season Z/A/N/M (e.g. 'ZZZ')"),
+        "damped": one_of(None, True, False),
+    }
 
     def __init__(self, season_length: int = 12, model: str = "ZZZ", damped: bool | None = None,
                  transform: Transform = None, alias: str = "ets", nonnegative: bool = True,
@@ -76,6 +84,8 @@ class ARIMA(_StatsforecastModel):
     no gain on short monthly series."""
 
     min_length = 6
+    parameter_rules = {**COMMON, "max_p": integer(0), "max_q": integer(0), "max_P": integer(0),
+                       "max_Q": integer(0)}
 
     def __init__(self, season_length: int = 12, max_p: int = 2, max_q: int = 2, max_P: int = 1,
                  max_Q: int = 1, transform: Transform = None, alias: str = "arima",
@@ -104,6 +114,8 @@ class Theta(_StatsforecastModel):
     dynamic variants by in-sample fit."""
 
     min_length = 4
+    parameter_rules = {**COMMON, "model": one_of(None, "STM", "OTM", "DSTM", "DOTM"),
+                       "decomposition_type": one_of("multiplicative", "additive")}
 
     def __init__(self, season_length: int = 12, model: str | None = None,
                  decomposition_type: str = "multiplicative", transform: Transform = None,

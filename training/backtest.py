@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -67,9 +67,9 @@ def fit_predict(models: Iterable[Forecaster], panel: Panel, h: int,
     for model in models:
         fitted = clone(model)
         try:
-            fitted._fit_panel(panel)
-            out = fitted._predict_panel(h, levels).to_frame(model.alias)
-            failures[model.alias] = dict(getattr(fitted, "failures_", {}))
+            arrays = fitted.fit_panel(panel).predict_panel(h, levels)
+            out = arrays.to_frame(model.alias)
+            failures[model.alias] = arrays.failures
         except Exception as err:  # noqa: BLE001 - a whole model failing leaves NaN, not a crash
             last = np.array([ds[-1] for ds in panel.ds], dtype="datetime64[ns]")
             out = pd.DataFrame({"unique_id": np.repeat(panel.ids, h),
@@ -153,7 +153,7 @@ def cross_validation(df: pd.DataFrame | Panel, models: Sequence[Forecaster], h: 
     """Rolling-origin backtest: ``unique_id, ds, cutoff, y, <alias>, <alias>-lo-80, ...`` and,
     per model alias, the series it failed on (forecast NaN there)."""
     h, levels = check_horizon(h), check_levels(level)
-    _check_aliases(models)
+    _check_models(models)
     panel = df if isinstance(df, Panel) else to_panel(df, id_col, time_col, target_col)
     frame, failures = _run_split(models, panel, h, levels, backtest_offsets(h, windows, step),
                                  min_train, n_jobs, dask_scheduler)
@@ -169,13 +169,17 @@ def forecast(panel: Panel, models: Sequence[Forecaster], h: int,
              dask_scheduler: str | None = None) -> tuple[pd.DataFrame, dict[str, dict[str, str]]]:
     """Final fit on all the data: ``unique_id, ds, <alias>, <alias>-lo-80, ...``."""
     h, levels = check_horizon(h), check_levels(level)
-    _check_aliases(models)
+    _check_models(models)
     frame, failures = _run_split(models, panel, h, levels, [0], 1, n_jobs, dask_scheduler)
     return (frame.drop(columns="cutoff").sort_values(["unique_id", "ds"], ignore_index=True),
             failures)
 
 
-def _check_aliases(models: Sequence[Any]) -> None:
+def _check_models(models: Sequence[Forecaster]) -> None:
+    """Parameters and aliases checked once, before any work: a bad parameter is the user's error,
+    not a model failure to forecast NaN for."""
+    for model in models:
+        model.validate_params()
     aliases = [m.alias for m in models]
     if len(set(aliases)) != len(aliases):
         raise ValueError(f"model aliases must be unique, got {aliases}")

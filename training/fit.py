@@ -21,8 +21,16 @@ from models.baselines import SeasonalNaive, WindowMedian
 from models.intermittent import TSB
 from models.statistical import ETS, Theta
 from training.backtest import cross_validation, forecast
-from training.metrics import evaluate, series_scales, summarize
-from training.selection import calibrate, choose, combine, conformal_factors
+from training.classes import series_classes, volume_weights
+from training.metrics import evaluate, series_scales, summarize, summarize_by_class
+from training.selection import (
+    calibrate,
+    calibrate_by_class,
+    choose,
+    combine,
+    conformal_factors,
+    conformal_factors_by_class,
+)
 
 Progress = Callable[[str], None]
 FALLBACK = "snaive"
@@ -85,6 +93,9 @@ class TrainingResult:
     metrics: dict[str, float]
     params: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
+    classes: pd.DataFrame = field(default_factory=pd.DataFrame)
+    class_factors: dict[str, dict[int, float]] = field(default_factory=dict)
+    by_class: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
@@ -120,6 +131,9 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
     eligible = panel.subset(panel.ids[(at_last_cutoff >= min_train) & (n_obs > 0)])
     short = panel.subset(panel.ids[(at_last_cutoff < min_train) & (n_obs > 0)])
     sparse = set(sparse_series(eligible, h))
+    classes = series_classes(panel, min_train)
+    classes.loc[classes["unique_id"].isin(set(short.ids)), "series_class"] = "too_short"
+    class_of = classes.set_index("unique_id")["series_class"]
     smooth = eligible.subset([u for u in eligible.ids if u not in sparse])
     routed = models is None
     models = list(models) if models is not None else default_models(
@@ -151,8 +165,9 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
     weights = choose(choosable, "mase", top_k, method) if len(evaluation) else pd.DataFrame(
         columns=["unique_id", "model", "weight"])
     project_cv = combine(cv, weights, levels) if len(weights) else pd.DataFrame()
-    factors = conformal_factors(project_cv, levels) if len(project_cv) else {lvl: 1.0
-                                                                             for lvl in levels}
+    class_factors = conformal_factors_by_class(project_cv, class_of, levels) if len(
+        project_cv) else {"pooled": {lvl: 1.0 for lvl in levels}}
+    factors = class_factors["pooled"]
     fallback_cv = combine(cv, _single(cv["unique_id"].unique(), FALLBACK), levels) \
         if len(cv) else pd.DataFrame()
     fallback_factors = conformal_factors(fallback_cv, levels) if len(fallback_cv) else factors
@@ -171,7 +186,8 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
         columns=["unique_id", "ds", "forecast", "model"])
     lost = sorted(set(chosen.loc[chosen["forecast"].isna(), "unique_id"]))
     fallbacks.update({str(u): "the chosen models failed in the final fit" for u in lost})
-    chosen = calibrate(chosen[~chosen["unique_id"].isin(lost)], factors)
+    chosen = calibrate_by_class(chosen[~chosen["unique_id"].isin(lost)], class_factors,
+                                class_of)
     fallback_ids = sorted(fallbacks)
     pieces = [chosen]
     if fallback_ids:
@@ -191,6 +207,12 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
     failures = {alias: len(set(cv_failures.get(alias, {})) | set(final_failures.get(alias, {})))
                 for alias in aliases}
     metrics = _metrics(evaluation, project_cv, scales, levels)
+    by_class = _class_figures(project_cv, scales, levels, classes,
+                              volume_weights(panel, max(season_length, h)))
+    metrics.update({f"{group}.{name}": value for group, figures in by_class.items()
+                    for name, value in figures.items() if group != "overall"})
+    metrics.update({name: value for name, value in by_class.get("overall", {}).items()
+                    if name.startswith("wmase.")})
     params = {"horizon": h, "backtest_windows": windows, "backtest_step": step,
               "freq": panel.freq, "season_length": season_length, "models": ",".join(aliases),
               "candidates": ",".join(candidates), "method": method, "top_k": top_k,
@@ -199,7 +221,8 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
               "n_series_sparse": len(sparse)}
     params.update({f"model.{m.alias}": json.dumps(m.get_params(), default=str) for m in models})
     return TrainingResult(result, cv, project_cv, evaluation, weights, factors, fallbacks,
-                          skipped, failures, metrics, params, timings)
+                          skipped, failures, metrics, params, timings, classes, class_factors,
+                          by_class)
 
 
 def _backtest_groups(groups: Sequence[tuple[Panel, list[Forecaster]]], h: int, windows: int,
@@ -263,3 +286,17 @@ def _metrics(evaluation: pd.DataFrame, project_cv: pd.DataFrame, scales: pd.Data
         project = summarize(evaluate(project_cv, scales, ["project"], levels))["project"]
         out.update({str(k): float(v) for k, v in project.items()})
     return out
+
+
+def _class_figures(project_cv: pd.DataFrame, scales: pd.DataFrame, levels: tuple[int, ...],
+                   classes: pd.DataFrame, weights: pd.Series) -> dict[str, dict[str, float]]:
+    """The project's backtest figures per series class and overall (``class.<name>.<metric>``
+    keys: MASE, MSIS, coverage, ``n_series``, volume-weighted ``wmase.<unit>``)."""
+    if not len(project_cv):
+        return {}
+    frame = project_cv.rename(columns={"forecast": "project"}).rename(
+        columns=lambda c: f"project-{c}" if c.startswith(("lo-", "hi-")) else c)
+    evaluation = evaluate(frame, scales, ["project"], levels)
+    summary = summarize_by_class(evaluation, classes, weights)
+    return {("overall" if group == "overall" else f"class.{group}"): figures["project"]
+            for group, figures in summary.items()}

@@ -1,4 +1,5 @@
-"""Forecast accuracy per series and model: MASE, RMSSE, interval coverage, scaled pinball loss.
+"""Forecast accuracy per series and model: MASE, RMSSE, interval coverage, MSIS, scaled pinball
+loss, and their summaries per series class with volume weights.
 
 Errors are divided by each series' in-sample seasonal-naive error (Hyndman & Koehler's scale),
 so one mean over thousands of series of very different sizes is meaningful. Unknown actuals
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from models.base import DEFAULT_LEVELS, Panel
+from training.classes import metric_unit
 
 METRICS = ("mase", "rmsse", "pinball")
 
@@ -53,6 +55,15 @@ def pinball(y: np.ndarray, quantile_forecast: np.ndarray, q: float) -> np.ndarra
     return np.maximum(q * diff, (q - 1) * diff)
 
 
+def interval_score(y: np.ndarray, lo: np.ndarray, hi: np.ndarray, level: int) -> np.ndarray:
+    """Gneiting & Raftery's interval score of a central ``level``% interval, point by point:
+    its width plus 2 / alpha times the distance by which ``y`` falls outside. Divided by the
+    series' seasonal scale and averaged, it is M4's MSIS: a proper score, so neither a too
+    narrow interval (missed points) nor an absurdly wide one (width) can win."""
+    alpha = 1 - level / 100
+    return (hi - lo) + (2 / alpha) * (np.maximum(lo - y, 0) + np.maximum(y - hi, 0))
+
+
 def evaluate(cv: pd.DataFrame, scales: pd.DataFrame, models: Sequence[str],
              level: Sequence[int] = DEFAULT_LEVELS) -> pd.DataFrame:
     """``unique_id, metric, <model>...`` over the observed points of a backtest.
@@ -79,6 +90,7 @@ def evaluate(cv: pd.DataFrame, scales: pd.DataFrame, models: Sequence[str],
             hi = data[f"{alias}-hi-{lvl}"].to_numpy(float)
             values[f"coverage_{lvl}"] = ((y >= lo) & (y <= hi)).astype(float)
             values[f"coverage_{lvl}"][np.isnan(lo) | np.isnan(hi)] = np.nan
+            values[f"msis_{lvl}"] = interval_score(y, lo, hi, lvl) / scale
             alpha = (100 - lvl) / 200
             losses += [pinball(y, lo, alpha), pinball(y, hi, 1 - alpha)]
         values["pinball"] = np.mean(losses, axis=0) / scale
@@ -105,3 +117,48 @@ def evaluate(cv: pd.DataFrame, scales: pd.DataFrame, models: Sequence[str],
 def summarize(evaluation: pd.DataFrame) -> pd.DataFrame:
     """Mean of each metric over series, one row per metric, one column per model."""
     return evaluation.drop(columns="unique_id").groupby("metric").mean(numeric_only=True)
+
+
+def summarize_by_class(evaluation: pd.DataFrame, classes: pd.DataFrame,
+                       weights: pd.Series | None = None) -> dict[str, dict[str, dict[str, float]]]:
+    """Figures per series class and overall: ``{group: {model: {metric: value}}}``.
+
+    Each metric is the mean over the group's series (``n_series`` counts them); with
+    ``weights`` (:func:`training.classes.volume_weights`), ``wmase.<unit>`` is the
+    volume-weighted MASE of the series of each unit (kg, seizures...), so a spiky series with
+    little volume cannot set a headline and units are never mixed."""
+    from_class = classes.set_index("unique_id")["series_class"]
+    data = evaluation.assign(series_class=evaluation["unique_id"].map(from_class).fillna(
+        "unclassified"))
+    models = [c for c in evaluation.columns if c not in ("unique_id", "metric")]
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    groups = [("overall", data), *((str(name), part) for name, part in
+                                   data.groupby("series_class", sort=True))]
+    for name, part in groups:
+        means = part.drop(columns=["unique_id", "series_class"]).groupby("metric").mean(
+            numeric_only=True)
+        block: dict[str, dict[str, float]] = {}
+        for model in models:
+            figures = {str(m): float(v) for m, v in means[model].items() if pd.notna(v)}
+            figures["n_series"] = float(part.loc[part["metric"] == "mase", model].notna().sum())
+            if weights is not None:
+                figures.update(_weighted_mase(part, model, weights))
+            block[model] = figures
+        out[name] = block
+    return out
+
+
+def _weighted_mase(part: pd.DataFrame, model: str, weights: pd.Series) -> dict[str, float]:
+    mase = part.loc[part["metric"] == "mase", ["unique_id", model]].dropna()
+    if mase.empty:
+        return {}
+    w = mase["unique_id"].map(weights).fillna(0.0).to_numpy(float)
+    units = mase["unique_id"].map(metric_unit).to_numpy()
+    out = {}
+    for unit in np.unique(units):
+        here = units == unit
+        total = w[here].sum()
+        if total > 0:
+            out[f"wmase.{unit}"] = float((w[here] * mase[model].to_numpy(float)[here]).sum()
+                                         / total)
+    return out

@@ -303,17 +303,40 @@ def list_model_versions(settings: Any) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for mv in sorted(versions, key=lambda v: int(v.version), reverse=True):
         metrics: dict[str, float] = {}
+        params: dict[str, str] = {}
         if mv.run_id:
             try:
-                metrics = dict(client.get_run(mv.run_id).data.metrics)
+                run = client.get_run(mv.run_id)
+                metrics, params = dict(run.data.metrics), dict(run.data.params)
             except MlflowException:
                 metrics = {}
         out.append({
             "version": str(mv.version), "run_id": mv.run_id,
             "aliases": aliases_of.get(str(mv.version), []), "tags": dict(mv.tags or {}),
             "metrics": {k: v for k, v in metrics.items() if np.isfinite(v)},
+            "setup": version_setup(params),
+            "by_class": class_figures(metrics),
             "created_at": datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC),
         })
+    return out
+
+
+SETUP_PARAMS = {"horizon": "horizon", "backtest_windows": "windows", "backtest_step": "step",
+                "freq": "freq", "reconciliation": "reconciliation"}
+
+
+def version_setup(params: dict[str, str]) -> dict[str, str]:
+    """What a version was trained with (horizon, backtest windows and step, frequency)."""
+    return {short: params[name] for name, short in SETUP_PARAMS.items() if name in params}
+
+
+def class_figures(metrics: dict[str, float]) -> dict[str, dict[str, float]]:
+    """The run's ``class.<name>.<metric>`` metrics as ``{class: {metric: value}}``."""
+    out: dict[str, dict[str, float]] = {}
+    for key, value in metrics.items():
+        if key.startswith("class.") and np.isfinite(value):
+            _, name, metric = key.split(".", 2)
+            out.setdefault(name, {})[metric] = float(value)
     return out
 
 

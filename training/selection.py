@@ -99,10 +99,10 @@ def conformal_factors(backtest: pd.DataFrame,
     return {lvl: max(value, WIDTH_FLOOR) for lvl, value in factors.items()}
 
 
-def calibrate(frame: pd.DataFrame, factors: dict[int, float],
+def calibrate(frame: pd.DataFrame, factors: dict[int, float] | dict[int, np.ndarray],
               nonnegative: bool = True) -> pd.DataFrame:
-    """Intervals of ``frame`` rescaled around the forecast by ``factors``; clipped at zero and
-    kept nested (lo-95 <= lo-80 <= forecast <= hi-80 <= hi-95)."""
+    """Intervals of ``frame`` rescaled around the forecast by ``factors`` (one per level, or one
+    per row); clipped at zero and kept nested (lo-95 <= lo-80 <= forecast <= hi-80 <= hi-95)."""
     out = frame.copy()
     f = out["forecast"].to_numpy(float)
     inner_lo, inner_hi = f, f
@@ -115,3 +115,31 @@ def calibrate(frame: pd.DataFrame, factors: dict[int, float],
         out[f"lo-{lvl}"], out[f"hi-{lvl}"] = lo, hi
         inner_lo, inner_hi = lo, hi
     return out
+
+
+MIN_CLASS_POINTS = 100  # backtest points a class needs for its own conformal factors
+
+
+def conformal_factors_by_class(backtest: pd.DataFrame, classes: pd.Series,
+                               level: Sequence[int] = DEFAULT_LEVELS,
+                               min_points: int = MIN_CLASS_POINTS) -> dict[str, dict[int, float]]:
+    """Conformal factors per series class (``classes``: class by ``unique_id``), and the pooled
+    ones under ``"pooled"``. One pooled factor stretches the bands of smooth series to cover lumpy
+    ones (too wide there, too narrow on the lumpy ones); per class each kind gets its own. A
+    class with fewer than ``min_points`` scored backtest points takes the pooled factors."""
+    out = {"pooled": conformal_factors(backtest, level)}
+    label = backtest["unique_id"].map(classes)
+    for name, part in backtest.groupby(label, sort=True):
+        scored = int((part["y"].notna() & part["forecast"].notna()).sum())
+        out[str(name)] = conformal_factors(part, level) if scored >= min_points else out["pooled"]
+    return out
+
+
+def calibrate_by_class(frame: pd.DataFrame, factors: dict[str, dict[int, float]],
+                       classes: pd.Series, nonnegative: bool = True) -> pd.DataFrame:
+    """:func:`calibrate` with each row's factors taken from its series' class (the pooled ones
+    for a class without its own)."""
+    label = frame["unique_id"].map(classes).fillna("pooled").to_numpy()
+    per_row = {lvl: np.array([factors.get(c, factors["pooled"])[lvl] for c in label], float)
+               for lvl in factors["pooled"]}
+    return calibrate(frame, per_row, nonnegative)

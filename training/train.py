@@ -8,12 +8,16 @@ import time
 from typing import Any
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from core.errors import NarcotrendError
 from core.home import read_series, write_parquet_atomic
 from features.completeness import mask_low_reporting_rows, read_completeness
+from models.base import season_length_for, to_panel
 from training.cleanup import cleaned_up
-from training.fit import Progress, fit_forecasts
+from training.fit import Progress, TrainingResult, fit_forecasts
+from training.metrics import series_scales
+from training.reconcile import HIERARCHY_COLUMNS, reconcile_forecasts
 from training.registry import log_training_run
 
 
@@ -23,6 +27,40 @@ def load_series(settings: Any) -> pd.DataFrame:
     series = read_series(settings.paths, columns=["unique_id", "ds", "y", "geo_level", "geo"])
     series = mask_low_reporting_rows(series, read_completeness(settings.paths))
     return series[["unique_id", "ds", "y"]]
+
+
+def load_hierarchy(settings: Any) -> pd.DataFrame | None:
+    """The geography and drug of each built series (one row per id), or None for a series
+    file without them (older homes, the bench's plain frames)."""
+    if not set(HIERARCHY_COLUMNS) <= set(pq.read_schema(settings.paths.series).names):
+        return None
+    return read_series(settings.paths, columns=HIERARCHY_COLUMNS).drop_duplicates("unique_id")
+
+
+def reconcile(result: TrainingResult, series: pd.DataFrame, hierarchy: pd.DataFrame | None,
+              say: Progress) -> dict[str, Any]:
+    """Make the forecasts of each geography tree add up (training.reconcile), in place, and
+    record what it did in the run's metrics; the report for the summary."""
+    if hierarchy is None:
+        return {"trees": 0}
+    panel = to_panel(series, freq=result.params.get("freq"))
+    scale = series_scales(panel, season_length_for(panel.freq)).set_index("unique_id")["scale"]
+    levels = tuple(sorted({int(c.rsplit("_", 1)[1]) for c in result.forecasts.columns
+                           if c.startswith("lo_")}))
+    done = reconcile_forecasts(result.forecasts, hierarchy, result.project_backtest, scale,
+                               levels)
+    result.forecasts = done.forecasts
+    report = done.report
+    result.metrics.update({f"reconcile.{method}.{lvl}": value for method, by_level in
+                           report["backtest_mase_by_level"].items()
+                           for lvl, value in by_level.items()})
+    result.metrics.update({f"reconcile.trees.{m}": float(n) for m, n in report["methods"].items()})
+    result.timings["reconcile_seconds"] = report["seconds"]
+    result.params["reconciliation"] = "per tree by backtest: " + ",".join(report["methods"])
+    say(f"reconciled {report['trees']} geography trees in {report['seconds']:.1f}s ("
+        + ", ".join(f"{m}: {n}" for m, n in report["methods"].items() if n)
+        + f"; {report['fallbacks']} fell back)")
+    return report
 
 
 @cleaned_up("train")
@@ -41,6 +79,7 @@ def train(settings: Any, horizon: int | None = None,
     result = fit_forecasts(series, h, settings.backtest_windows, settings.backtest_step,
                            settings.frequency, n_jobs=settings.n_jobs,
                            dask_scheduler=settings.dask_scheduler, progress=say)
+    reconciliation = reconcile(result, series, load_hierarchy(settings), say)
     registered = log_training_run(settings, result, say, series)
     # data/forecasts/forecasts.parquet holds the champion's forecasts (e-mail charts, thresholds
     # and `export forecasts` read it): a candidate that is not promoted is kept beside it
@@ -63,8 +102,30 @@ def train(settings: Any, horizon: int | None = None,
         "skipped_no_data": len(result.skipped),
         "model_failures": {k: v for k, v in result.model_failures.items() if v},
         "horizon": h,
+        "backtest_windows": result.params["backtest_windows"],
+        "freq": result.params["freq"],
+        "wmase": {k.split(".", 1)[1]: v for k, v in result.metrics.items()
+                  if k.startswith("wmase.")},
+        "by_class": result.by_class,
+        "fallbacks_by_class": fallbacks_by_class(result),
+        "reconciliation": reconciliation,
         "forecasts_path": str(out_path),
         "fit_seconds": round(result.timings["fit_seconds"], 2),
         "seconds": round(time.perf_counter() - started, 2),
     }
     return summary
+
+
+def fallbacks_by_class(result: TrainingResult) -> dict[str, dict[str, int]]:
+    """How many series of each class fell back to the seasonal naive, by reason."""
+    if result.classes.empty or not result.fallbacks:
+        return {}
+    class_of = result.classes.set_index("unique_id")["series_class"]
+    frame = pd.DataFrame({"series_class": [class_of.get(u, "unclassified")
+                                           for u in result.fallbacks],
+                          "reason": list(result.fallbacks.values())})
+    counts = frame.groupby(["series_class", "reason"]).size()
+    out: dict[str, dict[str, int]] = {}
+    for (cls, reason), n in counts.items():
+        out.setdefault(str(cls), {})[str(reason)] = int(n)
+    return out

@@ -241,6 +241,13 @@ class ModelVersion(BaseModel):
     tags: dict[str, str] = Field(description="Registry tags")
     metrics: dict[str, float] = Field(examples=[{"mase": 0.81, "coverage_80": 0.79}],
                                       description="Backtest metrics of the version")
+    setup: dict[str, str] = Field(default_factory=dict, description="Backtest setup: horizon, "
+                                  "backtest windows and step, frequency, reconciliation",
+                                  examples=[{"horizon": "12", "windows": "3", "freq": "MS"}])
+    by_class: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="Backtest figures per series class",
+        examples=[{"lumpy": {"mase": 0.9, "coverage_80": 0.78, "msis_95": 12.1,
+                             "n_series": 103}}])
     created_at: UtcDateTime = Field(description="When it was registered")
     is_champion: bool = Field(description="True for the version the champion alias names")
     serving: bool = Field(description="True for the version this process serves now")

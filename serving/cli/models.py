@@ -42,6 +42,24 @@ def train(
         f"{summary['coverage_95']:.0%} (95%); {summary['fallbacks']} fallback series; version "
         f"{summary['version']} ({'champion' if summary['promoted'] else 'not promoted'}: "
         f"{summary['promotion']})", highlight=False, soft_wrap=True)
+    console.print(_class_lines(summary), highlight=False, soft_wrap=True)
+
+
+def _class_lines(summary: dict[str, Any]) -> str:
+    """Volume-weighted MASE per unit, the figures per series class, and what fell back."""
+    weighted = ", ".join(f"{unit} {v:.3f}" for unit, v in summary.get("wmase", {}).items())
+    lines = [f"volume-weighted MASE: {weighted or 'n/a'}"]
+    for name, fig in sorted(summary.get("by_class", {}).items()):
+        if name.startswith("class."):
+            lines.append(f"  {name[6:]:<15} {fig.get('n_series', 0):>6.0f} series  MASE "
+                         f"{fig.get('mase', float('nan')):.3f}  MSIS(95) "
+                         f"{fig.get('msis_95', float('nan')):.2f}  coverage "
+                         f"{fig.get('coverage_80', float('nan')):.0%}/"
+                         f"{fig.get('coverage_95', float('nan')):.0%}")
+    for name, reasons in sorted(summary.get("fallbacks_by_class", {}).items()):
+        lines.append(f"  fell back: {name}: " + "; ".join(f"{n} {reason}" for reason, n in
+                                                          reasons.items()))
+    return "\n".join(lines)
 
 
 def _row(version: dict[str, Any]) -> dict[str, Any]:
@@ -52,7 +70,8 @@ def _row(version: dict[str, Any]) -> dict[str, Any]:
             "mase": metrics.get("mase"), "coverage_80": metrics.get("coverage_80"),
             "coverage_95": metrics.get("coverage_95"),
             "n_series": None if n_series is None else int(n_series),
-            "promotion": version["tags"].get("promotion")}
+            "promotion": version["tags"].get("promotion"),
+            "setup": version.get("setup", {}), "by_class": version.get("by_class", {})}
 
 
 @models_app.command("list")
@@ -74,13 +93,20 @@ def list_models(
     from rich.table import Table
 
     table = Table(title=cfg.registered_model_name)
-    for col in ("version", "champion", "MASE", "cov 80", "cov 95", "series", "created",
-                "promotion"):
+    for col in ("version", "champion", "MASE", "cov 80", "cov 95", "series", "setup",
+                "per class (series: MASE, cov 80/95)", "created", "promotion"):
         table.add_column(col)
     for row in rows:
         table.add_row(row["version"], "*" if row["champion"] else "",
                       _fmt(row["mase"], "{:.3f}"), _fmt(row["coverage_80"], "{:.0%}"),
                       _fmt(row["coverage_95"], "{:.0%}"), _fmt(row["n_series"], "{:.0f}"),
+                      " ".join(f"{k}={v}" for k, v in row["setup"].items()
+                               if k != "reconciliation"),
+                      "\n".join(f"{name} ({fig.get('n_series', 0):.0f}): "
+                                f"{fig.get('mase', float('nan')):.2f}, "
+                                f"{fig.get('coverage_80', float('nan')):.0%}/"
+                                f"{fig.get('coverage_95', float('nan')):.0%}"
+                                for name, fig in sorted(row["by_class"].items())),
                       f"{row['created_at']:%Y-%m-%d %H:%M}", row["promotion"] or "")
     print_table(table)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training.metrics import evaluate, pinball, seasonal_scale, summarize
+from training.metrics import evaluate, pinball, seasonal_scale, summarize, summarize_by_class
 
 
 def backtest(y: list[float], f: list[float], lo: list[float], hi: list[float],
@@ -77,9 +77,47 @@ def test_evaluation_has_one_row_per_series_and_metric_and_a_column_per_model():
     for lvl in (80, 95):
         frame[f"n-lo-{lvl}"], frame[f"n-hi-{lvl}"] = frame[f"m-lo-{lvl}"], frame[f"m-hi-{lvl}"]
     ev = evaluate(frame, pd.concat([scales("a", 1.0), scales("b", 1.0)]), ["m", "n"])
-    assert set(ev["metric"]) == {"mase", "rmsse", "coverage_80", "coverage_95", "pinball"}
-    assert len(ev) == 2 * 5
+    assert set(ev["metric"]) == {"mase", "rmsse", "coverage_80", "coverage_95", "msis_80",
+                                 "msis_95", "pinball"}
+    assert len(ev) == 2 * 7
     assert list(ev.columns) == ["unique_id", "metric", "m", "n"]
     assert summarize(ev).loc["mase", "m"] == pytest.approx((0 + 0.5) / 2)
     assert ev[ev["metric"] == "mase"].set_index("unique_id")[["m", "n"]].idxmin(axis=1).to_dict(
     ) == {"a": "m", "b": "n"}
+
+
+def test_msis_is_width_plus_scaled_misses_over_the_scale():
+    # 80%: alpha 0.2, so a miss costs 2 / 0.2 = 10 per unit outside; width 4 everywhere
+    ev = evaluate(backtest([5, 8, 0], [5, 5, 5], [3, 3, 3], [7, 7, 7]), scales(), ["m"])
+    assert metric(ev, "msis_80") == pytest.approx((4 + (4 + 10 * 1) + (4 + 10 * 3)) / 3 / 2.0)
+    # 95%: a miss costs 2 / 0.05 = 40 per unit
+    assert metric(ev, "msis_95") == pytest.approx((4 + (4 + 40) + (4 + 120)) / 3 / 2.0)
+
+
+def test_summary_by_class_weights_mase_by_volume_within_each_unit():
+    frame = pd.concat([backtest([10, 10], [12, 12], [0, 0], [20, 20], "A/coke/kg"),
+                       backtest([1, 1], [3, 3], [0, 0], [5, 5], "B/coke/kg"),
+                       backtest([4, 4], [4, 4], [0, 0], [9, 9], "A/coke/seizures")])
+    ev = evaluate(frame, pd.concat([scales(u, 1.0) for u in ("A/coke/kg", "B/coke/kg",
+                                                             "A/coke/seizures")]), ["m"])
+    classes = pd.DataFrame({"unique_id": ["A/coke/kg", "B/coke/kg", "A/coke/seizures"],
+                            "series_class": ["smooth", "lumpy", "smooth"]})
+    weights = pd.Series({"A/coke/kg": 0.9, "B/coke/kg": 0.1, "A/coke/seizures": 1.0})
+    out = summarize_by_class(ev, classes, weights)
+    overall = out["overall"]["m"]
+    assert overall["mase"] == pytest.approx((2 + 2 + 0) / 3)
+    assert overall["wmase.kg"] == pytest.approx(0.9 * 2 + 0.1 * 2)
+    assert overall["wmase.seizures"] == 0.0
+    assert out["smooth"]["m"]["n_series"] == 2 and out["lumpy"]["m"]["mase"] == 2.0
+
+
+def test_a_versions_setup_and_class_figures_are_read_from_its_run():
+    from training.registry import class_figures, version_setup
+
+    params = {"horizon": "12", "backtest_windows": "3", "backtest_step": "3", "freq": "MS",
+              "models": "median,ets"}
+    assert version_setup(params) == {"horizon": "12", "windows": "3", "step": "3", "freq": "MS"}
+    metrics = {"mase": 1.0, "class.lumpy.mase": 0.9, "class.lumpy.coverage_80": 0.8,
+               "class.smooth.wmase.kg": 0.5}
+    assert class_figures(metrics) == {"lumpy": {"mase": 0.9, "coverage_80": 0.8},
+                                      "smooth": {"wmase.kg": 0.5}}

@@ -151,3 +151,29 @@ def test_smoothing_models_run_on_smooth_series_and_tsb_on_mostly_zero_ones():
     assert ran.loc["sparse", "ets"] == 0 and ran.loc["sparse", "theta"] == 0
     assert ran.loc["sparse", "tsb"] > 0
     assert result.params["n_series_sparse"] == 1
+
+
+def test_each_series_class_gets_its_own_interval_factor_and_a_small_class_the_pooled_one():
+    from training.selection import calibrate_by_class, conformal_factors_by_class
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for uid, spread, n in (("calm", 1.0, 400), ("wild", 10.0, 400), ("rare", 5.0, 20)):
+        y = 100 + rng.normal(0, spread, n)
+        rows.append(pd.DataFrame({"unique_id": uid, "y": y, "forecast": 100.0,
+                                  "lo-80": 98.0, "hi-80": 102.0, "lo-95": 97.0, "hi-95": 103.0}))
+    bt = pd.concat(rows, ignore_index=True)
+    classes = pd.Series({"calm": "smooth", "wild": "erratic", "rare": "lumpy"})
+    factors = conformal_factors_by_class(bt, classes, (80, 95))
+    # the band half-width is 2: calm errors (sd 1) need ~0.64 of it at 80%, wild ones ~6.4
+    assert factors["smooth"][80] == pytest.approx(1.2816 / 2, rel=0.15)
+    assert factors["erratic"][80] == pytest.approx(12.816 / 2, rel=0.15)
+    assert factors["lumpy"] == factors["pooled"]
+    out = calibrate_by_class(bt.drop_duplicates("unique_id"), factors, classes)
+    width = (out["hi-80"] - out["lo-80"]).to_numpy()
+    assert width[1] > 5 * width[0]
+    for uid in ("calm", "wild"):
+        part = bt[bt["unique_id"] == uid]
+        got = calibrate_by_class(part, factors, classes)
+        inside = ((part["y"] >= got["lo-80"]) & (part["y"] <= got["hi-80"])).mean()
+        assert inside == pytest.approx(0.80, abs=0.03)

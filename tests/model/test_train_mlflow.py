@@ -12,24 +12,6 @@ import pytest
 from training.registry import gate
 
 
-def build_world_series(settings, scale: float = 0.2) -> pd.DataFrame:
-    """The built-in synthetic world, ingested and built like `narcotrend run` does, kept to its
-    world-level series so the test trains in seconds."""
-    from features.build import build_all
-    from features.ingest import ingest_files
-    from features.synthetic_world import SEIZURES_FILE, write_world
-
-    settings.ensure_dirs()
-    write_world(settings.demo_dir, seed=settings.demo_seed, scale=scale)
-    ingest_files([settings.demo_dir / SEIZURES_FILE], "canonical", settings)
-    build_all(settings)
-    path = settings.series_dir / "series.parquet"
-    series = pd.read_parquet(path)
-    series = series[series["geo_level"] == "world"]
-    series.to_parquet(path, index=False)
-    return series
-
-
 def test_gate_promotes_when_no_worse_and_says_why():
     assert gate(0.81, 0.85, "3") == (True, "mase 0.810 <= champion 0.850 (version 3)")
     promoted, reason = gate(0.9, 0.85, "3")
@@ -43,7 +25,8 @@ def test_gate_promotes_when_no_worse_and_says_why():
 
 
 @pytest.mark.slow
-def test_train_registers_gates_the_champion_and_a_fresh_process_serves_the_same_forecasts(home):
+def test_train_registers_gates_the_champion_and_a_fresh_process_serves_the_same_forecasts(
+        home, build_world):
     from mlflow import MlflowClient
     from typer.testing import CliRunner
 
@@ -56,7 +39,7 @@ def test_train_registers_gates_the_champion_and_a_fresh_process_serves_the_same_
     from training.train import train
 
     settings = get_settings()
-    series = build_world_series(settings)
+    series = build_world(settings, lambda s: s["geo_level"] == "world")
     n_series = series["unique_id"].nunique()
     first = train(settings, horizon=6)
     assert first["version"] == "1" and first["promoted"]
@@ -110,6 +93,10 @@ def test_train_registers_gates_the_champion_and_a_fresh_process_serves_the_same_
     rows = json.loads(listed.stdout)
     assert [(r["version"], r["champion"]) for r in rows] == [("2", True), ("1", False)]
     assert rows[1]["mase"] == pytest.approx(first["mase"])
+    # each version's setup and its figures per series class
+    assert rows[1]["setup"] == {"horizon": "6", "windows": "3", "step": "3", "freq": "MS",
+                                "reconciliation": rows[1]["setup"]["reconciliation"]}
+    assert sum(fig["n_series"] for fig in rows[1]["by_class"].values()) == first["n_backtested"]
     # the home's forecasts file follows the champion (e-mail charts, thresholds, export read it)
     pd.testing.assert_frame_equal(
         pd.read_parquet(settings.forecasts_dir / "forecasts.parquet"),
