@@ -115,6 +115,10 @@ def _build(settings: BuildSettings, say: Progress, freq: str) -> dict[str, Any]:
     return summary
 
 
+# record columns added after stores already existed: read as null when a store lacks them
+ADDED_LATER = ("concealment_method",)
+
+
 def _read_records(path: Path) -> pd.DataFrame:
     """The columns the build needs; a clear error for a store that lacks them."""
     import pyarrow.parquet as pq
@@ -125,12 +129,16 @@ def _read_records(path: Path) -> pd.DataFrame:
     except Exception as err:  # noqa: BLE001 - any unreadable file is the same user error
         raise NarcotrendError(f"cannot read the records store {path}: {err}; re-run "
                               "`narcotrend ingest`") from err
-    missing = [col for col in wanted if col not in present]
+    missing = [col for col in wanted if col not in present and col not in ADDED_LATER]
     if missing:
         raise NarcotrendError(f"the records store {path} lacks the column(s) "
                               f"{', '.join(missing)}; re-run `narcotrend ingest`")
     wanted += [col for col in OPTIONAL_SERIES_RECORD_COLUMNS if col in present]
-    return pd.read_parquet(path, columns=wanted)
+    frame = pd.read_parquet(path, columns=[col for col in wanted if col in present])
+    for col in ADDED_LATER:  # a store ingested before the column existed: unknown, not an error
+        if col not in frame.columns:
+            frame[col] = None
+    return frame
 
 
 def _period_label(value: Any) -> str | None:

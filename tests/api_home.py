@@ -191,6 +191,36 @@ def seed_home(settings: Settings, *, with_model: bool = True, n_extra_alerts: in
     return keys
 
 
+# Linked cases (seed_links): ecstasy tablets of one signature. G1: NLD + COL + BRA, G2: COL only.
+LINKED_SEIZURES = [  # seizure_id, date, country, group, tablets
+    ("NL-1", "2023-10-10", "NLD", "G1", "120"), ("NL-2", "2023-11-03", "NLD", "G1", "80"),
+    ("CO-1", "2023-10-20", "COL", "G1", "3000"), ("BR-1", "2023-12-15", "BRA", "G1", "700"),
+    ("CO-2", "2023-11-02", "COL", "G2", "50"), ("CO-3", "2023-11-09", "COL", "G2", "60")]
+LINKED_TABLET = {"drug": "ecstasy", "unit": "tablets", "logo": "Tesla", "colour": "pink",
+                 "shape": "round", "unit_weight_g": "0.35", "profile": "t01=10;t02=5;t03=1"}
+
+
+def seed_links(settings: Settings) -> None:
+    """Write seizure records, links and case groups of LINKED_SEIZURES into the home (what
+    `narcotrend link` leaves), for `/v1/links` and the reports' linked-cases section."""
+    from core.home import write_parquet_atomic
+    from features.ingest import normalise_records
+    from models.linkage import candidates
+    from training.link import LINK_COLUMNS, summarise_groups
+
+    canonical = pd.DataFrame([{"seizure_id": s, "date": d, "country": c, "quantity": q,
+                               **LINKED_TABLET} for s, d, c, _, q in LINKED_SEIZURES],
+                             dtype=object)
+    records, _ = normalise_records(canonical, "cases.csv", pd.Timestamp("2025-01-01"))
+    paths = settings.paths
+    write_parquet_atomic(records.astype({"file": str}), paths.records)
+    group_of = {s: g for s, _, _, g, _ in LINKED_SEIZURES}
+    members = candidates(records).assign(strength=0.999)
+    members["group_id"] = members["seizure_id"].map(group_of)
+    write_parquet_atomic(members[LINK_COLUMNS], paths.links)
+    write_parquet_atomic(summarise_groups(members), paths.groups)
+
+
 # --- serving and fixtures shared by the API test modules --------------------------------------
 
 @dataclass

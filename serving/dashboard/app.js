@@ -209,9 +209,7 @@ function alertFields(alert) {
     if ((alert.route.gaining || []).length) fields.push(["Gaining", alert.route.gaining.join(", ")]);
     if ((alert.route.losing || []).length) fields.push(["Losing", alert.route.losing.join(", ")]);
   }
-  for (const [key, value] of Object.entries(alert.evidence || {})) {
-    fields.push([key.replaceAll("_", " "), readable(value)]);
-  }
+  // the evidence is the figures table beside (serving/alerting/evidence.py), not a key dump
   if (alert.first_detected_at) fields.push(["First detected", alert.first_detected_at]);
   (alert.episodes || []).slice(0, -1).forEach((episode, i) => {
     const moved = episode.route ? ` (gaining ${(episode.route.gaining || []).join(", ") || "-"}, losing ${(episode.route.losing || []).join(", ") || "-"})` : "";

@@ -400,7 +400,9 @@ def test_demo_data_command_writes_the_world_into_the_given_folder(home):
 def test_concealment_shift_grows_from_small_to_large_and_the_distractor_keeps_the_mix(world):
     events, distractors = world[1]["events"], world[1]["distractors"]
     (shift,) = [e for e in events if e["type"] == "modus_operandi_shift"]
-    assert shift["observed_share"]["before"] < 0.1 < 0.3 < shift["observed_share"]["after"]
+    # small before (USA opioids by post is ~10% in the world's own mix), large and 3x after
+    before, after = shift["observed_share"]["before"], shift["observed_share"]["after"]
+    assert before < 0.15 and after > 0.3 and after > 3 * before
     (distractor,) = [d for d in distractors if d["type"] == "completeness_change"]
     known = distractor["known_method_share"]
     assert known["after"] < known["before"] - 0.3

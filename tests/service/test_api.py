@@ -286,7 +286,7 @@ def test_api_answers_over_real_http_under_uvicorn(seeded: Seeded):
             assert http.get("/v1/alerts").headers["www-authenticate"] == "Bearer"
             page = http.get("/")
             assert page.status_code == 200 and "Narcotrend" in page.text
-            assert http.get("/static/charts.js").status_code == 200
+            assert http.get("/static/vendor/vega/vega.min.js").status_code == 200
 
 
 @pytest.mark.slow

@@ -17,11 +17,13 @@ from core.errors import NarcotrendError
 from serving.api.deps import PrincipalDep, SettingsDep
 from serving.api.schemas import error_responses
 from serving.reports.documents import document, make_report
-from serving.reports.inputs import parse_period
-from serving.reports.sections import OutOfScope
+from serving.reports.inputs import parse_period, resolve_place
+from serving.reports.sections import OutOfScope, check_scope
 
+# errors are JSON even though the reports themselves are HTML or PDF
 router = APIRouter(prefix="/v1/reports", tags=["reports"],
-                   responses=error_responses(400, 401, 404))
+                   responses={code: {**spec, "content": {"application/json": {}}}
+                              for code, spec in error_responses(400, 401, 404).items()})
 
 UNKNOWN_PLACE = "no report for that place"
 PeriodQuery = Annotated[str, Query(max_length=7, description="2024-12, 2024-Q4 or 2024",
@@ -38,6 +40,8 @@ def _report_bytes(settings, principal, geo: str, period: str, kind: str,  # noqa
     except NarcotrendError as err:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(err)) from err
     try:
+        # the scope first: a place outside it must not tell whether it has data
+        check_scope(resolve_place(geo), principal.regions)
         report = make_report(settings, geo, period, kind, regions=principal.regions)
     except OutOfScope as err:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=UNKNOWN_PLACE) from err
