@@ -72,6 +72,14 @@ def run_pipeline(settings: Settings, console: Console) -> None:
                   f"{replayed}; {found['created']} new, {found['resolved']} resolved",
                   highlight=False)
 
+    # linkage: case groups from the records' signatures, linked_cases alerts per country
+    from serving.alerting.links import link_and_store
+
+    linked = link_and_store(settings, progress=progress)
+    console.print(f"link: {linked['groups']:,} case groups ({linked['cross_border_groups']} "
+                  f"cross-border) from {linked['candidates']:,} signed seizures; "
+                  f"{linked['alerts']} linked_cases alerts", highlight=False)
+
 
 def replay_start(settings: Settings, last_period: str | None, freq: str = "MS") -> str | None:
     """The month `run` replays detection from: `run_replay_periods` months before the last period

@@ -18,11 +18,26 @@ from sqlalchemy.orm import Session
 
 from core.errors import NarcotrendError
 from core.home import HomePaths, read_stored
+from core.settings import Settings
 from serving.alerting.alerts_store import upsert_alerts
-from serving.db import LinkDecision
-from training.link import Decisions
+from serving.db import LinkDecision, session_scope
+from training.link import Decisions, link
 
 DECISION_KINDS = ("confirm", "detach", "join")
+
+
+def link_and_store(settings: Settings, progress: Any = None) -> dict[str, Any]:
+    """`narcotrend link` (and the link step of `narcotrend run`): the link stage with the
+    analysts' decisions, then its alerts stored; the stage's summary with the store's counts."""
+    with session_scope(settings.service_database_url) as session:
+        decisions = decisions_for_run(session)
+    summary = link(settings, decisions=decisions, progress=progress)
+    alerts = summary.pop("alerts")
+    with session_scope(settings.service_database_url) as session:
+        counts = store_link_alerts(session, alerts, summary["detected_at"],
+                                   settings.alert_resolve_after_periods)
+    summary.update(alerts=len(alerts), **counts)
+    return summary
 
 
 def store_link_alerts(session: Session, alerts: Iterable[dict[str, Any]], as_of: str,

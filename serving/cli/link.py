@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from serving.cli.app import app, console, print_json, settings
+from serving.cli.app import app, console, print_json, progress_status, settings
 
 links_app = typer.Typer(help="Linked-case groups: analysts' decisions.", no_args_is_help=True)
 app.add_typer(links_app, name="links")
@@ -22,31 +22,22 @@ def link_command(
 ) -> None:
     """Link seizures that share a source into case groups, across countries, and raise a
     linked_cases alert in each country a cross-border group concerns."""
-    from serving.alerting.links import decisions_for_run, store_link_alerts
-    from serving.db import session_scope
-    from training.link import link
+    from serving.alerting.links import link_and_store
 
     cfg = settings()
-    with session_scope(cfg.service_database_url) as session:
-        decisions = decisions_for_run(session)
     if as_json:
-        summary = link(cfg, decisions=decisions)
+        summary = link_and_store(cfg)
     else:
-        with console.status("linking") as status:
-            summary = link(cfg, decisions=decisions, progress=status.update)
-    alerts = summary.pop("alerts")
-    with session_scope(cfg.service_database_url) as session:
-        counts = store_link_alerts(session, alerts, summary["detected_at"],
-                                   cfg.alert_resolve_after_periods)
-    summary.update(alerts=len(alerts), **counts)
+        with progress_status("linking") as say:
+            summary = link_and_store(cfg, progress=say)
     if as_json:
         print_json(summary)
         return
     console.print(f"linked {summary['linked_seizures']:,} of {summary['candidates']:,} signed "
                   f"seizures into {summary['groups']:,} groups ({summary['cross_border_groups']} "
-                  f"cross-border); {len(alerts)} linked_cases alerts: {counts['created']} new, "
-                  f"{counts['updated']} updated, {counts['resolved']} resolved "
-                  f"in {summary['seconds']:.1f}s", highlight=False, soft_wrap=True)
+                  f"cross-border); {summary['alerts']} linked_cases alerts: "
+                  f"{summary['created']} new, {summary['updated']} updated, "
+                  f"{summary['resolved']} resolved in {summary['seconds']:.1f}s", highlight=False, soft_wrap=True)
 
 
 def _decide(kind: str, group_id: str, by: str, **extra: str | None) -> None:
