@@ -37,7 +37,8 @@ def link_command(
                   f"seizures into {summary['groups']:,} groups ({summary['cross_border_groups']} "
                   f"cross-border); {summary['alerts']} linked_cases alerts: "
                   f"{summary['created']} new, {summary['updated']} updated, "
-                  f"{summary['resolved']} resolved in {summary['seconds']:.1f}s", highlight=False, soft_wrap=True)
+                  f"{summary['resolved']} resolved in {summary['seconds']:.1f}s",
+                  highlight=False, soft_wrap=True)
 
 
 def _decide(kind: str, group_id: str, by: str, **extra: str | None) -> None:
