@@ -79,7 +79,9 @@ def linked_cases(groups: pd.DataFrame, links: pd.DataFrame, records: pd.DataFram
                     for r in own.sort_values("date").head(MAX_SEIZURES_LISTED)
                     .to_dict("records")],
             "outside_scope": [geo_name(c) for c in outside],
-            "first": f"{first:%Y-%m-%d}", "last": f"{last:%Y-%m-%d}"})
+            # months only: a day of the group's first or last seizure may be one seized outside
+            # the reader's regions, and others' records are need-to-know (as in /v1/links)
+            "first": f"{first:%Y-%m}", "last": f"{last:%Y-%m}"})
     rows.sort(key=lambda r: (-r["n_seizures"], r["group_id"]))
     return {"rows": rows[:MAX_ROWS], "source": "groups"}
 
