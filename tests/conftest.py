@@ -131,17 +131,20 @@ WORLD_SEED = 7
 @pytest.fixture(scope="session")
 def built_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The built-in world (seed 7) written, ingested, built, trained quickly (horizon 3, one
-    backtest window) and detected with a monthly replay from 2022-06: a home that every slow
+    backtest window), detected with a monthly replay from 2022-06 and linked, its alerts stored
+    in the service database as `narcotrend run` stores them: a home that every slow
     test of a session shares read-only (about 3 minutes on this machine, once). Tests that
     write to the service database copy `data/narcotrend.db` first."""
     from bench.detect import prepare
     from core.settings import Settings
-    from training.detect import detect
+    from serving.alerting.detection import detect_and_store
+    from serving.alerting.links import link_and_store
     from training.train import train
 
     home = tmp_path_factory.mktemp("built-world")
     prepare(home, WORLD_SEED)
     settings = Settings(home=home, horizon=3, backtest_windows=1, n_jobs=2)
     train(settings)
-    detect(settings, since="2022-06")
+    detect_and_store(settings, since="2022-06")
+    link_and_store(settings)
     return home

@@ -95,6 +95,8 @@ def from_incidents(incidents: list[dict[str, Any]], link: Callable[[str], str]
     for incident in incidents:
         lead = incident["lead"]
         weight = 10 * (severity_rank(incident["severity"]) + 1) + float(incident["score"] or 0)
+        if lead.get("geo_level") == "admin1":  # the national picture first: a division's
+            weight -= 15  # incident ranks below national ones of one severity less
         out.append(Judgement(alert_sentence(lead, incident["members"]),
                              CONFIDENCE.get(incident["severity"], "medium"), link(lead["id"]),
                              weight, "alert"))
