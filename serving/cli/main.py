@@ -78,6 +78,9 @@ def quiet_libraries() -> None:
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # read when mlflow is imported
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # splink says why it could not train an m value of a level the data never shows; the link
+    # stage's own summary and its MLflow run report what it estimated
+    logging.getLogger("splink").setLevel(logging.ERROR)
 
 
 def main() -> None:
