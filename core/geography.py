@@ -18,12 +18,12 @@ import pandas as pd
 
 from core.divisions import admin1_geo, normalise_division, split_admin1
 from core.errors import NarcotrendError
+from core.taxonomy import FORBIDDEN_CHARS
 
 WORLD = "World"
 UN_REGIONS: tuple[str, ...] = ("Africa", "Americas", "Asia", "Europe", "Oceania")
 _CONTINENT_TO_UN_REGION = {"Africa": "Africa", "America": "Americas", "Asia": "Asia",
                            "Europe": "Europe", "Oceania": "Oceania"}
-_FORBIDDEN_CHARS = ("\r", "\n", "\0")
 # Reporters write these where they mean "no value"; they are never a country.
 MISSING_TOKENS = frozenset({"", "unknown", "n/a", "na/unknown", "none", "null", "-", "?",
                             "not known", "unk", "not available"})
@@ -162,7 +162,7 @@ def normalise_geo(geo: str) -> str:
     names and ISO2 codes are converted with country_converter), or ``ISO3:NAME`` for an
     admin-1 division (core/divisions.py)."""
     text = str(geo).strip()
-    if not text or any(ch in text for ch in _FORBIDDEN_CHARS):
+    if not text or any(ch in text for ch in FORBIDDEN_CHARS):
         raise NarcotrendError(f"geo {geo!r} is empty or holds control characters; give an "
                               "ISO3 code, a country name, or a UN region or subregion name")
     if ":" in text:

@@ -12,14 +12,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pandas as pd
 
 from core.errors import NarcotrendError
-from core.home import HomePaths
 from core.locking import home_lock
 from core.publish import parquet_writer, publish_files
+from core.settings import Settings
 from features.completeness import reporting_completeness
 from features.routes import ROUTE_RECORD_COLUMNS, build_route_flows
 from features.schema import RECORD_SCHEMA
@@ -33,23 +33,7 @@ from features.series import (
 Progress = Callable[[str], None]
 
 
-class BuildSettings(Protocol):
-    """What the build needs from `core.settings.Settings` (features imports nothing above)."""
-
-    @property
-    def warehouse_dir(self) -> Path: ...
-
-    @property
-    def series_dir(self) -> Path: ...
-
-    @property
-    def paths(self) -> HomePaths: ...
-
-    frequency: str
-    lock_timeout_seconds: float
-
-
-def build_all(settings: BuildSettings, progress: Progress | None = None, *,
+def build_all(settings: Settings, progress: Progress | None = None, *,
               freq: str | None = None) -> dict[str, Any]:
     """Build and store series and route flows from the home's warehouse; return a summary.
 
@@ -61,7 +45,7 @@ def build_all(settings: BuildSettings, progress: Progress | None = None, *,
         return _build(settings, say, freq or settings.frequency)
 
 
-def _build(settings: BuildSettings, say: Progress, freq: str) -> dict[str, Any]:
+def _build(settings: Settings, say: Progress, freq: str) -> dict[str, Any]:
     records_path = settings.paths.records
     aggregates_path = settings.paths.aggregates
     if not records_path.exists() and not aggregates_path.exists():

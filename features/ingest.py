@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from core.locking import home_lock
 from core.publish import parquet_writer, publish_files
+from core.settings import Settings
 from features.concealment import classify_concealment, unknown_parts
 from features.importers import (
     AGGREGATE_FORMATS,
@@ -63,9 +64,6 @@ from features.schema import (
 from features.signatures import add_signatures
 
 _RECORD_IMPORTERS = {"unodc-ids": unodc_ids.to_canonical, "pnc-colombia": pnc_colombia.to_canonical}
-
-if TYPE_CHECKING:
-    from core.settings import Settings
 
 Progress = Callable[[str], None]
 

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from core.home import HomePaths, write_text_atomic
 from core.locking import writes_home
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -71,7 +72,7 @@ def end_recorded_workers(paths: HomePaths) -> int:
     return len(alive)
 
 
-def fail_orphan_runs(settings: Any) -> int:
+def fail_orphan_runs(settings: Settings) -> int:
     """Mark FAILED the runs a killed train or detect left RUNNING in the home's own tracking
     store (SQLite under the home); a shared tracking server is left alone."""
     if settings.mlflow_tracking_uri or not settings.paths.mlflow_db.exists():
@@ -165,7 +166,7 @@ def cleaned_up(stage: str) -> Callable[[F], F]:
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
-        def body(settings: Any, *args: Any, **kwargs: Any) -> Any:
+        def body(settings: Settings, *args: Any, **kwargs: Any) -> Any:
             end_recorded_workers(settings.paths)
             fail_orphan_runs(settings)
             with workers_tracked(settings.paths):

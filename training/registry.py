@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import NarcotrendError
+from core.settings import Settings
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -32,13 +33,13 @@ N_PLOTS = 6
 MODEL_CODE = Path(__file__).with_name("pyfunc_model.py")
 
 
-def client_for(settings: Any) -> MlflowClient:
+def client_for(settings: Settings) -> MlflowClient:
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
 
 
-def ensure_experiment(client: MlflowClient, settings: Any) -> str:
+def ensure_experiment(client: MlflowClient, settings: Settings) -> str:
     """The training experiment's id, created with the home's artifact location if new."""
     experiment = client.get_experiment_by_name(EXPERIMENT)
     if experiment is not None:
@@ -94,7 +95,7 @@ def current_champion(client: MlflowClient, name: str) -> ChampionInfo | None:
                         found.tags.get("backtest"))
 
 
-def write_version_forecasts(settings: Any, version: str) -> Path:
+def write_version_forecasts(settings: Settings, version: str) -> Path:
     """Put a registered version's forecasts (its run's `training/forecasts.parquet`) in the
     home's `data/forecasts/forecasts.parquet`, which e-mail charts, thresholds and
     `export forecasts` read: that file always holds the champion's forecasts."""
@@ -162,7 +163,7 @@ def _finite(metrics: dict[str, float]) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
 
 
-def log_training_run(settings: Any, result: TrainingResult,
+def log_training_run(settings: Settings, result: TrainingResult,
                      progress: Callable[[str], None] | None = None,
                      series_values: pd.DataFrame | None = None) -> dict[str, Any]:
     """Record one training run (params, metrics, artifacts, the pyfunc bundle), register it and
@@ -233,7 +234,7 @@ def log_training_run(settings: Any, result: TrainingResult,
             "champion_version": version if promoted else (champion.version if champion else None)}
 
 
-def promote(settings: Any, version: str) -> dict[str, Any]:
+def promote(settings: Settings, version: str) -> dict[str, Any]:
     """Move the champion alias to ``version`` by hand (tagged as a manual promotion)."""
     from mlflow.exceptions import MlflowException
 
@@ -255,12 +256,12 @@ def promote(settings: Any, version: str) -> dict[str, Any]:
 
 
 # --- reading the registry (serving, `models list`) -----------------------------------------------
-def store_exists(settings: Any) -> bool:
+def store_exists(settings: Settings) -> bool:
     """False for the default SQLite store before anything was tracked (do not create it)."""
     return bool(settings.mlflow_tracking_uri) or settings.paths.mlflow_db.exists()
 
 
-def champion_version(settings: Any) -> tuple[str, str | None] | None:
+def champion_version(settings: Settings) -> tuple[str, str | None] | None:
     """(version, run id) the champion alias points at, None when there is none."""
     if not store_exists(settings):
         return None
@@ -274,7 +275,7 @@ def champion_version(settings: Any) -> tuple[str, str | None] | None:
     return str(mv.version), mv.run_id
 
 
-def load_version(settings: Any, version: str) -> Any:
+def load_version(settings: Settings, version: str) -> Any:
     """One registered version as a pyfunc, by number (a moving alias cannot race it); loading
     runs our reviewed models-from-code file and deserialises nothing."""
     import mlflow
@@ -284,7 +285,7 @@ def load_version(settings: Any, version: str) -> Any:
     return mlflow.pyfunc.load_model(f"models:/{settings.registered_model_name}/{version}")
 
 
-def list_model_versions(settings: Any) -> list[dict[str, Any]]:
+def list_model_versions(settings: Settings) -> list[dict[str, Any]]:
     """Registered versions, newest first, with their run's metrics, tags and aliases."""
     if not store_exists(settings):
         return []

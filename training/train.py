@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 
 from core.errors import NarcotrendError
 from core.home import read_series, write_parquet_atomic
+from core.settings import Settings
 from features.completeness import mask_low_reporting_rows, read_completeness
 from models.base import season_length_for, to_panel
 from training.cleanup import cleaned_up
@@ -21,7 +22,7 @@ from training.reconcile import HIERARCHY_COLUMNS, reconcile_forecasts
 from training.registry import log_training_run
 
 
-def load_series(settings: Any) -> pd.DataFrame:
+def load_series(settings: Settings) -> pd.DataFrame:
     """The built series of a home, a country's low-reporting periods masked (NaN); a one-line
     error names the missing file and the fix."""
     series = read_series(settings.paths, columns=["unique_id", "ds", "y", "geo_level", "geo"])
@@ -29,7 +30,7 @@ def load_series(settings: Any) -> pd.DataFrame:
     return series[["unique_id", "ds", "y"]]
 
 
-def load_hierarchy(settings: Any) -> pd.DataFrame | None:
+def load_hierarchy(settings: Settings) -> pd.DataFrame | None:
     """The geography and drug of each built series (one row per id), or None for a series
     file without them (older homes, the bench's plain frames)."""
     if not set(HIERARCHY_COLUMNS) <= set(pq.read_schema(settings.paths.series).names):
@@ -64,7 +65,7 @@ def reconcile(result: TrainingResult, series: pd.DataFrame, hierarchy: pd.DataFr
 
 
 @cleaned_up("train")
-def train(settings: Any, horizon: int | None = None,
+def train(settings: Settings, horizon: int | None = None,
           progress: Progress | None = None) -> dict[str, Any]:
     """`narcotrend train`: forecasts for every built series, stored and tracked; the summary
     (run id, registered version, whether it became champion, backtest MASE and coverage,

@@ -26,17 +26,12 @@ from jinja2 import Environment, FileSystemLoader
 from core.home import FORECAST_COLUMNS
 from serving import charts
 from serving.alerting.evidence import describe, timing
-from serving.alerting.incidents import TYPE_LABELS, Incident, group_incidents
+from serving.alerting.incidents import TYPE_LABELS, Incident
 from serving.alerting.subscriptions import severity_rank
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 MAX_CHARTS = 3
 MAX_ENTRIES = 50
-
-
-# One grouping for the digest, the API, the CLI and the dashboard (serving/alerting/incidents.py).
-DigestEntry = Incident
-group_alerts = group_incidents
 
 
 def entry_words(entry: Incident) -> dict[str, Any]:
@@ -74,7 +69,7 @@ def render_chart_png(history: pd.DataFrame, forecast: pd.DataFrame | None = None
     return charts.to_png(entry_chart_spec(entry, history, forecast))
 
 
-def digest_subject(entries: Sequence[DigestEntry]) -> str:
+def digest_subject(entries: Sequence[Incident]) -> str:
     """"Narcotrend: 4 alerts in 2 incidents, top severity HIGH" (the words of the summary line
     the CLI and the dashboard show)."""
     count, alerts = len(entries), sum(len(e.alerts) for e in entries)
@@ -92,7 +87,7 @@ def _environments() -> tuple[Environment, Environment]:
     return html, text
 
 
-def render_digest(entries: Sequence[DigestEntry], *, recipient: str, dashboard_url: str,
+def render_digest(entries: Sequence[Incident], *, recipient: str, dashboard_url: str,
                   generated_at: datetime) -> tuple[str, str, str]:
     """(subject, html, text) of a digest; entries beyond `MAX_ENTRIES` are counted, not shown."""
     html_env, text_env = _environments()

@@ -41,14 +41,13 @@ from core.errors import NarcotrendError
 from core.settings import Settings
 from serving.alerting.digest import (
     MAX_CHARTS,
-    DigestEntry,
     build_message,
-    group_alerts,
     load_chart_data,
     render_chart_png,
     render_digest,
     sender_domain,
 )
+from serving.alerting.incidents import Incident, group_incidents
 from serving.alerting.scopes import KeyScope, key_scopes
 from serving.alerting.silences import apply_silences
 from serving.alerting.smtp import SMTP_TIMEOUT_SECONDS, connect_smtp, send_message, write_eml
@@ -109,7 +108,7 @@ def select_recipient_alerts(subscriptions: Iterable[Any], alerts: Iterable[Mappi
     return chosen
 
 
-def _chart_images(entries: list[DigestEntry], settings: Settings, outbox_id: str,
+def _chart_images(entries: list[Incident], settings: Settings, outbox_id: str,
                   cache: dict[tuple[str, str], str | None]) -> list[dict[str, str]]:
     """PNG charts for the top entries (drawn once per series and period per cycle)."""
     top = entries[:MAX_CHARTS]
@@ -172,7 +171,7 @@ def enqueue_digests(session: Session, settings: Settings, now: datetime | None =
     queued = 0
     for recipient in sorted(chosen):
         carried = chosen[recipient]
-        entries = group_alerts(list(carried.values()))
+        entries = group_incidents(list(carried.values()))
         outbox_id = new_id()
         images = _chart_images(entries, settings, outbox_id, charts)
         subject, html, text = render_digest(entries, recipient=recipient,

@@ -22,7 +22,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from core.settings import Settings
-from serving.alerting.digest import group_alerts
+from serving.alerting.incidents import group_incidents
 from serving.alerting.outbox import (
     CLAIM_SECONDS,
     CRASH_AFTER_SEND_ENV,
@@ -364,7 +364,7 @@ def test_group_alerts_keeps_different_periods_and_route_shifts_apart():
               base | {"fingerprint": "esp-apr", "geo_level": "country", "geo": "ESP",
                       "period": "2024-04"},
               base | {"fingerprint": "route", "type": "route_shift", "severity": "high"}]
-    entries = group_alerts(alerts)
+    entries = group_incidents(alerts)
     assert [e.lead["fingerprint"] for e in entries] == ["route", "eu", "esp-apr"]
     assert [m["fingerprint"] for m in entries[1].members] == ["esp"]
 
@@ -382,7 +382,7 @@ def test_group_alerts_makes_one_entry_of_an_event_seen_at_every_level_and_drug_l
                           "drug_level": "substance", "drug": "crack cocaine"})
     alerts.append(base | {"fingerprint": "hkg-heroin", "geo_level": "country", "geo": "HKG",
                           "drug_level": "substance", "drug": "heroin"})
-    entries = group_alerts(alerts)
+    entries = group_incidents(alerts)
     assert [e.lead["fingerprint"] for e in entries] == ["Asia-cocaine", "hkg-heroin"]
     assert len(entries[0].members) == 6
     assert "Eastern Asia (high)" in entries[0].countries
@@ -390,7 +390,7 @@ def test_group_alerts_makes_one_entry_of_an_event_seen_at_every_level_and_drug_l
     # a substance-level lead does not stand for another substance of its group
     only_substances = [a for a in alerts if a["drug_level"] == "substance"
                        and a["drug"] != "heroin"]
-    entries = group_alerts(only_substances)
+    entries = group_incidents(only_substances)
     assert [e.lead["fingerprint"] for e in entries] == ["Asia-cocaine hydrochloride",
                                                         "hkg-crack"]
 
