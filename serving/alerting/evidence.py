@@ -92,8 +92,12 @@ def _upper_first(text: str) -> str:
 
 
 def _where_what(alert: Mapping[str, Any]) -> str:
-    unit = "kg of" if alert.get("metric") == "kg" else "seizures of"
-    return f"{unit} {alert['drug']} in {geo_name(alert['geo'])}"
+    """What was measured, in words: "seizures of heroin in Spain", "cocaine seized in Spain
+    (kg)" (not "kg of cocaine", which reads as an amount)."""
+    where = geo_name(alert["geo"])
+    if alert.get("metric") == "kg":
+        return f"{alert['drug']} seized in {where} (kg)"
+    return f"seizures of {alert['drug']} in {where}"
 
 
 def _level(alert: Mapping[str, Any], ev: Mapping[str, Any]) -> tuple[str, list[Figure]]:

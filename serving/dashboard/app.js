@@ -174,8 +174,14 @@ function routeParams() {
            attribute: $("routes-attribute").value, metric: $("routes-metric").value };
 }
 
+// The shares over time, and beside them where the flows of the last 12 months came from: one
+// line per departure -> seizing country on the vendored world map (the map the reports draw).
 async function loadRoutes() {
-  await drawChart($("routes-chart"), "route-shares", `/v1/charts/routes?${query(routeParams())}`);
+  const { drug, destination } = routeParams();
+  await Promise.all([
+    drawChart($("routes-chart"), "route-shares", `/v1/charts/routes?${query(routeParams())}`),
+    drawChart($("routes-map"), "route-map", `/v1/charts/route-map?${query({ drug, destination })}`,
+              "no flows with a known departure country for this key")]);
 }
 
 // How seizures were hidden (concealment methods, seizures with no text as "unknown"), by the

@@ -85,6 +85,8 @@ def test_dashboard_draws_every_chart_from_the_api(browser, seeded: Seeded, tmp_p
         assert marks(page, "series-forecast", "band80") == 1
         assert marks(page, "series-forecast", "alert_period") == 1  # the top incident's period
         assert marks(page, "route-shares", "shares") >= 3
+        assert marks(page, "route-map", "land") >= 100  # the world's countries
+        assert marks(page, "route-map", "flows") >= 1  # departure -> seizing country lines
         assert marks(page, "concealment-shares", "shares") >= 2  # Europe's container, postal...
         assert "champion model version 1" in page.text_content("#series-note")
         top = next(i["lead"] for i in page.request.get(

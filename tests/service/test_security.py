@@ -182,6 +182,21 @@ def check_charts_are_scoped(client, seeded: Seeded) -> None:
     assert _chart_rows(routes_chart(eu, destination="USA")) == []
     assert _chart_rows(routes_chart(eu, destination="Americas")) == []
 
+    # The route map: lines only into the key's regions' countries, the same as an unscoped
+    # key's map of flows to Europe.
+    def map_lines(headers: dict, **params) -> list[dict]:
+        r = client.get("/v1/charts/route-map", headers=headers, params=params)
+        assert r.status_code == 200, r.text
+        return _chart_rows(r.json())
+
+    routes = pd.read_parquet(seeded.settings.series_dir / "routes.parquet")
+    european = set(routes.loc[routes.destination_region == "Europe", "country"])
+    mine = map_lines(eu)
+    assert mine and {line["to"] for line in mine} <= european
+    assert mine == map_lines(admin, destination="Europe")
+    assert {line["to"] for line in map_lines(admin)} - european
+    assert map_lines(eu, destination="USA") == []
+
     in_scope, everywhere = _active_alerts(seeded, "Europe"), _active_alerts(seeded)
     counts = {row["severity"]: row["count"] for row in _chart_rows(
         client.get("/v1/charts/severity", headers=eu).json())}
@@ -326,7 +341,7 @@ def test_every_get_list_endpoint_is_covered_by_the_scope_test():
                "/v1/alerts", "/v1/alerts/{alert_id}", "/v1/trends", "/v1/routes",
                "/v1/routes/shifts", "/v1/silences", "/v1/subscriptions",
                "/v1/charts/series/{unique_id}", "/v1/charts/routes", "/v1/charts/severity",
-               "/v1/charts/trends", "/v1/notices", "/v1/incidents",
+               "/v1/charts/trends", "/v1/charts/route-map", "/v1/notices", "/v1/incidents",
                "/v1/incidents/{incident_id}", "/v1/links", "/v1/links/{group_id}",
                "/v1/reports/{geo}", "/v1/reports/{geo}.pdf",
                # global or per key, not regional data:

@@ -7,7 +7,7 @@ from collections import Counter
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query, status
 
 from serving import charts
 from serving.alerting import picture
@@ -16,9 +16,13 @@ from serving.api.deps import PrincipalDep, SessionDep, StateDep, scope_regions
 from serving.api.routers import routes as routes_router
 from serving.api.routers.series import visible_series
 from serving.api.schemas import Metric, error_responses
+from serving.reports import charts as report_charts
+from serving.reports.routes import flow_lines
 
 router = APIRouter(prefix="/v1/charts", tags=["charts"], responses=error_responses(401, 403))
 
+#: The vendored TopoJSON as the dashboard's page fetches it (the report inlines it instead).
+TOPOLOGY_URL = "/static/vendor/world-atlas/countries-110m.json"
 SPEC = "A Vega-Lite v6 specification with its data inline (draw it with vega-embed)"
 MONTH = r"^(19|20)\d{2}-(0[1-9]|1[0-2])$"  # a sane month (serving/charts.py checks too)
 
@@ -74,6 +78,35 @@ def routes_chart(
     return charts.route_shares_spec(shares, flows.keys, title=f"{drug or 'all drugs'} to "
                                     f"{destination or 'everywhere'}: {label} shares of {metric} "
                                     "(3-month average)")
+
+
+@router.get("/route-map", response_model=dict[str, Any],
+            responses={**error_responses(503), 200: {"description": SPEC}},
+            summary="Map of the flows from departure to seizing country, last months")
+def route_map_chart(
+    state: StateDep, principal: PrincipalDep,
+    drug: Annotated[str | None, Query(max_length=64, examples=["cocaine"],
+                                      description="A drug group or substance")] = None,
+    destination: Annotated[str | None, Query(
+        max_length=64, description="UN region or ISO3 country", examples=["Europe"])] = None,
+    months: Annotated[int, Query(ge=1, le=120, description="The last months mapped")] = 12,
+) -> dict[str, Any]:
+    """One line per departure -> seizing country, thicker for more kg, over the last `months`
+    months of the flows the key may see (scoped by destination region, as /v1/routes); the
+    destination's countries are shaded. The same map the reports draw."""
+    if state.routes is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail=routes_router.NO_ROUTES)
+    flows = routes_router.select_flows(state.routes, principal.regions, drug, destination)
+    ds = pd.to_datetime(flows["ds"])
+    if not flows.empty:
+        flows = flows[ds >= ds.max() - pd.DateOffset(months=months - 1)]
+        ds = ds[flows.index]
+    lines = flow_lines(flows)
+    span = (f"{ds.min():%Y-%m} to {ds.max():%Y-%m}" if not flows.empty else "no flows")
+    return report_charts.flow_map(
+        lines, tuple(sorted(set(flows["country"].dropna()))),
+        f"{drug or 'all drugs'} to {destination or 'everywhere'}: kg by departure country, "
+        f"{span}", topology_url=TOPOLOGY_URL)
 
 
 @router.get("/severity", response_model=dict[str, Any],
