@@ -117,6 +117,17 @@ def test_unreadable_file_leaves_the_warehouse_untouched(home):
     assert not (get_settings().warehouse_dir / "records.parquet").exists()
 
 
+@pytest.mark.parametrize(("header", "fmt"), [
+    ("REGION,country,SEIZURE_DATE,DRUG_NAME,AMOUNT,DRUG_UNIT\n", "unodc-ids"),
+    ("CLASE_BIEN,DEPTO_HECHO,FECHA_HECHO,BIEN_UNIDAD_MEDIDA,CANTIDAD\n", "pnc-colombia"),
+])
+def test_a_real_format_ingested_as_canonical_is_named_in_the_error(home, header, fmt):
+    path = write(home / "export.csv", header + "x,x,x,x,x,x\n")
+    with pytest.raises(NarcotrendError, match=f"run `narcotrend ingest --format {fmt} "
+                                              "export.csv`"):
+        ingest([path])
+
+
 def test_normalise_records_is_pure_and_gives_one_reason_per_row():
     canonical = pd.DataFrame({"date": ["2024-01-01", "2024-01-01", "not a date"],
                               "country": ["ESP", "ESP", "ESP"], "drug": ["heroin", None, "heroin"],
