@@ -232,7 +232,8 @@ def exclude_low_reporters(panel: SeriesMatrix, hidden: np.ndarray,
     every period, from each aggregate it belongs to: the aggregate then reads as itself without
     that country, so a change that country's reporting explains is no change, whatever its
     share (a masking share only catches large members, and a spell's recovery would read as a
-    surge). One low period alone (a spell's first, or a quiet month) is only unknown in the
+    surge). The aggregates' keys get `without`: the countries taken out, `;`-joined (an alert
+names them). One low period alone (a spell's first, or a quiet month) is only unknown in the
     country's own series: a level alert needs several periods. Returns the panel and, over the
     country rows in order, the countries taken out.
     """
@@ -247,13 +248,19 @@ def exclude_low_reporters(panel: SeriesMatrix, hidden: np.ndarray,
     reported = np.where(np.isnan(c_hidden), panel.values[is_country], c_hidden)
     reported = np.where(excluded[:, None], np.nan_to_num(reported), 0.0)
     out = panel.values.copy()
+    without = np.full(len(panel.keys), "", dtype=object)
+    names = panel.keys.loc[is_country, "geo"].astype(str).to_numpy()
     for codes, n_groups, agg_rows, idx in aggregate_groups(panel.keys, subregion_of):
         removed = np.zeros((n_groups, panel.values.shape[1]))
         np.add.at(removed, codes, reported)
         has = idx >= 0
         rows = agg_rows[has]
         out[rows] = np.clip(panel.values[rows] - removed[idx[has]], 0.0, None)  # NaN stays
-    return panel.with_values(out), excluded
+        taken = pd.Series(names[excluded]).groupby(codes[excluded]).agg(
+            lambda c: ";".join(sorted(c)))
+        without[rows] = taken.reindex(idx[has]).fillna("").to_numpy()
+    keys = panel.keys.assign(without=without)
+    return SeriesMatrix(keys, out, panel.periods, panel.freq), excluded
 
 
 def aggregate_groups(keys: pd.DataFrame, subregion_of: dict[str, str] | None

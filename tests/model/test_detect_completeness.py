@@ -72,6 +72,9 @@ def test_a_region_decline_that_holds_without_its_low_reporter_is_still_a_decline
     low = pd.DataFrame({"country": "ESP", "ds": months[30:]})
     found = detect_frame(region_of(list(esp), list(fra)), None, None, low_reporting=low)
     assert declines(found) == {"Europe", "FRA"}
+    (europe,) = [a for a in found if a["geo"] == "Europe" and a["type"] == "decline"]
+    assert europe["evidence"]["without"] == ["ESP"]
+    assert "read without ESP" in europe["evidence"]["summary"]
 
 
 def test_an_aggregate_takes_out_a_member_with_two_low_periods_in_its_lookback():
@@ -88,4 +91,5 @@ def test_an_aggregate_takes_out_a_member_with_two_low_periods_in_its_lookback():
     hidden[esp, 5] = 10.0
     out, excluded = exclude_low_reporters(matrix, hidden)
     assert out.values[europe].tolist() == [30.0] * 6  # every period, without ESP
+    assert out.keys.loc[europe, "without"] == "ESP" and once.keys is matrix.keys
     assert excluded.tolist() == [True, False]  # country rows in order: ESP, FRA
