@@ -105,3 +105,20 @@ def test_the_source_mix_says_nothing_with_one_source():
     table = reporting_completeness(by_agency("ESP", {"UNODC IDS": counts}))
     assert not table["low"].any() and (table["stopped_sources"] == "").all()
     assert at(table, "2022-01") == pytest.approx(40 / 60)  # the drugs' share: a fall, read
+
+
+def test_a_small_reporter_of_two_drug_groups_is_low_from_the_first_month_of_a_spell():
+    # 14 records a month in two groups (each too few to test alone), then a fifth of them
+    per_month = {"cannabis": [8] * 24 + [2] * 6 + [8] * 3,
+                 "opioids": [6] * 24 + [1] * 6 + [6] * 3}
+    table = reporting_completeness(records("EGY", per_month))
+    low = low_reporting_periods(table)["ds"].dt.strftime("%Y-%m").tolist()
+    assert low == [f"2022-{m:02d}" for m in range(1, 7)]
+
+
+def test_a_small_reporters_real_fall_in_its_main_drug_is_not_low():
+    # cannabis collapses, opioids hold (a little down): the drugs' median and the total are
+    # low, the drugs other than cannabis are not
+    per_month = {"cannabis": [10] * 24 + [0] * 6, "opioids": [4] * 24 + [3] * 6}
+    table = reporting_completeness(records("EGY", per_month))
+    assert at(table, "2022-02") < 0.5 and not table["low"].any()
