@@ -13,6 +13,7 @@ def test_stored_detection_logs_the_store_counts_to_its_mlflow_run(built_world):
     from sqlalchemy import func, select
 
     from core.settings import Settings
+    from serving.alerting.alerts_store import PRODUCER_TYPES
     from serving.db import Alert, session_scope
 
     settings = Settings(home=built_world)
@@ -21,10 +22,11 @@ def test_stored_detection_logs_the_store_counts_to_its_mlflow_run(built_world):
     runs = client.search_runs([experiment.experiment_id], "tags.`mlflow.runName` LIKE 'detect %'")
     assert len(runs) == 1
     metrics = runs[0].data.metrics
+    detected = select(func.count()).select_from(Alert).where(
+        Alert.type.in_(PRODUCER_TYPES["detect"]))  # linked-case alerts are the link stage's
     with session_scope(settings.service_database_url) as session:
-        stored = session.scalar(select(func.count()).select_from(Alert))
-        resolved = session.scalar(select(func.count()).select_from(Alert)
-                                  .where(Alert.status == "resolved"))
+        stored = session.scalar(detected)
+        resolved = session.scalar(detected.where(Alert.status == "resolved"))
     assert metrics["created"] == stored > 0  # a fresh store: every alert row was created once
     assert metrics["resolved"] >= resolved
     assert {"updated", "reopened", "notices"} <= set(metrics)
