@@ -11,6 +11,7 @@ forecasters fit on.)
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -182,6 +183,7 @@ def mask_incomplete_aggregates(
     *,
     max_missing: float = 0.1,
     lookback: int = 36,
+    excluded: np.ndarray | None = None,
 ) -> SeriesMatrix:
     """The panel with aggregate cells set to NaN where countries that usually contribute more
     than `max_missing` of the aggregate did not report.
@@ -190,7 +192,9 @@ def mask_incomplete_aggregates(
     country's reporting gap would read as a fall of its region: masking makes it unknown, as it
     is for the country. A country's usual contribution is its median over its reported periods
     in the last `lookback` periods of the panel (nothing later is seen). `subregion_of` maps
-    ISO3 to UN subregion; without it subregions are left as they are.
+    ISO3 to UN subregion; without it subregions are left as they are. `excluded` (over the
+    country rows, in order): countries already taken out of their aggregates
+    (`exclude_low_reporters`), whose missing periods no longer matter to them.
     """
     keys = panel.keys
     values = panel.values
@@ -199,10 +203,73 @@ def mask_incomplete_aggregates(
     is_country = (keys["geo_level"] == "country").to_numpy()
     if not is_country.any():
         return panel
-    countries = keys[is_country]
     c_values = values[is_country]
     contrib = np.nan_to_num(nan_median(c_values[:, -lookback:], axis=1))
+    if excluded is not None:
+        contrib = np.where(excluded, 0.0, contrib)
     missing = np.isnan(c_values) * contrib[:, None]
+    out = values.copy()
+    for codes, n_groups, agg_rows, idx in aggregate_groups(keys, subregion_of):
+        missing_sum = np.zeros((n_groups, values.shape[1]))
+        np.add.at(missing_sum, codes, missing)
+        total = np.bincount(codes, weights=contrib, minlength=n_groups)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(total[:, None] > 0, missing_sum / total[:, None], 0.0)
+        has = idx >= 0
+        rows = agg_rows[has]
+        out[rows] = np.where(share[idx[has]] > max_missing, np.nan, values[rows])
+    return panel.with_values(out)
+
+
+def exclude_low_reporters(panel: SeriesMatrix, hidden: np.ndarray,
+                          subregion_of: dict[str, str] | None = None, *,
+                          lookback: int = 36, min_low: int = 2) -> tuple[SeriesMatrix, np.ndarray]:
+    """Aggregates with their low-reporting members taken out, and which countries were.
+
+    `hidden` (the panel's shape): the values of `low_reporting_cells`, unknown in the panel
+    (NaN elsewhere).
+    A country with `min_low` low-reporting periods among the last `lookback` is subtracted, over
+    every period, from each aggregate it belongs to: the aggregate then reads as itself without
+    that country, so a change that country's reporting explains is no change, whatever its
+    share (a masking share only catches large members, and a spell's recovery would read as a
+    surge). The aggregates' keys get `without`: the countries taken out, `;`-joined (an alert
+names them). One low period alone (a spell's first, or a quiet month) is only unknown in the
+    country's own series: a level alert needs several periods. Returns the panel and, over the
+    country rows in order, the countries taken out.
+    """
+    is_country = (panel.keys["geo_level"] == "country").to_numpy()
+    excluded = np.zeros(int(is_country.sum()), dtype=bool)
+    if panel.values.size == 0 or not is_country.any():
+        return panel, excluded
+    c_hidden = hidden[is_country]
+    excluded = (~np.isnan(c_hidden[:, -lookback:])).sum(axis=1) >= min_low
+    if not excluded.any():
+        return panel, excluded
+    reported = np.where(np.isnan(c_hidden), panel.values[is_country], c_hidden)
+    reported = np.where(excluded[:, None], np.nan_to_num(reported), 0.0)
+    out = panel.values.copy()
+    without = np.full(len(panel.keys), "", dtype=object)
+    names = panel.keys.loc[is_country, "geo"].astype(str).to_numpy()
+    for codes, n_groups, agg_rows, idx in aggregate_groups(panel.keys, subregion_of):
+        removed = np.zeros((n_groups, panel.values.shape[1]))
+        np.add.at(removed, codes, reported)
+        has = idx >= 0
+        rows = agg_rows[has]
+        out[rows] = np.clip(panel.values[rows] - removed[idx[has]], 0.0, None)  # NaN stays
+        taken = pd.Series(names[excluded]).groupby(codes[excluded]).agg(
+            lambda c: ";".join(sorted(c)))
+        without[rows] = taken.reindex(idx[has]).fillna("").to_numpy()
+    keys = panel.keys.assign(without=without)
+    return SeriesMatrix(keys, out, panel.periods, panel.freq), excluded
+
+
+def aggregate_groups(keys: pd.DataFrame, subregion_of: dict[str, str] | None
+                     ) -> Iterator[tuple[np.ndarray, int, np.ndarray, np.ndarray]]:
+    """Per aggregate level (world, region, and subregion with `subregion_of`) with rows in
+    `keys`: the group of each country row (codes, in order), the number of groups, the
+    aggregate rows, and each aggregate row's group (-1: no country of the panel in it)."""
+    is_country = (keys["geo_level"] == "country").to_numpy()
+    countries = keys[is_country]
     drug_key = (countries["drug_level"] + "|" + countries["drug"] + "|" + countries["metric"])
     members = {
         "world": pd.Series("World", index=countries.index),
@@ -210,36 +277,26 @@ def mask_incomplete_aggregates(
     }
     if subregion_of is not None:
         members["subregion"] = countries["geo"].map(subregion_of)
-    out = values.copy()
     for level, geo in members.items():
-        group = (level + "|" + geo.astype(str) + "|" + drug_key).to_numpy()
-        codes, uniques = pd.factorize(group)
-        n_groups = len(uniques)
-        missing_sum = np.zeros((n_groups, values.shape[1]))
-        np.add.at(missing_sum, codes, missing)
-        total = np.bincount(codes, weights=contrib, minlength=n_groups)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            share = np.where(total[:, None] > 0, missing_sum / total[:, None], 0.0)
         agg_rows = np.flatnonzero((keys["geo_level"] == level).to_numpy())
         if agg_rows.size == 0:
             continue
+        codes, uniques = pd.factorize((level + "|" + geo.astype(str) + "|" + drug_key)
+                                      .to_numpy())
         agg = keys.iloc[agg_rows]
         agg_group = (level + "|" + agg["geo"].astype(str) + "|" + agg["drug_level"] + "|"
                      + agg["drug"] + "|" + agg["metric"]).to_numpy()
-        idx = pd.Index(uniques).get_indexer(agg_group)
-        has = idx >= 0
-        rows = agg_rows[has]
-        out[rows] = np.where(share[idx[has]] > max_missing, np.nan, values[rows])
-    return panel.with_values(out)
+        yield codes, len(uniques), agg_rows, pd.Index(uniques).get_indexer(agg_group)
 
 
-def mask_low_reporting(matrix: SeriesMatrix, low: pd.DataFrame | None) -> SeriesMatrix:
-    """The matrix with the series of a country (and of its admin-1 divisions, `ISO3:NAME`) set to
-    NaN in the periods where `low` (`country, ds`) says it sent a fraction of its usual reports:
-    a change in who reports is unknown, not a fall; aggregates then see those cells as missing
-    (`mask_incomplete_aggregates`)."""
+def low_reporting_cells(matrix: SeriesMatrix, low: pd.DataFrame | None) -> np.ndarray:
+    """Which cells of the matrix (its shape) are a country's (or its admin-1 divisions') series
+    in a period of low reporting (`low`: `country, ds`), where it sent a fraction of its usual
+    reports: a change in who reports is unknown, not a fall (detection reads those cells as
+    NaN, and aggregates take the country out: `exclude_low_reporters`)."""
+    cells = np.zeros(matrix.values.shape, dtype=bool)
     if low is None or low.empty or matrix.values.size == 0:
-        return matrix
+        return cells
     level = matrix.keys["geo_level"].to_numpy()
     geo = matrix.keys["geo"].astype(str)
     country = np.where(level == "admin1", geo.str.split(":").str[0], geo)
@@ -250,9 +307,8 @@ def mask_low_reporting(matrix: SeriesMatrix, low: pd.DataFrame | None) -> Series
     pairs = pd.DataFrame({"country": low["country"].to_numpy(), "col": cols})
     pairs = pairs[pairs["col"] >= 0]
     if pairs.empty:
-        return matrix
+        return cells
     joined = pairs.merge(pd.DataFrame({"country": rows_of.index, "row": rows_of.to_numpy()}),
                          on="country")
-    out = matrix.values.copy()
-    out[joined["row"].to_numpy(), joined["col"].to_numpy()] = np.nan
-    return matrix.with_values(out)
+    cells[joined["row"].to_numpy(), joined["col"].to_numpy()] = True
+    return cells

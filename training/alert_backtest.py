@@ -76,13 +76,13 @@ def backtest_batches(
     (a month without any alert included), in order. `low_reporting`: see `full_matrix`."""
     config = config or DetectionConfig()
     months = backtest_months(start, end)
-    matrix, subregions = full_matrix(series, config, low_reporting=low_reporting)
-    if matrix.n_periods == 0:
+    full = full_matrix(series, config, low_reporting=low_reporting)
+    if full.matrix.n_periods == 0:
         return []
-    months = [m for m in months if m <= matrix.periods[-1]]
+    months = [m for m in months if m <= full.matrix.periods[-1]]
     out: list[tuple[str, list[dict[str, Any]]]] = []
     for k, month in enumerate(months, start=1):
-        visible = visible_matrix(matrix, month, subregions, config)
+        visible = visible_matrix(full, month, config)
         found = detect_matrix(visible, routes, config)
         out.append((f"{month:%Y-%m}", found))
         if progress is not None:

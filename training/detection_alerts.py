@@ -59,6 +59,17 @@ def _keys(matrix: SeriesMatrix, row: int) -> dict[str, Any]:
     return matrix.keys.iloc[int(row)].to_dict()
 
 
+def _without(evidence: dict[str, Any], keys: dict[str, Any]) -> dict[str, Any]:
+    """A level alert's evidence naming the countries its aggregate was read without (they
+    reported low in its lookback: `models.panel.exclude_low_reporters`)."""
+    taken = [c for c in str(keys.get("without") or "").split(";") if c]
+    if not taken:
+        return evidence
+    return {**evidence, "without": taken,
+            "summary": f"{evidence['summary']} (read without {', '.join(taken)}: a change in "
+                       "who reports there)"}
+
+
 def _seizures_per_period(matrix: SeriesMatrix, row: int, start: int, stop: int) -> float:
     """Mean seizures a period over columns [start, stop) of a series' count twin.
 
@@ -100,6 +111,7 @@ def shift_alerts(matrix: SeriesMatrix, shifts: pd.DataFrame, config: DetectionCo
             unit=periods.unit, per_period_before=float(rec.before),
             per_period_after=float(rec.after), change_at=matrix.period_label(int(rec.change_at)),
             z=float(rec.z), q_value=float(rec.q_value))
+        evidence = _without(evidence, keys)
         alerts.append(alert_shape.make_alert(
             type_="surge" if up else "decline", keys=keys,
             period=matrix.period_label(int(rec.change_at)), detected_at=detected_at,
@@ -134,6 +146,7 @@ def trend_alerts(matrix: SeriesMatrix, trends: pd.DataFrame, config: DetectionCo
             slope_per_period=float(rec.slope), window=periods.trend_window,
             periods_above_expected=int(rec.n_above), z=float(rec.z), q_value=float(rec.q_value),
             same_months_last_year=float(rec.last_year * n))
+        evidence = _without(evidence, keys)
         alerts.append(alert_shape.make_alert(
             type_="emerging_trend", keys=keys,
             period=matrix.period_label(int(rec.window_start)), detected_at=detected_at,

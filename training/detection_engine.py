@@ -20,6 +20,7 @@ Frequency: the matrix carries the build's frequency; the config's months become 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,8 +33,9 @@ from models.modus_operandi import scan_modus_operandi
 from models.novelty import scan_new_drugs
 from models.panel import (
     SeriesMatrix,
+    exclude_low_reporters,
+    low_reporting_cells,
     mask_incomplete_aggregates,
-    mask_low_reporting,
     nan_mean,
     slice_matrix,
     to_matrix,
@@ -62,27 +64,45 @@ def subregions_of(countries: pd.Series) -> dict[str, str]:
     return {c: s for c, s in zip(codes, table["subregion"], strict=True) if isinstance(s, str)}
 
 
+@dataclass(frozen=True)
+class FullMatrix:
+    """What detection reads, before any cut: the series (a country's low-reporting periods
+    unknown), the values those periods held (`hidden`, NaN elsewhere: an aggregate takes such a
+    country out), and ISO3 -> subregion."""
+
+    matrix: SeriesMatrix
+    hidden: np.ndarray
+    subregions: dict[str, str]
+
+
 def full_matrix(series: pd.DataFrame, config: DetectionConfig, freq: str = "MS",
-                low_reporting: pd.DataFrame | None = None) -> tuple[SeriesMatrix, dict[str, str]]:
-    """All the series of the configured geo levels as one matrix, and ISO3 -> subregion; a
-    country's series are unknown (NaN) in its periods of low reporting (`low_reporting`:
-    `country, ds`, from `features.completeness`)."""
+                low_reporting: pd.DataFrame | None = None) -> FullMatrix:
+    """All the series of the configured geo levels as one matrix; a country's series are
+    unknown (NaN) in its periods of low reporting (`low_reporting`: `country, ds`, from
+    `features.completeness`)."""
     matrix = to_matrix(series[series["geo_level"].isin(config.geo_levels)], freq=freq)
-    matrix = mask_low_reporting(matrix, low_reporting)
+    cells = low_reporting_cells(matrix, low_reporting)
+    hidden = np.where(cells, np.nan_to_num(matrix.values), np.nan)
+    matrix = matrix.with_values(np.where(cells, np.nan, matrix.values))
     countries = matrix.keys.loc[matrix.keys["geo_level"] == "country", "geo"]
-    return matrix, (subregions_of(countries) if len(countries) else {})
+    return FullMatrix(matrix, hidden, subregions_of(countries) if len(countries) else {})
 
 
-def visible_matrix(matrix: SeriesMatrix, as_of: str | pd.Timestamp | None,
-                   subregions: dict[str, str], config: DetectionConfig) -> SeriesMatrix:
-    """What a detection at `as_of` sees: periods up to it, aggregates masked where countries
-    that usually contribute did not report (judged on those periods only)."""
+def visible_matrix(full: FullMatrix, as_of: str | pd.Timestamp | None,
+                   config: DetectionConfig) -> SeriesMatrix:
+    """What a detection at `as_of` sees: periods up to it; aggregates without the countries
+    that reported low in the coverage lookback (`exclude_low_reporters`), and masked where
+    countries that usually contribute did not report (judged on those periods only)."""
+    matrix, hidden = full.matrix, full.hidden
     if as_of is not None:
         matrix = slice_matrix(matrix, as_of)
+        hidden = hidden[:, :matrix.n_periods]
     periods = DetectionPeriods.of(config, matrix.freq)
-    return mask_incomplete_aggregates(matrix, subregions or None,
-                                      max_missing=config.max_missing_share,
-                                      lookback=periods.coverage_lookback)
+    subregions = full.subregions or None
+    matrix, excluded = exclude_low_reporters(matrix, hidden, subregions,
+                                             lookback=periods.coverage_lookback)
+    return mask_incomplete_aggregates(matrix, subregions, max_missing=config.max_missing_share,
+                                      lookback=periods.coverage_lookback, excluded=excluded)
 
 
 def detect_frame(
@@ -105,8 +125,8 @@ def detect_frame(
     config = config or DetectionConfig()
     if as_of is not None:
         series = series[series["ds"] <= to_period_start(as_of, freq)]
-    matrix, subregions = full_matrix(series, config, freq, low_reporting)
-    return detect_matrix(visible_matrix(matrix, None, subregions, config), routes, config,
+    full = full_matrix(series, config, freq, low_reporting)
+    return detect_matrix(visible_matrix(full, None, config), routes, config,
                          forecasts=forecasts, thresholds=thresholds)
 
 

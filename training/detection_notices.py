@@ -53,8 +53,10 @@ def _notice(country: str, part: pd.DataFrame, drugs: list[str], as_of: pd.Timest
     first, last = labels[0], labels[-1]
     fp = hashlib.sha256(f"{NOTICE_TYPE}|{country}|{first}".encode()).hexdigest()[:32]
     span = first if first == last else f"{first}..{last}"
+    stopped = _stopped_sources(part)
+    who = f" ({', '.join(stopped)} stopped sending)" if stopped else ""
     summary = (f"{country} sent {min(shares):.0%}-{max(shares):.0%} of its usual reports in "
-               f"{span}: a change in who reports, not in trafficking; its series and the "
+               f"{span}{who}: a change in who reports, not in trafficking; its series and the "
                "aggregates it matters to were not read as declines or surges there")
     return {
         "type": NOTICE_TYPE, "geo": country, "region": country_region(country) or "",
@@ -64,8 +66,18 @@ def _notice(country: str, part: pd.DataFrame, drugs: list[str], as_of: pd.Timest
         "detected_at": period_label(as_of, freq), "fingerprint": fp,
         "status": "resolved" if since_last >= resolve_after else "open",
         "evidence": {"summary": summary, "records": [float(r) for r in part["records"]],
-                     "expected": [round(float(e), 1) for e in part["expected"]]},
+                     "expected": [round(float(e), 1) for e in part["expected"]],
+                     "stopped_sources": stopped},
     }
+
+
+def _stopped_sources(part: pd.DataFrame) -> list[str]:
+    """The reporting sources (agencies) that stopped sending in any period of the spell, when
+    the data name who reported (`features.completeness`)."""
+    if "stopped_sources" not in part.columns:  # a home built before the source mix was read
+        return []
+    named = part["stopped_sources"].fillna("").astype(str).str.split(";").explode()
+    return sorted({s for s in named if s})
 
 
 def _drugs_by_country(series: pd.DataFrame) -> dict[str, list[str]]:

@@ -39,6 +39,16 @@ def client_for(settings: Settings) -> MlflowClient:
     return MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
 
 
+def log_run_metrics(settings: Settings, run_id: str, metrics: dict[str, float]) -> None:
+    """Metrics added to an existing run (a detect run gets the alert store's counts once serving
+    has stored its alerts: created, updated, reopened, resolved)."""
+    from mlflow.entities import Metric
+
+    stamp = int(datetime.now(UTC).timestamp() * 1000)
+    client_for(settings).log_batch(run_id, metrics=[
+        Metric(key, float(value), stamp, 0) for key, value in metrics.items()])
+
+
 def ensure_experiment(client: MlflowClient, settings: Settings) -> str:
     """The training experiment's id, created with the home's artifact location if new."""
     experiment = client.get_experiment_by_name(EXPERIMENT)

@@ -42,9 +42,37 @@ def episode_of(alert: dict[str, Any], *, opened: str,
                resolved: str | None = None) -> dict[str, Any]:
     """One episode of an alert: when it opened and resolved (periods), and what it said then
     (its period, detection, severity, evidence and, for a route shift, who gained and lost)."""
-    return {"opened": opened, "resolved": resolved, "period": alert["period"],
-            "detected_at": alert["detected_at"], "severity": alert["severity"],
-            "evidence": alert.get("evidence", {}), "route": alert.get("route")}
+    episode = {"opened": opened, "resolved": resolved, "period": alert["period"],
+               "detected_at": alert["detected_at"], "severity": alert["severity"],
+               "evidence": alert.get("evidence", {}), "route": alert.get("route")}
+    if alert.get("route"):
+        episode["named"] = _named(alert)
+    return episode
+
+
+def continued_episode(episode: dict[str, Any], alert: dict[str, Any]) -> dict[str, Any]:
+    """The open `episode` updated by a new detection of its alert: what the alert says now,
+    and for a route shift every entity named gaining or losing at any detection of the episode
+    (`route`, first named first; `named`: each one's side, shares and detection when last
+    named). A shift is told while it happens: once the baseline window holds the fall, the
+    later detections no longer name who lost (the 2013-14 cocaine shift into Europe names DOM
+    losing from 2013-09 to 2014-09, not at its last detection, 2014-12)."""
+    out = episode_of(alert, opened=episode["opened"])
+    before, now = episode.get("route"), out.get("route")
+    if before and now:
+        out["route"] = {**now, **{side: list(dict.fromkeys([*before.get(side, []),
+                                                              *now.get(side, [])]))
+                                  for side in ("gaining", "losing")}}
+        out["named"] = {**episode.get("named", {}), **out.get("named", {})}
+    return out
+
+
+def _named(alert: dict[str, Any]) -> dict[str, Any]:
+    """A route shift's movers at this detection: entity -> side, baseline and recent shares."""
+    route = alert.get("route") or {}
+    shares = (alert.get("evidence") or {}).get("shares", {})
+    return {e: {"side": side, **shares.get(e, {}), "detected_at": alert["detected_at"]}
+            for side in ("gaining", "losing") for e in route.get(side, [])}
 
 
 def upsert_alerts(session: Session, alerts: Iterable[dict[str, Any]], as_of: str,
@@ -88,10 +116,11 @@ def upsert_alerts(session: Session, alerts: Iterable[dict[str, Any]], as_of: str
         if row.status == "resolved" or not episodes:  # a new episode; the earlier ones stay
             episodes.append(episode_of(alert, opened=alert["detected_at"]))
         else:
-            episodes[-1] = episode_of(alert, opened=episodes[-1]["opened"])
+            episodes[-1] = continued_episode(episodes[-1], alert)
         row.episodes = episodes
         for name in _UPDATED_FIELDS:
             setattr(row, name, alert.get(name))
+        row.route = episodes[-1]["route"]  # a route shift: everyone who moved in the episode
         row.periods_absent = 0
         if row.status == "resolved":
             row.status = "open"

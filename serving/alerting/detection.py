@@ -16,6 +16,7 @@ from serving.alerting.alerts_store import upsert_alerts
 from serving.alerting.notices_store import upsert_notices
 from serving.db import Alert, session_scope
 from training.detect import detect
+from training.registry import log_run_metrics
 
 COUNTS = ("created", "updated", "reopened", "resolved")
 
@@ -46,11 +47,14 @@ def detect_and_store(settings: Settings, as_of: str | None = None, *, since: str
                      log_mlflow: bool = True) -> dict[str, Any]:
     """Detect (refusing periods older than the store's), store, and summarise: `detected_at`,
     `freq`, `unit`, `alerts` (how many), `replayed`, `skipped`, `by_type`, `by_severity`, the
-    upserts' counts (the replay's included), `seconds`, `mlflow_run_id`."""
+    upserts' counts (the replay's included; also logged to the detect run in MLflow), `seconds`,
+    `mlflow_run_id`."""
     with session_scope(settings.service_database_url) as session:
         stored_up_to = latest_detection(session)
     result = detect(settings, as_of, since=since, stored_up_to=stored_up_to, progress=progress,
                     log_mlflow=log_mlflow)
     counts = store_detection(settings, result)
+    if result.get("mlflow_run_id"):  # the run the detect stage logged gets the store's counts
+        log_run_metrics(settings, result["mlflow_run_id"], counts)
     summary = {k: v for k, v in result.items() if k not in ("alerts", "batches", "notices")}
     return {**summary, "alerts": len(result["alerts"]), **counts}

@@ -76,3 +76,49 @@ def test_training_reads_low_reporting_months_of_a_country_as_unknown():
     rus = masked[masked["geo"] == "RUS"]
     assert rus["y"].isna().tolist() == [False] * 24 + [True] * 6
     assert masked.loc[masked["geo"] == "Europe", "y"].notna().all()
+
+
+def by_agency(country: str, per_agency: dict[str, list[int]]) -> pd.DataFrame:
+    """Records of `records` spread evenly over DRUGS, each naming its reporting agency
+    (`source`): `per_agency[agency][t]` records in month t."""
+    frames = []
+    for agency, counts in per_agency.items():
+        per_drug = {d: [n // len(DRUGS) for n in counts] for d in DRUGS}
+        frames.append(records(country, per_drug).assign(source=agency))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_an_agency_that_stops_sending_is_low_even_when_the_other_sends_more():
+    customs = [60] * 24 + [0] * 6 + [60] * 4
+    police = [60] * 24 + [80] * 6 + [60] * 4  # holds the totals up to 2/3 of the usual
+    table = reporting_completeness(by_agency("ESP", {"Customs": customs, "Police": police}))
+    spell = table[table["ds"].between("2022-01-01", "2022-06-01")]
+    assert spell["low"].all() and (spell["stopped_sources"] == "Customs").all()
+    assert at(table, "2022-03") == pytest.approx(0.5)  # Customs' half of the usual is missing
+    assert spell["records"].tolist() == [80.0] * 6  # totals alone: 2/3, not low by the drugs
+    assert not table.loc[table["ds"] < pd.Timestamp("2022-01-01"), "low"].any()
+    assert not table.loc[table["ds"] > pd.Timestamp("2022-06-01"), "low"].any()
+
+
+def test_the_source_mix_says_nothing_with_one_source():
+    counts = [60] * 24 + [40] * 6
+    table = reporting_completeness(by_agency("ESP", {"UNODC IDS": counts}))
+    assert not table["low"].any() and (table["stopped_sources"] == "").all()
+    assert at(table, "2022-01") == pytest.approx(40 / 60)  # the drugs' share: a fall, read
+
+
+def test_a_small_reporter_of_two_drug_groups_is_low_from_the_first_month_of_a_spell():
+    # 14 records a month in two groups (each too few to test alone), then a fifth of them
+    per_month = {"cannabis": [8] * 24 + [2] * 6 + [8] * 3,
+                 "opioids": [6] * 24 + [1] * 6 + [6] * 3}
+    table = reporting_completeness(records("EGY", per_month))
+    low = low_reporting_periods(table)["ds"].dt.strftime("%Y-%m").tolist()
+    assert low == [f"2022-{m:02d}" for m in range(1, 7)]
+
+
+def test_a_small_reporters_real_fall_in_its_main_drug_is_not_low():
+    # cannabis collapses, opioids hold (a little down): the drugs' median and the total are
+    # low, the drugs other than cannabis are not
+    per_month = {"cannabis": [10] * 24 + [0] * 6, "opioids": [4] * 24 + [3] * 6}
+    table = reporting_completeness(records("EGY", per_month))
+    assert at(table, "2022-02") < 0.5 and not table["low"].any()

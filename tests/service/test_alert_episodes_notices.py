@@ -48,6 +48,23 @@ def test_a_reopened_alert_keeps_its_earlier_episode(db_url):
         "2016-03", None, ["COL"])
 
 
+def test_an_open_route_shift_episode_keeps_everyone_named_during_it(db_url):
+    with session_scope(db_url) as s:
+        upsert_alerts(s, [route_alert("2013-03", ["BRA"], [])], "2013-03")
+        upsert_alerts(s, [route_alert("2014-01", ["BRA"], ["DOM"])], "2014-01")
+        upsert_alerts(s, [route_alert("2014-12", ["BRA", "COL"], [])], "2014-12")
+    with session_scope(db_url) as s:
+        (row,), _ = list_alerts(s)
+        out = row.to_dict()
+    (episode,) = out["episodes"]
+    assert (episode["opened"], episode["detected_at"]) == ("2013-03", "2014-12")
+    assert episode["route"]["losing"] == ["DOM"] and episode["route"]["gaining"] == ["BRA", "COL"]
+    assert episode["named"]["DOM"] == {"side": "losing", "detected_at": "2014-01"}
+    assert episode["named"]["BRA"]["detected_at"] == "2014-12"
+    assert episode["evidence"]["summary"] == " lost, BRA/COL gained"  # the latest detection's
+    assert out["route"]["losing"] == ["DOM"]
+
+
 def test_a_notice_is_updated_by_a_later_run_and_scoped_by_region(db_url):
     with session_scope(db_url) as s:
         assert upsert_notices(s, [notice("2016-02", ["2016-01", "2016-02"])])["created"] == 1
