@@ -35,8 +35,10 @@ from models.linkage import (
     candidates,
     link_settings,
     profile_cosine,
+    strong_links,
     training_rules,
 )
+from training.link_backend import database_api
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -55,6 +57,9 @@ class LinkConfig:
     """How pairs are scored and clustered (logged to MLflow as parameters)."""
 
     threshold: float = DEFAULT_THRESHOLD
+    # the bar of a pair whose evidence is chemistry agreeing closely, or a rare logo where a
+    # profile is missing (`models.linkage.strong_links`)
+    lenient_threshold: float = 0.9
     support: float = DEFAULT_SUPPORT
     u_max_pairs: float = 2e6
     em_max_pairs: float = 3e5
@@ -71,12 +76,16 @@ class Decisions:
     confirmed: set[str] = field(default_factory=set)  # group ids
 
 
-def score_pairs(cand: pd.DataFrame, config: LinkConfig) -> tuple[pd.DataFrame, Any]:
+def score_pairs(cand: pd.DataFrame, config: LinkConfig,
+                backend: tuple[Any, str] | None = None) -> tuple[pd.DataFrame, Any]:
     """Train the splink model on `cand` and score its blocked pairs (`id_l`, `id_r`,
-    `match_probability`, `match_weight`); also returns the linker (for its charts and m/u)."""
+    `match_probability`, `match_weight`); also returns the linker (for its charts and m/u).
+    `backend` is a splink database API and its dialect (`training.link_backend`; default
+    DuckDB)."""
     from splink import DuckDBAPI, Linker, block_on
 
-    linker = Linker(DuckDBAPI().register(cand), link_settings(), log_level=None)
+    db_api, dialect = backend or (DuckDBAPI(), "duckdb")
+    linker = Linker(db_api.register(cand), link_settings(dialect), log_level=None)
     linker.training.estimate_probability_two_random_records_match(
         [block_on("substance", "logo_key", "profile_key")], recall=0.6)
     linker.training.estimate_u_using_random_sampling(max_pairs=config.u_max_pairs,
@@ -95,9 +104,12 @@ def group_members(cand: pd.DataFrame, pairs: pd.DataFrame, config: LinkConfig,
                   decisions: Decisions, previous: pd.DataFrame | None) -> pd.DataFrame:
     """The candidates in groups of two or more, with `group_id` and `strength` (the mean match
     probability of a seizure's strong links inside its group). Pairs whose profiles contradict
-    (cosine below `PROFILE_VETO`) are never strong links."""
+    (cosine below `PROFILE_VETO`) are never strong links; the others are when they clear the
+    bar their evidence sets (`models.linkage.strong_links`)."""
     if "profile_cosine" in pairs.columns:
         pairs = pairs.loc[~(pairs["profile_cosine"] < PROFILE_VETO)]
+        pairs = pairs.assign(strong=strong_links(pairs, cand, config.threshold,
+                                                 config.lenient_threshold))
     assignment = cluster_links(cand["seizure_id"], pairs, threshold=config.threshold,
                                support=config.support, must_link=decisions.must_link,
                                cannot_link=decisions.cannot_link)
@@ -106,7 +118,8 @@ def group_members(cand: pd.DataFrame, pairs: pd.DataFrame, config: LinkConfig,
     members = members.loc[size >= 2].reset_index(drop=True)
     members["group_id"] = stable_group_ids(members, previous)
     cluster_of = dict(zip(members["seizure_id"], members["cluster"], strict=True))
-    inside = pairs.loc[pairs["match_probability"] >= config.threshold]
+    inside = pairs.loc[pairs["strong"].to_numpy(bool) if "strong" in pairs.columns
+                       else pairs["match_probability"] >= config.threshold]
     same = inside["id_l"].map(cluster_of)
     inside = inside.loc[same.notna() & (same == inside["id_r"].map(cluster_of))]
     ends = pd.concat([inside[["id_l", "match_probability"]].set_axis(["id", "p"], axis=1),
@@ -167,11 +180,12 @@ def link(settings: Settings, *, decisions: Decisions | None = None,
     if not len(records):
         raise NarcotrendError(f"no records in {paths.records}: run `narcotrend ingest` first")
     detected_at = pd.Timestamp(records["date"].max()).strftime("%Y-%m")
+    backend = database_api(settings)  # a missing Spark runtime fails here, before the work
     cand = candidates(records)
     say(f"linking {len(cand):,} of {len(records):,} records that carry a signature")
     timings: dict[str, float] = {}
     if len(cand) >= 2:
-        pairs, linker = score_pairs(cand, config)
+        pairs, linker = score_pairs(cand, config, backend)
     else:
         pairs, linker = pd.DataFrame(columns=["id_l", "id_r", "match_probability"]), None
     timings["score_s"] = time.perf_counter() - started
