@@ -175,12 +175,12 @@ def link(settings: Settings, *, decisions: Decisions | None = None,
     config = config or LinkConfig()
     decisions = decisions or Decisions()
     started = time.perf_counter()
+    backend = database_api(settings)  # a missing Spark runtime fails here, before any work
     paths = settings.paths
     records = read_stored(paths.records, "narcotrend ingest", "records")
     if not len(records):
         raise NarcotrendError(f"no records in {paths.records}: run `narcotrend ingest` first")
     detected_at = pd.Timestamp(records["date"].max()).strftime("%Y-%m")
-    backend = database_api(settings)  # a missing Spark runtime fails here, before the work
     cand = candidates(records)
     say(f"linking {len(cand):,} of {len(records):,} records that carry a signature")
     timings: dict[str, float] = {}
