@@ -65,6 +65,7 @@ class LinkConfig:
     em_max_pairs: float = 3e5
     seed: int = 1
     score_floor: float = 0.5  # pairs scored below this are not kept
+    m_floor: float = 0.01  # least m of a level of agreement (`floor_m`)
 
 
 @dataclass
@@ -85,7 +86,8 @@ def score_pairs(cand: pd.DataFrame, config: LinkConfig,
     from splink import DuckDBAPI, Linker, block_on
 
     db_api, dialect = backend or (DuckDBAPI(), "duckdb")
-    linker = Linker(db_api.register(cand), link_settings(dialect), log_level=None)
+    table = db_api.register(cand)
+    linker = Linker(table, link_settings(dialect), log_level=None)
     linker.training.estimate_probability_two_random_records_match(
         [block_on("substance", "logo_key", "profile_key")], recall=0.6)
     linker.training.estimate_u_using_random_sampling(max_pairs=config.u_max_pairs,
@@ -93,11 +95,38 @@ def score_pairs(cand: pd.DataFrame, config: LinkConfig,
     for rule in training_rules(block_on):
         linker.training.estimate_parameters_using_expectation_maximisation(
             rule, max_pairs=config.em_max_pairs, estimate_without_term_frequencies=True)
+    linker = Linker(table, floor_m(linker.misc.save_model_to_json(), config.m_floor),
+                    log_level=None)
     scored = linker.inference.predict(threshold_match_probability=config.score_floor)
     pairs = scored.as_pandas_dataframe()[["seizure_id_l", "seizure_id_r", "match_probability",
                                           "match_weight"]]
     pairs = pairs.rename(columns={"seizure_id_l": "id_l", "seizure_id_r": "id_r"})
     return pairs.assign(profile_cosine=profile_cosine(pairs, cand)), linker
+
+
+def floor_m(model: dict[str, Any], floor: float) -> dict[str, Any]:
+    """A trained splink model (its JSON) with every m probability EM left below `floor` raised
+    to it, the comparison's other levels scaled down to keep the sum.
+
+    EM on pairs that are mostly one batch's learns m = 0 for a level no batch pair in its
+    sample showed (a colour that disagrees, a weight 20% off), which would make one reporter's
+    slip veto a link whatever else agrees (or, a level never seen, weigh as 1e-6). The profile's
+    comparison, with its fixed contradiction level, is left as EM has it: one batch's profiles
+    agree closely, so a middling cosine rightly counts against a link.
+    """
+    for comparison in model["comparisons"]:
+        levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+        if any(lv.get("m_probability") is None for lv in levels):
+            continue  # not trained: splink's defaults stand
+        for lv in levels:  # splink writes a level EM never saw as text
+            if isinstance(lv["m_probability"], str):
+                lv["m_probability"] = 0.0
+        if any(lv.get("fix_m_probability") for lv in levels):
+            continue  # the profile: its levels below a close match are evidence against
+        raised = np.maximum([lv["m_probability"] for lv in levels], floor)
+        for lv, m in zip(levels, raised / raised.sum(), strict=True):
+            lv["m_probability"] = float(m)
+    return model
 
 
 def group_members(cand: pd.DataFrame, pairs: pd.DataFrame, config: LinkConfig,
@@ -237,4 +266,4 @@ def _mode(values: pd.Series) -> Any:
 
 
 __all__ = ["Decisions", "GROUP_COLUMNS", "LINK_COLUMNS", "LinkConfig",
-           "group_members", "link", "score_pairs", "signature_of", "summarise_groups"]
+           "floor_m", "group_members", "link", "score_pairs", "signature_of", "summarise_groups"]
