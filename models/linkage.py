@@ -155,9 +155,10 @@ def strong_links(pairs: pd.DataFrame, cand: pd.DataFrame, threshold: float,
     it reports but reports less stays below `threshold` though it is no weaker forensically. The
     `lenient` bar holds for two kinds of evidence: profiles that agree closely (cosine at the top
     level: one lab's batch, whatever logo it wears), and a pair where a profile is missing that
-    shares a logo which is not popular (one lab's press). Every other pair, a popular logo without
-    chemistry among them, needs `threshold`; a contradicting profile never links (the caller's
-    veto, `PROFILE_VETO`).
+    shares a logo which is not popular (one lab's press). A pair that shares a popular logo and
+    lacks a profile is never a strong link: its logo, colour, shape and weight are what the
+    lookalikes copy. Every other pair needs `threshold`; a contradicting profile never links
+    (the caller's veto, `PROFILE_VETO`).
     """
     if not len(pairs):
         return np.zeros(0, bool)
@@ -169,11 +170,13 @@ def strong_links(pairs: pd.DataFrame, cand: pd.DataFrame, threshold: float,
     has_profile = np.array([v is not None for v in cand["profile_vec"]], bool)
     logo = cand["logo_key"].to_numpy(object)
     popular = cand["logo_popular"].to_numpy(bool)
-    rare_logo = (pd.notna(logo[li]) & (logo[li] == logo[ri]) & ~popular[li] & ~popular[ri])
+    same_logo = pd.notna(logo[li]) & (logo[li] == logo[ri])
+    no_chemistry = ~(has_profile[li] & has_profile[ri])
     chemistry = pairs["profile_cosine"].to_numpy(float) >= PROFILE_COSINE[0]
-    physical = rare_logo & ~(has_profile[li] & has_profile[ri])
+    physical = same_logo & ~popular[li] & ~popular[ri] & no_chemistry
+    lookalike = same_logo & (popular[li] | popular[ri]) & no_chemistry
     bar = np.where(known & (chemistry | physical), lenient, threshold)
-    return pairs["match_probability"].to_numpy(float) >= bar
+    return (pairs["match_probability"].to_numpy(float) >= bar) & ~(known & lookalike)
 
 
 def link_settings(dialect: str = "duckdb") -> Any:
@@ -242,9 +245,13 @@ def training_rules(block_on: Any) -> list[Any]:
     non-matches it finds another latent class instead, such as "similar chemistry", as in a
     world where every seizure is signed and popular logos fill the logo blocks). The first
     pairs seizures sharing a logo that is not popular (which marks one lab's press), the
-    second seizures sharing the profile's main compounds, tablet weight and colour."""
-    return ["l.substance = r.substance AND l.logo_key = r.logo_key AND NOT l.logo_popular",
-            block_on("substance", "profile_key", "weight_key", "colour")]
+    second seizures sharing the profile's main compounds, tablet weight and colour. Each
+    session is a list: its rule, then a looser one for when EM fails on the first (too few
+    pairs, say, in a small home)."""
+    return [["l.substance = r.substance AND l.logo_key = r.logo_key AND NOT l.logo_popular",
+             block_on("substance", "logo_key", "weight_key")],
+            [block_on("substance", "profile_key", "weight_key", "colour"),
+             block_on("substance", "profile_key", "colour")]]
 
 
 __all__ = ["COSINE_SQL", "LINK_COLUMNS", "POPULAR_CHEMISTRIES", "PROFILE_VETO", "blocking_rules",

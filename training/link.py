@@ -92,9 +92,14 @@ def score_pairs(cand: pd.DataFrame, config: LinkConfig,
         [block_on("substance", "logo_key", "profile_key")], recall=0.6)
     linker.training.estimate_u_using_random_sampling(max_pairs=config.u_max_pairs,
                                                      seed=config.seed)
-    for rule in training_rules(block_on):
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            rule, max_pairs=config.em_max_pairs, estimate_without_term_frequencies=True)
+    for session in training_rules(block_on):
+        for rule in session:
+            try:  # splink's EM refuses an m it drives to 0 (few pairs): the looser rule then
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    rule, max_pairs=config.em_max_pairs, estimate_without_term_frequencies=True)
+                break
+            except ValueError:
+                continue
     linker = Linker(table, floor_m(linker.misc.save_model_to_json(), config.m_floor),
                     log_level=None)
     scored = linker.inference.predict(threshold_match_probability=config.score_floor)
@@ -116,14 +121,17 @@ def floor_m(model: dict[str, Any], floor: float) -> dict[str, Any]:
     """
     for comparison in model["comparisons"]:
         levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+        for lv in levels:  # an m of 0 (EM saw none) as splink weighs a level it never saw
+            if lv.get("m_probability") == 0:
+                lv["m_probability"] = 1e-6
         if any(lv.get("m_probability") is None for lv in levels):
             continue  # not trained: splink's defaults stand
-        for lv in levels:  # splink writes a level EM never saw as text
-            if isinstance(lv["m_probability"], str):
-                lv["m_probability"] = 0.0
         if any(lv.get("fix_m_probability") for lv in levels):
             continue  # the profile: its levels below a close match are evidence against
-        raised = np.maximum([lv["m_probability"] for lv in levels], floor)
+        # splink writes a level EM never saw as text (and weighs it as m = 1e-6)
+        seen = [0.0 if isinstance(lv["m_probability"], str) else lv["m_probability"]
+                for lv in levels]
+        raised = np.maximum(seen, floor)
         for lv, m in zip(levels, raised / raised.sum(), strict=True):
             lv["m_probability"] = float(m)
     return model

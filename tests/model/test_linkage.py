@@ -3,13 +3,14 @@ misspelt field does not break a batch, and a lookalike does not chain two batche
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from features.ingest import normalise_records
 from features.synthetic_world import generate_world
 from models.case_groups import cluster_links
-from models.linkage import candidates
+from models.linkage import candidates, popular_logos, strong_links
 from training.link import Decisions, LinkConfig, group_members, score_pairs
 from training.link_backend import database_api, spark_missing
 
@@ -37,6 +38,7 @@ def _planted() -> pd.DataFrame:
     rows = [_seizure(f"X{i}", f"2023-0{3 + i // 3}-1{i}", c, TESLA, P1, scale=10 ** (i % 3))
             for i, c in enumerate(["NLD", "BEL", "DEU", "NLD", "FRA", "BEL"])]
     rows.append(_seizure("L1", "2023-04-12", "DEU", TESLA, P2))  # a lookalike: other chemistry
+    rows.append(_seizure("L2", "2023-04-20", "NLD", TESLA, None))  # a popular logo, no chemistry
     rows += [_seizure(f"Y{i}", f"2023-0{6 + i // 3}-0{i + 1}", c, PUNISHER, P3)
              for i, c in enumerate(["ESP", "PRT", "ESP", "FRA"])]
     rows.append(_seizure("Y4", "2023-07-20", "ITA", PUNISHER, None))  # profile missing
@@ -82,9 +84,43 @@ def test_popular_logo_with_different_chemistry_is_not_linked(linked):
 
 @pytest.mark.slow
 @pytest.mark.timeout(180)
+def test_popular_logo_without_a_profile_is_not_linked_on_its_physical_marks(linked,
+                                                                            planted_candidates):
+    assert planted_candidates.set_index("seizure_id").loc["X0", "logo_popular"]
+    assert linked.get("L2") != linked["X0"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
 def test_batch_member_with_a_missing_or_misspelt_field_is_linked(linked):
     assert linked.get("Y4") == linked["Y0"]  # no profile
     assert linked.get("Y5") == linked["Y0"]  # 'Blue Pnisher 7'
+
+
+def test_a_logo_is_popular_when_five_chemistries_wear_it():
+    logos = pd.Series(["tesla"] * 6 + ["punisher"] * 4 + [None])
+    chemistry = np.array(["a", "b", "c", "d", "e", "a", "f", "f", "g", None, "h"], dtype=object)
+    popular = popular_logos(pd.Series(["MDMA"] * 11), logos, chemistry)
+    assert popular.tolist() == [True] * 6 + [False] * 5
+
+
+def test_the_bar_of_a_strong_link_is_set_by_the_evidence_it_rests_on():
+    cand = pd.DataFrame({
+        "seizure_id": ["A", "B", "C", "D", "E", "F"],
+        "logo_key": ["bluepunisher7", "bluepunisher7", "tesla", "tesla", None, None],
+        "logo_popular": [False, False, True, True, False, False],
+        "profile_vec": [[1.0, -1.0], None, [1.0, -1.0], None, [1.0, -1.0], [1.0, -1.0]]})
+    pairs = pd.DataFrame({"id_l": ["A", "C", "E", "A"], "id_r": ["B", "D", "F", "C"],
+                          "match_probability": [.95, .95, .95, .995],
+                          "profile_cosine": [np.nan, np.nan, .999, .5]})
+    strong = strong_links(pairs, cand, threshold=.99, lenient=.9)
+    # a rare logo with a profile missing, and chemistry agreeing closely, clear the lower bar;
+    # a popular logo without chemistry never links (the veto of a contradicting profile is
+    # the caller's)
+    assert strong.tolist() == [True, False, True, True]
+    pairs["match_probability"] = .9999
+    assert strong_links(pairs, cand, threshold=.99, lenient=.9).tolist() == [True, False, True,
+                                                                             True]
 
 
 def _batch_pairs(ids: list[str], p: float = .9999) -> list[tuple[str, str, float]]:
