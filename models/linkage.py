@@ -138,7 +138,8 @@ def profile_cosine(pairs: pd.DataFrame, cand: pd.DataFrame) -> np.ndarray:
 # SQL builds it from its higher-order array functions.
 _SPARK_SUM = "aggregate({}, 0D, (acc, v) -> acc + v)"
 COSINE_SQL = {
-    "duckdb": "list_cosine_similarity(profile_vec_l, profile_vec_r)",
+    # cast: a home whose candidates report no profile at all registers the column as NULL
+    "duckdb": "list_cosine_similarity(profile_vec_l::DOUBLE[], profile_vec_r::DOUBLE[])",
     "spark": (_SPARK_SUM.format("zip_with(profile_vec_l, profile_vec_r, (x, y) -> x * y)")
               + " / (sqrt(" + _SPARK_SUM.format("transform(profile_vec_l, x -> x * x)")
               + ") * sqrt(" + _SPARK_SUM.format("transform(profile_vec_r, x -> x * x)")
@@ -238,6 +239,25 @@ def blocking_rules(block_on: Any) -> list[Any]:
     ]
 
 
+def any_blocked_pair(cand: pd.DataFrame) -> bool:
+    """Whether the blocking rules pair any two candidates (two of one substance sharing a logo,
+    main compounds, or weight and colour): a home whose signatures are only packaging, say,
+    has none, and nothing to estimate or score."""
+    for keys in (["logo_key"], ["profile_key"], ["weight_key", "colour"]):
+        rows = cand[["substance", *keys]].dropna()
+        if rows.duplicated().any():
+            return True
+    return False
+
+
+def prior_rules(block_on: Any) -> list[Any]:
+    """Deterministic rules for the prior (the share of pairs that match), strictest first: the
+    stage takes the first that finds any pair (a home without profiles has none of the first)."""
+    return [block_on("substance", "logo_key", "profile_key"),
+            block_on("substance", "logo_key", "weight_key"),
+            block_on("substance", "logo_key")]
+
+
 def training_rules(block_on: Any) -> list[Any]:
     """The EM sessions' blocking rules: each leaves the other fields' m to be estimated, and
     each is strict enough that its pairs are mostly matches (with u fixed by random sampling,
@@ -254,6 +274,6 @@ def training_rules(block_on: Any) -> list[Any]:
              block_on("substance", "profile_key", "colour")]]
 
 
-__all__ = ["COSINE_SQL", "LINK_COLUMNS", "POPULAR_CHEMISTRIES", "PROFILE_VETO", "blocking_rules",
-           "candidates", "clr_vectors", "link_settings", "popular_logos", "profile_cosine",
-           "strong_links", "training_rules"]
+__all__ = ["COSINE_SQL", "LINK_COLUMNS", "POPULAR_CHEMISTRIES", "PROFILE_VETO", "any_blocked_pair",
+           "blocking_rules", "candidates", "clr_vectors", "link_settings", "popular_logos",
+           "prior_rules", "profile_cosine", "strong_links", "training_rules"]

@@ -32,8 +32,10 @@ from models.case_groups import (
 )
 from models.linkage import (
     PROFILE_VETO,
+    any_blocked_pair,
     candidates,
     link_settings,
+    prior_rules,
     profile_cosine,
     strong_links,
     training_rules,
@@ -84,12 +86,15 @@ def score_pairs(cand: pd.DataFrame, config: LinkConfig,
     `backend` is a splink database API and its dialect (`training.link_backend`; default
     DuckDB)."""
     from splink import DuckDBAPI, Linker, block_on
+    from splink.internals.exceptions import EMTrainingException
 
     db_api, dialect = backend or (DuckDBAPI(), "duckdb")
     table = db_api.register(cand)
     linker = Linker(table, link_settings(dialect), log_level=None)
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("substance", "logo_key", "profile_key")], recall=0.6)
+    for rule in prior_rules(block_on):  # the strictest rule that finds any pair
+        linker.training.estimate_probability_two_random_records_match([rule], recall=0.6)
+        if linker.misc.save_model_to_json()["probability_two_random_records_match"] > 0:
+            break
     linker.training.estimate_u_using_random_sampling(max_pairs=config.u_max_pairs,
                                                      seed=config.seed)
     for session in training_rules(block_on):
@@ -98,7 +103,7 @@ def score_pairs(cand: pd.DataFrame, config: LinkConfig,
                 linker.training.estimate_parameters_using_expectation_maximisation(
                     rule, max_pairs=config.em_max_pairs, estimate_without_term_frequencies=True)
                 break
-            except ValueError:
+            except (ValueError, EMTrainingException):  # or no pairs at all
                 continue
     linker = Linker(table, floor_m(linker.misc.save_model_to_json(), config.m_floor),
                     log_level=None)
@@ -221,7 +226,7 @@ def link(settings: Settings, *, decisions: Decisions | None = None,
     cand = candidates(records)
     say(f"linking {len(cand):,} of {len(records):,} records that carry a signature")
     timings: dict[str, float] = {}
-    if len(cand) >= 2:
+    if len(cand) >= 2 and any_blocked_pair(cand):
         pairs, linker = score_pairs(cand, config, backend)
     else:
         pairs, linker = pd.DataFrame(columns=["id_l", "id_r", "match_probability"]), None

@@ -162,3 +162,19 @@ def test_spark_backend_gives_the_known_answers_on_a_local_session(planted_candid
     assert len({linked.get(f"X{i}") for i in range(6)}) == 1 and "X0" in linked
     assert linked.get("L1") != linked["X0"]
     assert linked.get("Y5") == linked["Y0"] and "Y0" in linked
+
+
+def test_a_home_whose_signatures_cannot_be_paired_links_nothing_and_does_not_fail(tmp_path):
+    # as in the UNODC IDS, where packaging is the only signature: no blocking rule pairs them
+    from core.home import write_parquet_atomic
+    from core.settings import Settings
+    from training.link import link
+
+    rows = [_seizure(f"P{i}", f"2023-0{i + 1}-01", "ESP", {"packaging": "sack"}, None)
+            for i in range(4)]
+    records, _ = normalise_records(pd.DataFrame(rows, dtype=object), "ids.csv", TODAY)
+    settings = Settings(home=tmp_path)
+    settings.ensure_dirs()
+    write_parquet_atomic(records.astype({"file": str}), settings.paths.records)
+    summary = link(settings, log_mlflow=False)
+    assert (summary["candidates"], summary["pairs"], summary["groups"]) == (4, 0, 0)
