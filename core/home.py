@@ -132,6 +132,11 @@ class HomePaths:
         """One row per case group (drug, countries, dates, size, shared signature)."""
         return self.links_dir / "groups.parquet"
 
+    @property
+    def spark_checkpoints(self) -> Path:
+        """Where splink's Spark backend writes its intermediate tables (link_backend=spark)."""
+        return self.links_dir / "spark"
+
     # --- detection inputs and the service --------------------------------------------------
     @property
     def thresholds(self) -> Path:

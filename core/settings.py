@@ -111,6 +111,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1 << 20, gt=0, description="Largest request body the API reads (413 beyond)")
 
+    # linked cases (issue 21): the link stage's splink backend
+    link_backend: Literal["duckdb", "spark"] = Field(
+        default="duckdb", description="splink backend of `narcotrend link`: duckdb on this "
+        "machine, spark (needs pyspark and a Java runtime) beyond one")
+    spark_master: str = Field(
+        default="local[*]", description="Spark master the spark link backend connects to "
+        "(local[*], spark://host:7077, yarn)")
+
     @field_validator("home", mode="after")
     @classmethod
     def _absolute_home(cls, value: Path) -> Path:

@@ -81,13 +81,15 @@ def cluster_links(ids: Iterable[str], pairs: pd.DataFrame, *,
     """Seizure id -> the id of a member standing for its group (itself for a singleton).
 
     `pairs` has `id_l`, `id_r`, `match_probability` (scored pairs); only those at or above
-    `threshold` are strong links.
+    `threshold` are strong links, or, when it has a boolean `strong` column, those it marks
+    (a bar set by the evidence of each pair: `models.linkage.strong_links`).
     """
     if not 0 < support <= 1:
         raise ValueError(f"`support` must be in (0, 1], got {support!r}")
     groups = _Groups(ids)
     known = groups.parent
-    strong = pairs.loc[pairs["match_probability"] >= threshold]
+    strong = pairs.loc[pairs["strong"].to_numpy(bool) if "strong" in pairs.columns
+                       else pairs["match_probability"] >= threshold]
     strong = strong.sort_values("match_probability", ascending=False, kind="stable")
     edges = [(a, b) for a, b in zip(strong["id_l"], strong["id_r"], strict=True)
              if a in known and b in known]

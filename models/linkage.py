@@ -29,9 +29,13 @@ PROFILE_COSINE = (0.99, 0.9, 0.7)  # levels of the profile comparison (DuckDB li
 # physical marks agree (a lookalike's logo, colour and weight are copied; its chemistry is not).
 PROFILE_VETO = 0.7
 PROFILE_CONTRADICTS_M = 0.002  # share of one batch's pairs whose profiles differ (lab error)
+# A logo is popular (pressed by several unrelated labs) when the seizures of one substance that
+# carry it show at least this many different chemistries (main compounds of the profile); one
+# lab's batch shows one, two or three (noise can swap its third and fourth compound).
+POPULAR_CHEMISTRIES = 5
 LINK_COLUMNS = ("seizure_id", "substance", "drug_group", "country", "region", "date", "kg",
-                "logo_key", "colour", "shape", "unit_weight_g", "purity_pct", "packaging",
-                "concealment", "route", "profile_vec", "profile_key", "weight_key")
+                "logo_key", "logo_popular", "colour", "shape", "unit_weight_g", "purity_pct",
+                "packaging", "concealment", "route", "profile_vec", "profile_key", "weight_key")
 
 
 def clr_vectors(profiles: pd.Series, substances: pd.Series) -> tuple[list[Any], np.ndarray]:
@@ -72,6 +76,7 @@ def candidates(records: pd.DataFrame) -> pd.DataFrame:
                           np.round(np.log(np.where(weight > 0, weight, 1)) / math.log(1.05)),
                           np.nan)
     weight_key = pd.Series(weight_bin).map(lambda b: None if pd.isna(b) else f"{b:.0f}")
+    logos = logo_key(signed["logo"].astype(object)).astype(object)
     out = pd.DataFrame({
         "seizure_id": signed["seizure_id"].astype(str),
         "substance": signed["substance"].astype(object),
@@ -80,7 +85,8 @@ def candidates(records: pd.DataFrame) -> pd.DataFrame:
         "region": signed["region"].astype(object),
         "date": pd.to_datetime(signed["date"]).dt.date,
         "kg": signed["kg"].astype(float),
-        "logo_key": logo_key(signed["logo"].astype(object)).astype(object),
+        "logo_key": logos,
+        "logo_popular": popular_logos(signed["substance"].astype(object), logos, keys),
         "colour": signed["colour"].astype(object),
         "shape": signed["shape"].astype(object),
         "unit_weight_g": weight,
@@ -93,7 +99,17 @@ def candidates(records: pd.DataFrame) -> pd.DataFrame:
         "weight_key": weight_key.to_numpy(object),
     })
     return out.where(out.notna(), None).astype({"kg": float, "unit_weight_g": float,
-                                                 "purity_pct": float})
+                                                 "purity_pct": float, "logo_popular": bool})
+
+
+def popular_logos(substance: pd.Series, logos: pd.Series, profile_keys: np.ndarray) -> np.ndarray:
+    """Whether each seizure's logo is a popular one: within its substance, the seizures with
+    that logo show `POPULAR_CHEMISTRIES` or more different chemistries (several labs press it,
+    so agreeing on it says little on its own). A seizure with no logo: False."""
+    frame = pd.DataFrame({"substance": substance.to_numpy(object),
+                          "logo": logos.to_numpy(object), "chemistry": profile_keys})
+    chemistries = frame.groupby(["substance", "logo"])["chemistry"].transform("nunique")
+    return (chemistries.fillna(0) >= POPULAR_CHEMISTRIES).to_numpy(bool)
 
 
 def profile_cosine(pairs: pd.DataFrame, cand: pd.DataFrame) -> np.ndarray:
@@ -118,8 +134,55 @@ def profile_cosine(pairs: pd.DataFrame, cand: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def link_settings() -> Any:
-    """The splink settings: blocking rules, comparisons, term-frequency adjustment on logo."""
+# The cosine of two profile vectors in each backend's SQL: DuckDB has a list function; Spark
+# SQL builds it from its higher-order array functions.
+_SPARK_SUM = "aggregate({}, 0D, (acc, v) -> acc + v)"
+COSINE_SQL = {
+    # cast: a home whose candidates report no profile at all registers the column as NULL
+    "duckdb": "list_cosine_similarity(profile_vec_l::DOUBLE[], profile_vec_r::DOUBLE[])",
+    "spark": (_SPARK_SUM.format("zip_with(profile_vec_l, profile_vec_r, (x, y) -> x * y)")
+              + " / (sqrt(" + _SPARK_SUM.format("transform(profile_vec_l, x -> x * x)")
+              + ") * sqrt(" + _SPARK_SUM.format("transform(profile_vec_r, x -> x * x)")
+              + "))"),
+}
+
+
+def strong_links(pairs: pd.DataFrame, cand: pd.DataFrame, threshold: float,
+                 lenient: float) -> np.ndarray:
+    """Whether each scored pair (`id_l`, `id_r`, `match_probability`, `profile_cosine`) is a
+    strong link, with a bar set by the evidence it rests on.
+
+    The model's prior is spread over every pair of signed seizures, so a pair that agrees on all
+    it reports but reports less stays below `threshold` though it is no weaker forensically. The
+    `lenient` bar holds for two kinds of evidence: profiles that agree closely (cosine at the top
+    level: one lab's batch, whatever logo it wears), and a pair where a profile is missing that
+    shares a logo which is not popular (one lab's press). A pair that shares a popular logo and
+    lacks a profile is never a strong link: its logo, colour, shape and weight are what the
+    lookalikes copy. Every other pair needs `threshold`; a contradicting profile never links
+    (the caller's veto, `PROFILE_VETO`).
+    """
+    if not len(pairs):
+        return np.zeros(0, bool)
+    rows = pd.Series(np.arange(len(cand)), index=cand["seizure_id"].to_numpy(object))
+    left = rows.reindex(pairs["id_l"]).to_numpy()
+    right = rows.reindex(pairs["id_r"]).to_numpy()
+    known = ~(np.isnan(left) | np.isnan(right))
+    li, ri = np.where(known, left, 0).astype(int), np.where(known, right, 0).astype(int)
+    has_profile = np.array([v is not None for v in cand["profile_vec"]], bool)
+    logo = cand["logo_key"].to_numpy(object)
+    popular = cand["logo_popular"].to_numpy(bool)
+    same_logo = pd.notna(logo[li]) & (logo[li] == logo[ri])
+    no_chemistry = ~(has_profile[li] & has_profile[ri])
+    chemistry = pairs["profile_cosine"].to_numpy(float) >= PROFILE_COSINE[0]
+    physical = same_logo & ~popular[li] & ~popular[ri] & no_chemistry
+    lookalike = same_logo & (popular[li] | popular[ri]) & no_chemistry
+    bar = np.where(known & (chemistry | physical), lenient, threshold)
+    return (pairs["match_probability"].to_numpy(float) >= bar) & ~(known & lookalike)
+
+
+def link_settings(dialect: str = "duckdb") -> Any:
+    """The splink settings: blocking rules, comparisons, term-frequency adjustment on logo.
+    `dialect` (`duckdb` or `spark`) names the backend the profile's cosine is written for."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
@@ -140,8 +203,8 @@ def link_settings() -> Any:
                 term_frequency_adjustments=True),
             cl.CustomComparison(
                 [cll.NullLevel("profile_vec"),
-                 *[cll.CustomLevel(f"list_cosine_similarity(profile_vec_l, profile_vec_r) >= {t}",
-                                   f"profile cosine >= {t}") for t in PROFILE_COSINE],
+                 *[cll.CustomLevel(f"{COSINE_SQL[dialect]} >= {t}", f"profile cosine >= {t}")
+                   for t in PROFILE_COSINE],
                  # other chemistry is (nearly) never one batch: fixed, not left to EM, which
                  # would learn it from the lookalikes that popular logos put in its blocks
                  cll.ElseLevel().configure(m_probability=PROFILE_CONTRADICTS_M,
@@ -176,15 +239,41 @@ def blocking_rules(block_on: Any) -> list[Any]:
     ]
 
 
+def any_blocked_pair(cand: pd.DataFrame) -> bool:
+    """Whether the blocking rules pair any two candidates (two of one substance sharing a logo,
+    main compounds, or weight and colour): a home whose signatures are only packaging, say,
+    has none, and nothing to estimate or score."""
+    for keys in (["logo_key"], ["profile_key"], ["weight_key", "colour"]):
+        rows = cand[["substance", *keys]].dropna()
+        if rows.duplicated().any():
+            return True
+    return False
+
+
+def prior_rules(block_on: Any) -> list[Any]:
+    """Deterministic rules for the prior (the share of pairs that match), strictest first: the
+    stage takes the first that finds any pair (a home without profiles has none of the first)."""
+    return [block_on("substance", "logo_key", "profile_key"),
+            block_on("substance", "logo_key", "weight_key"),
+            block_on("substance", "logo_key")]
+
+
 def training_rules(block_on: Any) -> list[Any]:
     """The EM sessions' blocking rules: each leaves the other fields' m to be estimated, and
-    each is strict enough that its pairs hold a fair share of matches (EM finds another
-    latent class when nearly all its pairs are non-matches, as in a world where every seizure
-    is signed and popular logos fill the logo blocks)."""
-    return [block_on("substance", "logo_key", "weight_key"),
-            block_on("substance", "profile_key", "colour")]
+    each is strict enough that its pairs are mostly matches (with u fixed by random sampling,
+    EM then learns m from how one batch's seizures agree; when nearly all its pairs are
+    non-matches it finds another latent class instead, such as "similar chemistry", as in a
+    world where every seizure is signed and popular logos fill the logo blocks). The first
+    pairs seizures sharing a logo that is not popular (which marks one lab's press), the
+    second seizures sharing the profile's main compounds, tablet weight and colour. Each
+    session is a list: its rule, then a looser one for when EM fails on the first (too few
+    pairs, say, in a small home)."""
+    return [["l.substance = r.substance AND l.logo_key = r.logo_key AND NOT l.logo_popular",
+             block_on("substance", "logo_key", "weight_key")],
+            [block_on("substance", "profile_key", "weight_key", "colour"),
+             block_on("substance", "profile_key", "colour")]]
 
 
-__all__ = ["PROFILE_VETO", "blocking_rules", "LINK_COLUMNS", "candidates", "clr_vectors",
-           "link_settings", "profile_cosine",
-           "training_rules"]
+__all__ = ["COSINE_SQL", "LINK_COLUMNS", "POPULAR_CHEMISTRIES", "PROFILE_VETO", "any_blocked_pair",
+           "blocking_rules", "candidates", "clr_vectors", "link_settings", "popular_logos",
+           "prior_rules", "profile_cosine", "strong_links", "training_rules"]

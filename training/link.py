@@ -32,11 +32,15 @@ from models.case_groups import (
 )
 from models.linkage import (
     PROFILE_VETO,
+    any_blocked_pair,
     candidates,
     link_settings,
+    prior_rules,
     profile_cosine,
+    strong_links,
     training_rules,
 )
+from training.link_backend import database_api
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -55,11 +59,15 @@ class LinkConfig:
     """How pairs are scored and clustered (logged to MLflow as parameters)."""
 
     threshold: float = DEFAULT_THRESHOLD
+    # the bar of a pair whose evidence is chemistry agreeing closely, or a rare logo where a
+    # profile is missing (`models.linkage.strong_links`)
+    lenient_threshold: float = 0.9
     support: float = DEFAULT_SUPPORT
     u_max_pairs: float = 2e6
     em_max_pairs: float = 3e5
     seed: int = 1
     score_floor: float = 0.5  # pairs scored below this are not kept
+    m_floor: float = 0.01  # least m of a level of agreement (`floor_m`)
 
 
 @dataclass
@@ -71,19 +79,34 @@ class Decisions:
     confirmed: set[str] = field(default_factory=set)  # group ids
 
 
-def score_pairs(cand: pd.DataFrame, config: LinkConfig) -> tuple[pd.DataFrame, Any]:
+def score_pairs(cand: pd.DataFrame, config: LinkConfig,
+                backend: tuple[Any, str] | None = None) -> tuple[pd.DataFrame, Any]:
     """Train the splink model on `cand` and score its blocked pairs (`id_l`, `id_r`,
-    `match_probability`, `match_weight`); also returns the linker (for its charts and m/u)."""
+    `match_probability`, `match_weight`); also returns the linker (for its charts and m/u).
+    `backend` is a splink database API and its dialect (`training.link_backend`; default
+    DuckDB)."""
     from splink import DuckDBAPI, Linker, block_on
+    from splink.internals.exceptions import EMTrainingException
 
-    linker = Linker(DuckDBAPI().register(cand), link_settings(), log_level=None)
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("substance", "logo_key", "profile_key")], recall=0.6)
+    db_api, dialect = backend or (DuckDBAPI(), "duckdb")
+    table = db_api.register(cand)
+    linker = Linker(table, link_settings(dialect), log_level=None)
+    for rule in prior_rules(block_on):  # the strictest rule that finds any pair
+        linker.training.estimate_probability_two_random_records_match([rule], recall=0.6)
+        if linker.misc.save_model_to_json()["probability_two_random_records_match"] > 0:
+            break
     linker.training.estimate_u_using_random_sampling(max_pairs=config.u_max_pairs,
                                                      seed=config.seed)
-    for rule in training_rules(block_on):
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            rule, max_pairs=config.em_max_pairs, estimate_without_term_frequencies=True)
+    for session in training_rules(block_on):
+        for rule in session:
+            try:  # splink's EM refuses an m it drives to 0 (few pairs): the looser rule then
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    rule, max_pairs=config.em_max_pairs, estimate_without_term_frequencies=True)
+                break
+            except (ValueError, EMTrainingException):  # or no pairs at all
+                continue
+    linker = Linker(table, floor_m(linker.misc.save_model_to_json(), config.m_floor),
+                    log_level=None)
     scored = linker.inference.predict(threshold_match_probability=config.score_floor)
     pairs = scored.as_pandas_dataframe()[["seizure_id_l", "seizure_id_r", "match_probability",
                                           "match_weight"]]
@@ -91,13 +114,44 @@ def score_pairs(cand: pd.DataFrame, config: LinkConfig) -> tuple[pd.DataFrame, A
     return pairs.assign(profile_cosine=profile_cosine(pairs, cand)), linker
 
 
+def floor_m(model: dict[str, Any], floor: float) -> dict[str, Any]:
+    """A trained splink model (its JSON) with every m probability EM left below `floor` raised
+    to it, the comparison's other levels scaled down to keep the sum.
+
+    EM on pairs that are mostly one batch's learns m = 0 for a level no batch pair in its
+    sample showed (a colour that disagrees, a weight 20% off), which would make one reporter's
+    slip veto a link whatever else agrees (or, a level never seen, weigh as 1e-6). The profile's
+    comparison, with its fixed contradiction level, is left as EM has it: one batch's profiles
+    agree closely, so a middling cosine rightly counts against a link.
+    """
+    for comparison in model["comparisons"]:
+        levels = [lv for lv in comparison["comparison_levels"] if not lv.get("is_null_level")]
+        for lv in levels:  # an m of 0 (EM saw none) as splink weighs a level it never saw
+            if lv.get("m_probability") == 0:
+                lv["m_probability"] = 1e-6
+        if any(lv.get("m_probability") is None for lv in levels):
+            continue  # not trained: splink's defaults stand
+        if any(lv.get("fix_m_probability") for lv in levels):
+            continue  # the profile: its levels below a close match are evidence against
+        # splink writes a level EM never saw as text (and weighs it as m = 1e-6)
+        seen = [0.0 if isinstance(lv["m_probability"], str) else lv["m_probability"]
+                for lv in levels]
+        raised = np.maximum(seen, floor)
+        for lv, m in zip(levels, raised / raised.sum(), strict=True):
+            lv["m_probability"] = float(m)
+    return model
+
+
 def group_members(cand: pd.DataFrame, pairs: pd.DataFrame, config: LinkConfig,
                   decisions: Decisions, previous: pd.DataFrame | None) -> pd.DataFrame:
     """The candidates in groups of two or more, with `group_id` and `strength` (the mean match
     probability of a seizure's strong links inside its group). Pairs whose profiles contradict
-    (cosine below `PROFILE_VETO`) are never strong links."""
+    (cosine below `PROFILE_VETO`) are never strong links; the others are when they clear the
+    bar their evidence sets (`models.linkage.strong_links`)."""
     if "profile_cosine" in pairs.columns:
         pairs = pairs.loc[~(pairs["profile_cosine"] < PROFILE_VETO)]
+        pairs = pairs.assign(strong=strong_links(pairs, cand, config.threshold,
+                                                 config.lenient_threshold))
     assignment = cluster_links(cand["seizure_id"], pairs, threshold=config.threshold,
                                support=config.support, must_link=decisions.must_link,
                                cannot_link=decisions.cannot_link)
@@ -106,7 +160,8 @@ def group_members(cand: pd.DataFrame, pairs: pd.DataFrame, config: LinkConfig,
     members = members.loc[size >= 2].reset_index(drop=True)
     members["group_id"] = stable_group_ids(members, previous)
     cluster_of = dict(zip(members["seizure_id"], members["cluster"], strict=True))
-    inside = pairs.loc[pairs["match_probability"] >= config.threshold]
+    inside = pairs.loc[pairs["strong"].to_numpy(bool) if "strong" in pairs.columns
+                       else pairs["match_probability"] >= config.threshold]
     same = inside["id_l"].map(cluster_of)
     inside = inside.loc[same.notna() & (same == inside["id_r"].map(cluster_of))]
     ends = pd.concat([inside[["id_l", "match_probability"]].set_axis(["id", "p"], axis=1),
@@ -162,6 +217,7 @@ def link(settings: Settings, *, decisions: Decisions | None = None,
     config = config or LinkConfig()
     decisions = decisions or Decisions()
     started = time.perf_counter()
+    backend = database_api(settings)  # a missing Spark runtime fails here, before any work
     paths = settings.paths
     records = read_stored(paths.records, "narcotrend ingest", "records")
     if not len(records):
@@ -170,8 +226,8 @@ def link(settings: Settings, *, decisions: Decisions | None = None,
     cand = candidates(records)
     say(f"linking {len(cand):,} of {len(records):,} records that carry a signature")
     timings: dict[str, float] = {}
-    if len(cand) >= 2:
-        pairs, linker = score_pairs(cand, config)
+    if len(cand) >= 2 and any_blocked_pair(cand):
+        pairs, linker = score_pairs(cand, config, backend)
     else:
         pairs, linker = pd.DataFrame(columns=["id_l", "id_r", "match_probability"]), None
     timings["score_s"] = time.perf_counter() - started
@@ -223,4 +279,4 @@ def _mode(values: pd.Series) -> Any:
 
 
 __all__ = ["Decisions", "GROUP_COLUMNS", "LINK_COLUMNS", "LinkConfig",
-           "group_members", "link", "score_pairs", "signature_of", "summarise_groups"]
+           "floor_m", "group_members", "link", "score_pairs", "signature_of", "summarise_groups"]

@@ -35,6 +35,12 @@ _RENAME = {
 # Where and how it was hidden, and the border situation (ROUTING: inbound, outbound, domestic,
 # transit zone, international waters) are kept together as the concealment text.
 _CONCEALMENT_PARTS = ("HIDING_PLACE", "INSTALLATION", "ROUTING")
+# Signature columns (issue 21): of the physical marks forensic linkage uses, IDS has only what
+# the drug was wrapped in, as three of HIDING_PLACE's 37 values (the others are places: postal,
+# baggage, body, vehicle, container...). It has no logo, colour, shape, purity or impurity
+# profile, and no weight of one tablet or brick (DRUG_UNIT 'Tablet', 'Pill', 'Capsule' counts
+# units; the AMOUNT is their number, not their weight).
+_PACKAGING = {"plastic bags": "plastic bag", "package": "package", "sack": "sack"}
 _MISSING = frozenset({"", "unknown", "none", "other"})
 
 
@@ -65,5 +71,8 @@ def to_canonical(raw: pd.DataFrame, path: Path) -> pd.DataFrame:
         out[canonical] = raw[column] if column in raw.columns else None
     parts = tuple(c for c in _CONCEALMENT_PARTS if c in raw.columns)
     out["concealment"] = join_parts(raw, parts) if parts else None
+    hiding = (raw["HIDING_PLACE"] if "HIDING_PLACE" in raw.columns
+              else pd.Series(None, index=raw.index, dtype=object))
+    out["packaging"] = hiding.astype(object).str.strip().str.casefold().map(_PACKAGING)
     out["source"] = SOURCE
     return out

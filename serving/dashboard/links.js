@@ -15,14 +15,44 @@ function sharedText(shared) {
 }
 
 function drawCountries(group) {
-  const box = $("links-countries");
-  box.replaceChildren();
-  for (const share of group.per_country) {
-    const chip = document.createElement("span");
-    chip.className = "chip";
-    chip.textContent = `${share.country} · ${share.seizures} (${share.first_month}–${share.last_month})`;
-    box.appendChild(chip);
+  // the countries concerned as a small graph: one node per country (its area by its seizures),
+  // an edge between every two (the group links them), labels and titles as text only
+  const svgNS = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(svgNS, "svg");
+  const shares = group.per_country, n = shares.length, size = 220, centre = size / 2;
+  const top = Math.max(1, ...shares.map((s) => s.seizures));
+  const at = shares.map((_, i) => {
+    const angle = 2 * Math.PI * i / n - Math.PI / 2, r = n > 1 ? 70 : 0;
+    return [centre + r * Math.cos(angle), centre + r * Math.sin(angle)];
+  });
+  svg.setAttribute("viewBox", `0 0 ${size} ${size}`);
+  svg.setAttribute("role", "img");
+  svg.setAttribute("width", String(size));
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      const edge = document.createElementNS(svgNS, "line");
+      edge.setAttribute("x1", String(at[i][0])); edge.setAttribute("y1", String(at[i][1]));
+      edge.setAttribute("x2", String(at[j][0])); edge.setAttribute("y2", String(at[j][1]));
+      edge.setAttribute("stroke", "#9aa5b1");
+      svg.appendChild(edge);
+    }
   }
+  shares.forEach((share, i) => {
+    const node = document.createElementNS(svgNS, "circle");
+    node.setAttribute("cx", String(at[i][0])); node.setAttribute("cy", String(at[i][1]));
+    node.setAttribute("r", String(8 + 14 * Math.sqrt(share.seizures / top)));
+    node.setAttribute("fill", "#6f9bc9");
+    node.dataset.country = share.country;
+    const title = document.createElementNS(svgNS, "title");
+    title.textContent = `${share.country}: ${share.seizures} seizures, ${share.first_month}–${share.last_month}`;
+    node.appendChild(title);
+    const label = document.createElementNS(svgNS, "text");
+    label.setAttribute("x", String(at[i][0])); label.setAttribute("y", String(at[i][1] + 4));
+    label.setAttribute("text-anchor", "middle"); label.setAttribute("font-size", "10");
+    label.textContent = `${share.country} ${share.seizures}`;
+    svg.append(node, label);
+  });
+  $("links-countries").replaceChildren(svg);
 }
 
 function drawTimeline(points) {

@@ -225,6 +225,18 @@ def test_cbp_and_a_yearly_table_sharing_an_id_keep_the_monthly_series(home, tmp_
     assert any("two values for one period" in m for m in messages)
 
 
+def test_unodc_ids_maps_its_wrappings_to_packaging_and_nothing_else_to_signatures(home):
+    rows = ("Europe;West & Central Europe;Spain;;Madrid;2013-07-07;Heroin;1;Kilogram;"
+            "Plastic bags;Airport;;;;;\n"
+            "Europe;West & Central Europe;Spain;;Madrid;2013-07-08;Heroin;2;Kilogram;"
+            "Baggage;Airport;;;;;\n")
+    records = ingested_records(home / "ids.csv", IDS_HEADER + rows, "unodc-ids").sort_values("date")
+    assert records["packaging"].tolist() == ["plastic bag", None]
+    assert records["concealment"].tolist()[0] == "Plastic bags | Airport"
+    assert records[["logo", "colour", "shape", "unit_weight_g", "purity_pct",
+                    "profile"]].isna().all().all()
+
+
 def ingested_records(path: Path, text: str, fmt: str) -> pd.DataFrame:
     """The stored records after ingesting `text` written to `path` in format `fmt`."""
     ingest_files([write(path, text)], fmt, get_settings(), today=TODAY)

@@ -295,3 +295,50 @@ def test_cli_api_dashboard_and_detect_show_one_picture_of_the_built_in_world(
         assert [p for p in problems
                 if "/v1/forecasts/" not in p and "status of 503" not in p] == []
         page.close()
+
+
+def _open_link_group(page, group_id: str) -> None:
+    """Click a group in the linked-cases panel and wait for its graph and timeline."""
+    page.locator("#links-table a", has_text=group_id).click()
+    page.wait_for_selector("#links-countries svg circle", timeout=30_000)
+    page.wait_for_selector("#links-timeline svg rect", timeout=30_000)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_links_panel_lists_groups_and_a_europe_key_sees_no_other_regions_seizure(
+        browser, seeded: Seeded):
+    from api_home import LINKED_SEIZURES, seed_links
+
+    seed_links(seeded.settings)  # G1: NLD + COL + BRA (cross-border), G2: COL only
+    countries = {g: sorted({c for _, _, c, gg, _ in LINKED_SEIZURES if gg == g}) for g in
+                 ("G1", "G2")}
+    with serve_in_thread(create_app(seeded.settings)) as base:
+        page, problems = open_dashboard(browser, base, seeded.keys["analyst"])
+        page.uncheck("#links-cross")  # every group, not only the cross-border ones
+        expect(page.locator("#links-table tbody tr")).to_have_count(2)
+        _open_link_group(page, "G1")
+        nodes = page.locator("#links-countries svg circle")
+        assert sorted(nodes.evaluate_all("els => els.map(e => e.dataset.country)")) \
+            == countries["G1"]
+        assert page.locator("#links-countries svg line").count() == 3  # every two countries
+        assert page.locator("#links-timeline svg rect").count() == 3  # Oct, Nov, Dec 2023
+        assert problems == []
+        page.close()
+
+        page, problems = open_dashboard(browser, base, seeded.keys["europe"])
+        bodies: list[str] = []
+        page.on("response", lambda res: "/v1/links" in res.url and bodies.append(res.text()))
+        expect(page.locator("#links-table tbody tr")).to_have_count(1)  # G1 only: it has NLD
+        page.uncheck("#links-cross")
+        expect(page.locator("#links-table tbody tr")).to_have_count(1)  # never the COL-only G2
+        _open_link_group(page, "G1")
+        assert page.locator("#links-countries svg circle").count() == 3  # who to convene
+        assert page.locator("#links-timeline svg rect").count() == 2  # NLD's Oct and Nov
+        outside = [row for row in LINKED_SEIZURES if row[2] != "NLD"]
+        seen, panel = page.content() + "".join(bodies), page.text_content("#links-panel")
+        for seizure_id, day, _, _, tablets in outside:  # no id, day or quantity of theirs
+            assert seizure_id not in seen and day not in seen and tablets not in panel
+        assert "G2" not in seen
+        assert problems == []
+        page.close()
