@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from core.errors import NarcotrendError
 from core.locking import home_lock
 from core.publish import parquet_writer, publish_files
 from core.settings import Settings
@@ -29,15 +28,14 @@ from features.importers import (
     AGGREGATE_FORMATS,
     InputLimits,
     RawTable,
-    cbp,
     check_format,
     pnc_colombia,
     read_table,
     require_columns,
     row_hashes,
-    unodc_annual,
     unodc_ids,
 )
+from features.importers.header_formats import refuse_real_format
 from features.normalise import (
     classify_drugs,
     clean_text,
@@ -288,26 +286,9 @@ def _to_canonical(table: RawTable, fmt: str) -> pd.DataFrame:
         return _RECORD_IMPORTERS[fmt](table.frame, table.path)
     frame = table.frame.rename(columns=canonical_column_names(table.frame.columns))
     if any(name not in frame.columns for name in REQUIRED_COLUMNS):
-        guess = format_of_header(table.frame.columns)
-        if guess is not None:
-            raise NarcotrendError(
-                f"{table.path}: not the canonical columns, but the header of --format {guess}; "
-                f"run `narcotrend ingest --format {guess} {table.path.name}`")
+        refuse_real_format(table.path, table.frame.columns)
     require_columns(table.path, frame, REQUIRED_COLUMNS, fmt)
     return frame
-
-
-def format_of_header(columns: pd.Index) -> str | None:
-    """The real format whose own columns a header has (case aside), or None: the hint for a
-    file ingested without its `--format`."""
-    have = {str(name).strip().upper() for name in columns}
-    headers = [("unodc-ids", unodc_ids.REQUIRED), ("pnc-colombia", pnc_colombia.REQUIRED),
-               ("cbp", cbp.COLUMNS)]
-    headers += [("unodc-annual", layout) for layout in unodc_annual.LAYOUTS.values()]
-    for fmt, required in headers:
-        if all(name.upper() in have for name in required):
-            return fmt
-    return None
 
 
 def canonical_column_names(columns: pd.Index) -> dict[str, str]:

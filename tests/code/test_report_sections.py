@@ -99,7 +99,8 @@ def test_centroids_lie_inside_their_countries_and_flows_become_map_lines():
     lon, lat = centroids()["COL"]
     assert -80 < lon < -66 and -5 < lat < 13
     spec = flow_map(pd.DataFrame([{"from": "COL", "to": "ESP", "kg": 10.0}]), ("ESP",), "t")
-    lines = spec["layer"][1]["data"]["values"]
+    assert spec["layer"][1]["data"] == {"name": "flows"}  # one named dataset, as every spec
+    lines = spec["datasets"]["flows"]
     assert lines[0]["from"] == "COL" and lines[0]["lat2"] == pytest.approx(centroids()["ESP"][1])
 
 
