@@ -82,6 +82,12 @@ def reconcile(result: TrainingResult, series: pd.DataFrame, hierarchy: pd.DataFr
     say(f"reconciled {report['trees']} geography trees in {report['seconds']:.1f}s ("
         + ", ".join(f"{m}: {n}" for m, n in report["methods"].items() if n)
         + f"; {report['fallbacks']} fell back)")
+    if report["backtest_coverage_by_level"]:
+        say("aggregate intervals from their bottoms, backtest coverage 80/95 before the level's "
+            "calibration: " + ", ".join(
+                f"{level} {row['coverage_80']:.2f}/{row['coverage_95']:.2f}"
+                for level, row in report["backtest_coverage_by_level"].items()
+                if "coverage_80" in row and "coverage_95" in row))
     return report
 
 
