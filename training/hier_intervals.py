@@ -30,8 +30,6 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
-from training.selection import calibrate, conformal_factors
-
 N_SAMPLES = 500
 
 
@@ -140,41 +138,67 @@ def aggregate_bands(S_agg: np.ndarray, point_agg: np.ndarray, point_bottom: np.n
 
 
 def calibrate_levels(pieces: list[pd.DataFrame], calibration: list[pd.DataFrame],
-                     level_of: dict[str, str], levels: Sequence[int]
+                     level_of: dict[str, str], scale: pd.Series, levels: Sequence[int]
                      ) -> tuple[list[pd.DataFrame], dict[str, dict[int, float]]]:
     """The reconciled forecasts (``pieces``, ``lo_80`` ... columns) with each aggregate's band
-    rescaled around its point by its tree level's conformal factor on the backtest
-    (``calibration``: the aggregates' backtest points with their sampled bands, training.
-    selection's split-conformal quantile); bottoms keep their own calibrated bands. The factors
-    per level (1.0 where the backtest has too few points)."""
+    rescaled around its point by its tree level's split-conformal factor on the backtest
+    (``calibration``: the aggregates' backtest points with their sampled bands); bottoms keep
+    their own calibrated bands. A half-width is floored at ``WIDTH_FLOOR`` x the series' MASE
+    scale (``scale``) before both: a near-zero band (every bottom forecast 0 with a band of
+    ~0) that misses would otherwise make the factor of every band absurd (10^8 on the built-in
+    world), and stays too narrow whatever factor it gets. The factors per level."""
     frame = pd.concat([c for c in calibration if len(c)], ignore_index=True) if any(
         len(c) for c in calibration) else pd.DataFrame()
+    if len(frame):
+        frame["scale"] = frame["unique_id"].map(scale).fillna(1.0).to_numpy(float)
     factors = {str(name): _level_factors(part, levels)
                for name, part in frame.groupby("level")} if len(frame) else {}
     out = []
-    rename = {f"{side}_{lvl}": f"{side}-{lvl}" for lvl in levels for side in ("lo", "hi")}
     for piece in pieces:
+        piece = piece.copy()
         level = piece["unique_id"].map(level_of)
-        parts = [piece[~level.isin(set(factors))]]
+        floor = WIDTH_FLOOR * piece["unique_id"].map(scale).fillna(1.0).to_numpy(float)
+        f = piece["forecast"].to_numpy(float)
         for name, per_level in factors.items():
-            rows = piece[level == name]
-            if len(rows):
-                done = calibrate(rows.rename(columns=rename), per_level)
-                parts.append(done.rename(columns={v: k for k, v in rename.items()}))
-        out.append(pd.concat(parts).sort_index())
+            rows = (level == name).to_numpy()
+            inner_lo, inner_hi = f[rows], f[rows]
+            for lvl in sorted(levels):
+                below, above = _half_widths(piece.loc[rows], f"_{lvl}", floor[rows])
+                lo = np.maximum(np.minimum(f[rows] - per_level[lvl] * below, inner_lo), 0.0)
+                hi = np.maximum(f[rows] + per_level[lvl] * above, inner_hi)
+                piece.loc[rows, f"lo_{lvl}"], piece.loc[rows, f"hi_{lvl}"] = lo, hi
+                inner_lo, inner_hi = lo, hi
+        out.append(piece)
     return out, {k: {lvl: round(float(f), 4) for lvl, f in v.items()}
                  for k, v in factors.items()}
 
 
+WIDTH_FLOOR = 0.1  # of the series' MASE scale: the narrowest half-width calibrated on
+
+
+def _half_widths(frame: pd.DataFrame, suffix: str, floor: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    f = frame["forecast"].to_numpy(float)
+    below = np.maximum(f - frame[f"lo{suffix}"].to_numpy(float), floor)
+    above = np.maximum(frame[f"hi{suffix}"].to_numpy(float) - f, floor)
+    return below, above
+
+
 def _level_factors(frame: pd.DataFrame, levels: Sequence[int]) -> dict[int, float]:
-    """Conformal factors per interval level, from the points whose band has a width: a band
-    of width zero (every bottom forecast 0 with a band of 0) is not widened by any factor, and
-    its misses would make the factor of every other band absurd."""
+    """Per interval level, the split-conformal quantile (with its finite-sample correction) of
+    the error in units of the floored half-width on its side; 1.0 under 10 points."""
+    data = frame[frame["y"].notna() & frame["forecast"].notna()]
+    y, f = data["y"].to_numpy(float), data["forecast"].to_numpy(float)
+    floor = WIDTH_FLOOR * data["scale"].to_numpy(float)
     out = {}
     for lvl in levels:
-        width = frame[f"hi-{lvl}"] - frame[f"lo-{lvl}"]
-        wide = frame[width > 1e-9 * np.maximum(1.0, frame["forecast"].abs())]
-        out[lvl] = conformal_factors(wide, [lvl])[lvl]
+        below, above = _half_widths(data, f"-{lvl}", floor)
+        scores = np.where(y < f, (f - y) / below, (y - f) / above)
+        if scores.size < 10:
+            out[lvl] = 1.0
+            continue
+        rank = min(1.0, np.ceil((scores.size + 1) * lvl / 100) / scores.size)
+        out[lvl] = float(np.quantile(scores, rank, method="higher"))
     return out
 
 
