@@ -13,13 +13,18 @@ is the spread of the sum of its bottoms, by sampling:
   jittered within their step so 30 backtest periods do not give 30 distinct sums only. A bottom
   with no backtest error in the drawn period (a gap, or a month masked for low reporting) is
   drawn independently, never read as a zero error;
-- samples are summed up the tree (``S``), and the aggregate's band is the sample quantiles, kept
-  around the reconciled point (lo <= point <= hi) and nested, >= 0.
+- a sample sums only the bottoms that reported in its drawn backtest period (an aggregate is the
+  sum of the countries that report), up the tree (``S``); the aggregate's band is the sample
+  quantiles, kept around the reconciled point (lo <= point <= hi), nested, >= 0;
+- then each tree level's bands are widened or narrowed by one split-conformal factor per
+  interval level, from the same construction on the backtest windows (:func:`calibrate_levels`).
 
-hierarchicalforecast's own ``PERMBU`` needs in-sample fitted values of every bottom (the project
-has backtest forecasts, not in-sample fits) and works on the base (unreconciled) bands;
-``Bootstrap`` and ``Normality`` assume the base model's errors: neither uses the per-class
-calibrated bands the countries are published with, so the aggregates would not match them.
+hierarchicalforecast's own ``PERMBU`` (version installed here) is the same idea with normal
+marginals (from ``sigmah``, a standard deviation per node and period) and its copula from
+in-sample fitted values of every node; ``Bootstrap`` and ``Normality`` also start from in-sample
+residuals of the base models. The project has backtest forecasts, not in-sample fits, and its
+countries' bands are per-class conformal, often asymmetric and clipped at zero (lumpy series),
+so the marginals here are those bands themselves and the copula the backtest's.
 """
 
 from __future__ import annotations
