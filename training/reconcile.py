@@ -20,13 +20,19 @@ seizure counts are never mixed:
 - the method of each tree is the one with the lowest backtest MASE averaged over its geo levels
   (each level counts once, so 150 countries do not outvote the world); the figures per method and
   level are reported;
-- intervals move with their point: each bound is shifted by the reconciliation's change of the
-  point, clipped at zero and kept around the point, so lo <= point <= hi holds after it.
+- intervals: a country's own calibrated band moves with its point (clipped at zero, kept around
+  it); an aggregate's band is the spread of the sum of its countries, sampled from their bands
+  with the backtest's cross-country dependence (training.hier_intervals), so lo <= point <= hi.
 
-Completeness hook (issue 15): :func:`geo_trees` takes the countries of a tree from the forecast
-ids. When reporting-completeness masks exist, an aggregate's members should be the countries
-that report in the period; pass them in as ``members`` (aggregate id -> country ids) and the
-trees use them instead of the geography.
+Completeness (issue 15): an aggregate is the sum of the countries that report. Its future
+forecast sums every country's forecast (a forecast is of a month reported in full). In the
+backtest that chooses the method, a country without an actual in a period is left out of the
+aggregate's sum for that period (not summed as a zero), and a period in which a country was
+masked for low reporting (train already blanks the country's own actual there) leaves the
+aggregates above it unscored, as their actuals still hold the partial report; those masked
+errors are also no evidence of dependence for the intervals (drawn independently).
+Sources with their own levels (CBP's areas -> regions -> nationwide) get their own trees
+(training.source_trees).
 """
 
 from __future__ import annotations
@@ -42,25 +48,27 @@ import pandas as pd
 from hierarchicalforecast.methods import BottomUp, MinTrace
 
 from core.geography import country_subregion
+from training.hier_intervals import aggregate_bands, calibrate_levels, coverage_by_level
+from training.source_trees import SOURCE_LEVELS, Tree, source_trees
 
 GEO_ORDER = ("world", "region", "subregion", "country")
+#: every level a tree can have, top first (source trees: training.source_trees)
+LEVEL_ORDER = (*GEO_ORDER, *SOURCE_LEVELS)
 METHODS = ("bottom_up", "mint_wls_struct", "mint_shrink")
 HIERARCHY_COLUMNS = ["unique_id", "geo_level", "geo", "region", "drug_level", "drug", "metric"]
 SPREAD_FLOOR = 1e-6  # relative residual spread under which mint_shrink is not offered
 
 
 @dataclass
-class Tree:
-    """One hierarchy: node ids (aggregates first, countries last), their geo levels and S."""
+class TreeBacktest:
+    """What the backtest says of one tree (training.reconcile._backtest_scores)."""
 
-    key: str
-    ids: list[str]
-    levels: list[str]
-    S: np.ndarray
-
-    @property
-    def n_bottom(self) -> int:
-        return self.S.shape[1]
+    scores: dict[str, dict[str, float]]
+    residuals: np.ndarray | None
+    reported: np.ndarray | None
+    windows: list[tuple[np.ndarray, np.ndarray, pd.DataFrame]] = field(default_factory=list)
+    recs: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    future: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -142,9 +150,15 @@ def shrinkage_is_safe(residuals: np.ndarray) -> bool:
 
 
 def _matrix(frame: pd.DataFrame, ids: list[str], column: str) -> tuple[np.ndarray, np.ndarray]:
-    wide = frame.pivot_table(index="unique_id", columns="ds", values=column, dropna=False)
-    wide = wide.reindex(ids)
-    return wide.to_numpy(float), wide.columns.to_numpy()
+    """``column`` of ``frame`` (one row per id and ds) as ids x sorted dates, NaN where absent
+    (by index arithmetic: a pivot_table per window and column cost a third of the time)."""
+    dates = np.sort(frame["ds"].unique())
+    out = np.full((len(ids), len(dates)), np.nan)
+    rows = pd.Index(ids).get_indexer(frame["unique_id"])
+    cols = np.searchsorted(dates, frame["ds"].to_numpy())
+    use = rows >= 0
+    out[rows[use], cols[use]] = frame[column].to_numpy(float)[use]
+    return out, dates
 
 
 def _fill_aggregates(tree: Tree, y_hat: np.ndarray) -> np.ndarray:
@@ -158,32 +172,62 @@ def _fill_aggregates(tree: Tree, y_hat: np.ndarray) -> np.ndarray:
     return out
 
 
-def _backtest_scores(tree: Tree, backtest: pd.DataFrame, scale: pd.Series
-                     ) -> tuple[dict[str, dict[str, float]], np.ndarray | None]:
-    """Mean MASE per method and geo level over the backtest windows, and the residuals
-    (nodes x points) mint_shrink estimates its covariance from."""
+def _backtest_scores(tree: Tree, backtest: pd.DataFrame, scale: pd.Series,
+                     partial: Mapping[tuple[str, pd.Timestamp], float] | None = None,
+                     future: np.ndarray | None = None) -> TreeBacktest:
+    """Mean MASE per method and geo level over the backtest windows, the residuals (nodes x
+    points) mint_shrink estimates its covariance from (and the aggregate intervals their
+    dependence), which bottoms reported at each of those points (a bottom never in the
+    backtest counts as reporting: there is no evidence it does not), and each method's
+    reconciled windows (to calibrate the aggregates' intervals on), and the ``future`` base
+    forecasts reconciled by each method in the same call.
+
+    Missing is not zero: an aggregate's actual is the sum of the bottoms that reported in the
+    period, so its reconciled forecast is scored as the sum of those same bottoms (a bottom
+    without an actual is left out of that period's sum, not summed as a zero). A bottom masked
+    for low reporting (issue 15; train blanks its actual) is left out the same way, and its
+    partial report (``partial``: (bottom id, ds) -> the value before masking) is taken out of
+    the aggregates' actuals above it, so both sides sum the same full reporters."""
     part = backtest[backtest["unique_id"].isin(set(tree.ids))]
     if part.empty:
-        return {}, None
-    resid = []
-    errors: dict[str, list[np.ndarray]] = {m: [] for m in METHODS}
-    windows = [(c, w) for c, w in part.groupby("cutoff", sort=True)]
-    for _, window in windows:
-        y_hat, _ = _matrix(window, tree.ids, "forecast")
+        return TreeBacktest({}, None, None)
+    n_agg = len(tree.ids) - tree.n_bottom
+    windows, reported = [], []
+    for _, window in part.groupby("cutoff", sort=True):
+        y_hat, dates = _matrix(window, tree.ids, "forecast")
         y, _ = _matrix(window, tree.ids, "y")
-        resid.append(y - y_hat)
-    residuals = np.concatenate(resid, axis=1) if resid else None
+        reported.append(~np.isnan(y[n_agg:]) | np.isnan(y_hat[n_agg:]).all(axis=1)[:, None])
+        if partial:
+            values = np.array([[partial.get((uid, d), np.nan) for d in dates]
+                               for uid in tree.ids[n_agg:]], float)
+            y[n_agg:][~np.isnan(values)] = np.nan
+            y[:n_agg] -= tree.S[:n_agg] @ np.nan_to_num(values)
+            reported[-1] &= np.isnan(values)
+        windows.append((y_hat, y, window))
+    residuals = np.concatenate([y - y_hat for y_hat, y, _ in windows], axis=1)
     node_scale = scale.reindex(tree.ids).fillna(1.0).to_numpy(float)[:, None]
-    for _, window in windows:
-        y_hat, _ = _matrix(window, tree.ids, "forecast")
-        y, _ = _matrix(window, tree.ids, "y")
-        base = _fill_aggregates(tree, y_hat)
-        for method in METHODS:
-            try:
-                rec = reconcile_matrix(method, tree.S, base, residuals)
-            except Exception:  # noqa: BLE001 - a method that fails is not chosen
-                continue
-            errors[method].append(np.abs(rec - y) / node_scale)
+    errors: dict[str, list[np.ndarray]] = {m: [] for m in METHODS}
+    recs: dict[str, list[np.ndarray]] = {m: [] for m in METHODS}
+    # every window in one call per method: reconciliation works period by period, and the
+    # library's projection (a pseudo-inverse) is then computed once, not once per window
+    parts = [_fill_aggregates(tree, y_hat) for y_hat, _, _ in windows]
+    parts += [] if future is None else [future]
+    cuts = np.cumsum([part.shape[1] for part in parts])[:-1]
+    reconciled_future: dict[str, np.ndarray] = {}
+    for method in METHODS:
+        try:
+            rec_all = np.split(reconcile_matrix(method, tree.S, np.concatenate(parts, axis=1),
+                                                residuals), cuts, axis=1)
+        except Exception:  # noqa: BLE001 - a method that fails is not chosen
+            continue
+        if future is not None:
+            reconciled_future[method] = rec_all.pop()
+        for rec, (_, y, _) in zip(rec_all, windows, strict=True):
+            known = ~np.isnan(y[n_agg:])
+            recs[method].append(rec)
+            scored = rec.copy()
+            scored[:n_agg] = tree.S[:n_agg] @ np.where(known, rec[n_agg:], 0.0)
+            errors[method].append(np.abs(scored - y) / node_scale)
     levels = np.array(tree.levels)
     scores: dict[str, dict[str, float]] = {}
     for method, parts in errors.items():
@@ -194,74 +238,147 @@ def _backtest_scores(tree: Tree, backtest: pd.DataFrame, scale: pd.Series
             warnings.simplefilter("ignore")
             per_node = np.nanmean(err, axis=1)
         scores[method] = {lvl: float(np.nanmean(per_node[levels == lvl]))
-                          for lvl in GEO_ORDER if (levels == lvl).any()
+                          for lvl in LEVEL_ORDER if (levels == lvl).any()
                           and np.isfinite(per_node[levels == lvl]).any()}
-    return scores, residuals
+    return TreeBacktest(scores, residuals, np.concatenate(reported, axis=1), windows,
+                        {m: r for m, r in recs.items() if len(r) == len(windows)},
+                        reconciled_future)
 
 
-def _shift_bands(frame: pd.DataFrame, new_point: pd.Series, levels: Sequence[int]) -> pd.DataFrame:
-    out = frame.copy()
-    delta = new_point.to_numpy(float) - out["forecast"].to_numpy(float)
-    point = new_point.to_numpy(float)
-    inner_lo, inner_hi = point, point
+def _backtest_bands(tree: Tree, bt: TreeBacktest, method: str, levels: Sequence[int]
+                    ) -> pd.DataFrame:
+    """The aggregates' backtest points with the bands the chosen method gives them (``y,
+    forecast, lo-80, hi-80, ...`` and the tree level), from the bottoms' calibrated backtest
+    bands: what the aggregates' intervals are calibrated on."""
+    if method not in bt.recs or not bt.windows:
+        return pd.DataFrame()
+    n_agg = len(tree.ids) - tree.n_bottom
+    rows = []
+    for (y_hat, y, window), rec in zip(bt.windows, bt.recs[method], strict=True):
+        if not all(f"lo-{lvl}" in window for lvl in levels):
+            return pd.DataFrame()
+        bands = {lvl: (_matrix(window, tree.ids, f"lo-{lvl}")[0],
+                       _matrix(window, tree.ids, f"hi-{lvl}")[0]) for lvl in levels}
+        out = tree_bands(tree, _fill_aggregates(tree, y_hat), rec, bands, bt.residuals,
+                         bt.reported, levels)
+        frame = pd.DataFrame({"unique_id": np.repeat(tree.ids[:n_agg], y.shape[1]),
+                              "level": np.repeat(tree.levels[:n_agg], y.shape[1]),
+                              "y": y[:n_agg].ravel(), "forecast": rec[:n_agg].ravel()})
+        for lvl in levels:
+            frame[f"lo-{lvl}"] = out[lvl][0][:n_agg].ravel()
+            frame[f"hi-{lvl}"] = out[lvl][1][:n_agg].ravel()
+        rows.append(frame)
+    return pd.concat(rows, ignore_index=True)
+
+
+def _bands(frame: pd.DataFrame, ids: list[str], levels: Sequence[int]
+           ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    return {lvl: (_matrix(frame, ids, f"lo_{lvl}")[0], _matrix(frame, ids, f"hi_{lvl}")[0])
+            for lvl in levels}
+
+
+def tree_bands(tree: Tree, base: np.ndarray, rec: np.ndarray,
+               bands: dict[int, tuple[np.ndarray, np.ndarray]], residuals: np.ndarray | None,
+               reported: np.ndarray | None, levels: Sequence[int]
+               ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Bands of every node after reconciliation: a bottom's own band moves with its point
+    (reconciliation changed its point, not its spread), an aggregate's is the spread of the
+    sum of its bottoms that report (training.hier_intervals)."""
+    n_agg = len(tree.ids) - tree.n_bottom
+    delta = rec[n_agg:] - base[n_agg:]
+    bottom: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    inner_lo, inner_hi = rec[n_agg:], rec[n_agg:]
     for lvl in sorted(levels):
-        lo = np.maximum(out[f"lo_{lvl}"].to_numpy(float) + delta, 0.0)
-        hi = out[f"hi_{lvl}"].to_numpy(float) + delta
-        lo, hi = np.minimum(lo, inner_lo), np.maximum(hi, inner_hi)
-        out[f"lo_{lvl}"], out[f"hi_{lvl}"] = lo, hi
+        lo = np.maximum(np.minimum(bands[lvl][0][n_agg:] + delta, inner_lo), 0.0)
+        hi = np.maximum(bands[lvl][1][n_agg:] + delta, inner_hi)
+        lo, hi = np.where(np.isnan(lo), inner_lo, lo), np.where(np.isnan(hi), inner_hi, hi)
+        bottom[lvl] = (lo, hi)
         inner_lo, inner_hi = lo, hi
-    out["forecast"] = point
-    return out
+    bottom_residuals = None if residuals is None else residuals[n_agg:]
+    aggregate = aggregate_bands(tree.S[:n_agg], rec[:n_agg], rec[n_agg:], bottom,
+                                bottom_residuals, levels, reported)
+    return {lvl: (np.vstack([aggregate[lvl][0], bottom[lvl][0]]),
+                  np.vstack([aggregate[lvl][1], bottom[lvl][1]])) for lvl in levels}
+
+
+def _long(matrix: np.ndarray, ids: list[str], dates: np.ndarray, name: str) -> pd.DataFrame:
+    return pd.DataFrame({"unique_id": np.repeat(ids, len(dates)),
+                         "ds": np.tile(dates, len(ids)), name: matrix.ravel()})
 
 
 def reconcile_forecasts(forecasts: pd.DataFrame, hierarchy: pd.DataFrame,
                         backtest: pd.DataFrame, scale: pd.Series,
                         levels: Sequence[int] = (80, 95),
-                        members: Mapping[str, Sequence[str]] | None = None) -> Reconciled:
+                        history: pd.DataFrame | None = None,
+                        masked: pd.DataFrame | None = None) -> Reconciled:
     """Coherent ``forecasts`` (``unique_id, ds, forecast, lo_80, ...``) over every tree of
-    ``hierarchy``; ``backtest`` is the project's backtest (``unique_id, ds, cutoff, y,
-    forecast``) that chooses each tree's method, ``scale`` each series' MASE scale."""
+    ``hierarchy``: the geography trees and, with the series ``history`` (``unique_id, ds, y``),
+    the trees of already-aggregated sources (training.source_trees: CBP's areas -> nationwide);
+    ``backtest`` is the project's backtest (``unique_id, ds, cutoff, y, forecast``) that
+    chooses each tree's method and gives the aggregate intervals their dependence, ``scale``
+    each series' MASE scale, ``masked`` the rows (``unique_id, ds, y``) train masked for low
+    reporting, with their values before masking."""
     started = time.perf_counter()
-    trees = geo_trees(hierarchy, forecasts["unique_id"].unique(), members)
+    ids = forecasts["unique_id"].unique()
+    sourced = source_trees(hierarchy, ids, history) if history is not None else []
+    taken = {uid for tree in sourced for uid in tree.ids}
+    trees = sourced + geo_trees(hierarchy, [u for u in ids if u not in taken])
+    partial = {} if masked is None else dict(zip(
+        zip(masked["unique_id"], pd.to_datetime(masked["ds"]), strict=True),
+        masked["y"].astype(float), strict=True))
     methods: dict[str, str] = {}
     fallbacks: dict[str, str] = {}
     by_method: dict[str, dict[str, list[float]]] = {}
-    pieces = []
+    pieces, calibration = [], []
     done: set[str] = set()
     for tree in trees:
-        scores, residuals = _backtest_scores(tree, backtest, scale)
+        part = forecasts[forecasts["unique_id"].isin(set(tree.ids))]
+        y_hat, dates = _matrix(part, tree.ids, "forecast")
+        base = _fill_aggregates(tree, y_hat)
+        bt = _backtest_scores(tree, backtest, scale, partial, base)
+        scores, residuals = bt.scores, bt.residuals
         for method, per_level in scores.items():
             for lvl, value in per_level.items():
                 by_method.setdefault(method, {}).setdefault(lvl, []).append(value)
         ranked = sorted(scores, key=lambda m: np.mean(list(scores[m].values())))
         order = ranked + [m for m in ("mint_wls_struct", "bottom_up") if m not in ranked]
-        part = forecasts[forecasts["unique_id"].isin(set(tree.ids))]
-        y_hat, dates = _matrix(part, tree.ids, "forecast")
-        base = _fill_aggregates(tree, y_hat)
         for method in order:
             try:
-                rec = reconcile_matrix(method, tree.S, base, residuals)
+                rec = bt.future[method] if method in bt.future else reconcile_matrix(
+                    method, tree.S, base, residuals)
                 break
             except Exception as err:  # noqa: BLE001 - fall back and report
                 fallbacks[tree.key] = f"{method}: {type(err).__name__}: {err}"
         else:  # pragma: no cover - BottomUp does not fail
             continue
         methods[tree.key] = method
-        new = pd.DataFrame(rec, index=tree.ids, columns=dates).stack(future_stack=True)
-        new = new.rename("reconciled").rename_axis(["unique_id", "ds"]).reset_index()
-        merged = part.merge(new, on=["unique_id", "ds"], how="left")
-        pieces.append(_shift_bands(merged.drop(columns="reconciled"), merged["reconciled"],
-                                   levels))
+        bands = tree_bands(tree, base, rec, _bands(part, tree.ids, levels), residuals,
+                           bt.reported, levels)
+        calibration.append(_backtest_bands(tree, bt, method, levels))
+        new = _long(rec, tree.ids, dates, "forecast")
+        for lvl in levels:
+            new[f"lo_{lvl}"] = _long(bands[lvl][0], tree.ids, dates, "v")["v"].to_numpy()
+            new[f"hi_{lvl}"] = _long(bands[lvl][1], tree.ids, dates, "v")["v"].to_numpy()
+        rest = part.drop(columns=[c for c in new.columns if c not in ("unique_id", "ds")])
+        pieces.append(rest.merge(new, on=["unique_id", "ds"], how="left"))
         done |= set(tree.ids)
+    level_of = {u: lvl for tree in trees for u, lvl in zip(tree.ids, tree.levels, strict=True)
+                if u in done}
+    pieces, factors = calibrate_levels(pieces, calibration, level_of, scale, levels)
     untouched = forecasts[~forecasts["unique_id"].isin(done)]
     out = pd.concat([untouched, *pieces], ignore_index=True)[list(forecasts.columns)]
     out = out.sort_values(["unique_id", "ds"], ignore_index=True)
     report = {
         "trees": len(trees),
+        "source_trees": len(sourced),
         "methods": {m: sum(v == m for v in methods.values()) for m in METHODS},
         "fallbacks": len(fallbacks),
         "backtest_mase_by_level": {m: {lvl: round(float(np.mean(v)), 4) for lvl, v in d.items()}
                                    for m, d in by_method.items()},
+        "intervals": "aggregates: sampled sums of their bottoms' bands, backtest dependence, "
+                     "calibrated per level on the backtest",
+        "interval_factors_by_level": factors,
+        "backtest_coverage_by_level": coverage_by_level(calibration, levels),
         "seconds": round(time.perf_counter() - started, 2),
     }
     return Reconciled(out, methods, fallbacks, report)

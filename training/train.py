@@ -20,6 +20,7 @@ from training.fit import Progress, TrainingResult, fit_forecasts
 from training.metrics import series_scales
 from training.reconcile import HIERARCHY_COLUMNS, reconcile_forecasts
 from training.registry import log_training_run
+from training.selection import calibrate_by_class
 
 
 def load_series(settings: Settings) -> pd.DataFrame:
@@ -28,6 +29,14 @@ def load_series(settings: Settings) -> pd.DataFrame:
     series = read_series(settings.paths, columns=["unique_id", "ds", "y", "geo_level", "geo"])
     series = mask_low_reporting_rows(series, read_completeness(settings.paths))
     return series[["unique_id", "ds", "y"]]
+
+
+def masked_rows(settings: Settings) -> pd.DataFrame:
+    """The rows :func:`load_series` masks for low reporting, with their values before masking
+    (reconciliation takes a masked country's partial report out of its aggregates)."""
+    series = read_series(settings.paths, columns=["unique_id", "ds", "y", "geo_level", "geo"])
+    masked = mask_low_reporting_rows(series, read_completeness(settings.paths))
+    return series.loc[masked["y"].isna() & series["y"].notna(), ["unique_id", "ds", "y"]]
 
 
 def load_hierarchy(settings: Settings) -> pd.DataFrame | None:
@@ -39,7 +48,7 @@ def load_hierarchy(settings: Settings) -> pd.DataFrame | None:
 
 
 def reconcile(result: TrainingResult, series: pd.DataFrame, hierarchy: pd.DataFrame | None,
-              say: Progress) -> dict[str, Any]:
+              say: Progress, masked: pd.DataFrame | None = None) -> dict[str, Any]:
     """Make the forecasts of each geography tree add up (training.reconcile), in place, and
     record what it did in the run's metrics; the report for the summary."""
     if hierarchy is None:
@@ -48,19 +57,37 @@ def reconcile(result: TrainingResult, series: pd.DataFrame, hierarchy: pd.DataFr
     scale = series_scales(panel, season_length_for(panel.freq)).set_index("unique_id")["scale"]
     levels = tuple(sorted({int(c.rsplit("_", 1)[1]) for c in result.forecasts.columns
                            if c.startswith("lo_")}))
-    done = reconcile_forecasts(result.forecasts, hierarchy, result.project_backtest, scale,
-                               levels)
+    backtest = result.project_backtest
+    if len(backtest) and result.class_factors:  # the bottoms' backtest bands as published
+        class_of = result.classes.set_index("unique_id")["series_class"] if len(
+            result.classes) else pd.Series(dtype=object)
+        backtest = calibrate_by_class(backtest, result.class_factors, class_of)
+    done = reconcile_forecasts(result.forecasts, hierarchy, backtest, scale, levels,
+                               history=series, masked=masked)
     result.forecasts = done.forecasts
     report = done.report
     result.metrics.update({f"reconcile.{method}.{lvl}": value for method, by_level in
                            report["backtest_mase_by_level"].items()
                            for lvl, value in by_level.items()})
     result.metrics.update({f"reconcile.trees.{m}": float(n) for m, n in report["methods"].items()})
+    result.metrics.update({f"reconcile.backtest_coverage_{lvl}.{level}": value
+                           for level, row in report["backtest_coverage_by_level"].items()
+                           for lvl, value in ((k.split("_")[1], v) for k, v in row.items()
+                                              if k.startswith("coverage_"))})
+    result.metrics.update({f"reconcile.interval_factor_{lvl}.{level}": value
+                           for level, row in report["interval_factors_by_level"].items()
+                           for lvl, value in row.items()})
     result.timings["reconcile_seconds"] = report["seconds"]
     result.params["reconciliation"] = "per tree by backtest: " + ",".join(report["methods"])
     say(f"reconciled {report['trees']} geography trees in {report['seconds']:.1f}s ("
         + ", ".join(f"{m}: {n}" for m, n in report["methods"].items() if n)
         + f"; {report['fallbacks']} fell back)")
+    if report["backtest_coverage_by_level"]:
+        say("aggregate intervals from their bottoms, backtest coverage 80/95 before the level's "
+            "calibration: " + ", ".join(
+                f"{level} {row['coverage_80']:.2f}/{row['coverage_95']:.2f}"
+                for level, row in report["backtest_coverage_by_level"].items()
+                if "coverage_80" in row and "coverage_95" in row))
     return report
 
 
@@ -80,7 +107,8 @@ def train(settings: Settings, horizon: int | None = None,
     result = fit_forecasts(series, h, settings.backtest_windows, settings.backtest_step,
                            settings.frequency, n_jobs=settings.n_jobs,
                            dask_scheduler=settings.dask_scheduler, progress=say)
-    reconciliation = reconcile(result, series, load_hierarchy(settings), say)
+    reconciliation = reconcile(result, series, load_hierarchy(settings), say,
+                               masked_rows(settings))
     registered = log_training_run(settings, result, say, series)
     # data/forecasts/forecasts.parquet holds the champion's forecasts (e-mail charts, thresholds
     # and `export forecasts` read it): a candidate that is not promoted is kept beside it

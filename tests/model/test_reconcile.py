@@ -158,3 +158,174 @@ def test_trained_world_forecasts_add_up_at_every_geo_level(home, build_world):
     assert ((stored["lo_95"] <= stored["forecast"] + 1e-9)
             & (stored["forecast"] <= stored["hi_95"] + 1e-9)).all()
     assert (stored["lo_95"] >= 0).all()
+
+
+def normal_bands(mean: np.ndarray, sd: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    from scipy import stats
+
+    return {lvl: (mean - stats.norm.ppf(1 - (1 - lvl / 100) / 2) * sd,
+                  mean + stats.norm.ppf(1 - (1 - lvl / 100) / 2) * sd) for lvl in (80, 95)}
+
+
+@pytest.mark.parametrize("correlated", [False, True])
+def test_aggregate_interval_of_known_bottoms_covers_its_nominal_share(correlated):
+    """20 normal bottoms (mean 100, sd 10) with exact bands; the backtest errors are independent
+    or the same for all. The sum's 80/95% bands must cover fresh sums at about 80/95%: with
+    independent bottoms they are sqrt(20) times one bottom's width, with one common error 20."""
+    from training.hier_intervals import aggregate_bands
+
+    rng = np.random.default_rng(1)
+    n, periods = 20, 3
+    mean, sd = np.full((n, periods), 100.0), np.full((n, periods), 10.0)
+    common = rng.normal(0, 1, 400)
+    errors = np.tile(common, (n, 1)) if correlated else rng.normal(0, 1, (n, 400))
+    bands = aggregate_bands(np.ones((1, n)), mean.sum(axis=0, keepdims=True), mean,
+                            normal_bands(mean, sd), errors, (80, 95), n_samples=4000)
+    draws = 10.0 * (np.tile(rng.normal(0, 1, 20000), (n, 1)) if correlated
+                    else rng.normal(0, 1, (n, 20000)))
+    totals = 100.0 * n + draws.sum(axis=0)
+    for lvl, tolerance in ((80, 0.03), (95, 0.02)):
+        lo, hi = bands[lvl][0][0, 0], bands[lvl][1][0, 0]
+        inside = float(((totals >= lo) & (totals <= hi)).mean())
+        assert abs(inside - lvl / 100) <= tolerance, (lvl, inside)
+    width = bands[80][1][0, 0] - bands[80][0][0, 0]
+    single = 2 * 1.2816 * 10.0
+    assert width == pytest.approx(single * (n if correlated else np.sqrt(n)), rel=0.1)
+
+
+def test_aggregate_interval_sums_only_the_bottoms_that_report():
+    """Two bottoms of 100 with narrow bands; the second never reported in the backtest: the
+    aggregate's band is about the first one's, and still holds the point (their full sum)."""
+    from training.hier_intervals import aggregate_bands
+
+    mean, sd = np.full((2, 1), 100.0), np.full((2, 1), 1.0)
+    errors = np.random.default_rng(2).normal(0, 1, (2, 50))
+    reported = np.array([[True] * 50, [False] * 50])
+    bands = aggregate_bands(np.ones((1, 2)), np.array([[200.0]]), mean, normal_bands(mean, sd),
+                            errors, (80, 95), reported=reported)
+    lo80, hi80 = bands[80][0][0, 0], bands[80][1][0, 0]
+    assert 97 < lo80 < 100 and hi80 == pytest.approx(200.0)
+    assert bands[95][0][0, 0] <= lo80 and bands[95][1][0, 0] >= hi80
+
+
+def test_aggregate_intervals_after_reconciliation_are_sums_of_the_bottoms_not_shifted_bands():
+    """The aggregates' own bands (±20/40% of a 30% too high point) are replaced: each aggregate's
+    band comes from its countries' and is narrower than the sum of their widths (the countries'
+    errors are independent), holds the point, never below zero."""
+    series, cv, fc = history_and_backtest()
+    cv["lo-80"], cv["hi-80"] = cv["forecast"] - 2.6, cv["forecast"] + 2.6
+    cv["lo-95"], cv["hi-95"] = cv["forecast"] - 3.9, cv["forecast"] + 3.9
+    for uid in fc["unique_id"].unique():  # countries: their calibrated bands of sd 2
+        if uid.split("/")[0] in COUNTRIES:
+            rows = fc["unique_id"] == uid
+            fc.loc[rows, "lo_80"] = fc.loc[rows, "forecast"] - 2.6
+            fc.loc[rows, "hi_80"] = fc.loc[rows, "forecast"] + 2.6
+            fc.loc[rows, "lo_95"] = fc.loc[rows, "forecast"] - 3.9
+            fc.loc[rows, "hi_95"] = fc.loc[rows, "forecast"] + 3.9
+    out = reconcile_forecasts(fc, hierarchy(), cv, pd.Series(1.0, index=fc["unique_id"].unique()))
+    f = out.forecasts.set_index("unique_id")
+    world = f.loc["World/cocaine/kg"]
+    width = (world["hi_80"] - world["lo_80"]).to_numpy()
+    assert (width < 6 * 5.2).all() and (width > np.sqrt(6) * 5.2 * 0.5).all()
+    assert ((world["lo_80"] <= world["forecast"]) & (world["forecast"] <= world["hi_80"])).all()
+    assert set(out.report["backtest_coverage_by_level"]) == {"world", "region", "subregion"}
+    assert set(out.report["interval_factors_by_level"]["world"]) == {80, 95}
+
+
+def test_masked_country_is_not_summed_and_its_partial_report_leaves_its_aggregates():
+    """Countries forecast exactly; ESP is masked for low reporting in one backtest month (its
+    actual blanked, its partial 3 kg still inside the aggregates' actuals). Bottom-up is then
+    exact on every aggregate only if ESP is left out of the sum and its 3 kg out of the actual;
+    without the masked rows the aggregates above ESP carry the error."""
+    series, cv, fc = history_and_backtest()
+    country = cv["unique_id"].str.split("/").str[0].isin(COUNTRIES)
+    cv.loc[country, "forecast"] = cv.loc[country, "y"]
+    month = cv["ds"].iloc[0]
+    esp = (cv["unique_id"] == "ESP/cocaine/kg") & (cv["ds"] == month)
+    above = cv["unique_id"].isin([n for n in hierarchy()["unique_id"]
+                                  if "ESP/cocaine/kg" in children(n)]) & (cv["ds"] == month)
+    cv.loc[above, "y"] = cv.loc[above, "y"] - cv.loc[esp, "y"].iloc[0] + 3.0
+    cv.loc[esp, "y"] = np.nan
+    masked = pd.DataFrame({"unique_id": ["ESP/cocaine/kg"], "ds": [month], "y": [3.0]})
+    scale = pd.Series(1.0, index=fc["unique_id"].unique())
+    right = reconcile_forecasts(fc, hierarchy(), cv, scale, masked=masked)
+    wrong = reconcile_forecasts(fc, hierarchy(), cv, scale)
+    exact = right.report["backtest_mase_by_level"]["bottom_up"]
+    assert max(exact.values()) < 1e-9
+    assert wrong.report["backtest_mase_by_level"]["bottom_up"]["world"] > 0.01
+
+
+def cbp_like() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Areas A1..A4 in two source regions (R1: A1, A2; R2: A3, A4), the nation their sum, for
+    two drugs x two metrics; a third drug whose nationwide figure holds more than its areas."""
+    rng = np.random.default_rng(5)
+    rows, meta = [], []
+    regions = {"R1": ["A1", "A2"], "R2": ["A3", "A4"]}
+    for drug in ("cocaine", "heroin", "khat"):
+        for metric in ("kg", "seizures"):
+            areas = {a: rng.gamma(2.0, 10.0, len(DATES)) for a in ("A1", "A2", "A3", "A4")}
+            values = dict(areas)
+            values.update({r: areas[a] + areas[b] for r, (a, b) in regions.items()})
+            values["USA"] = sum(areas.values()) + (50.0 if drug == "khat" else 0.0)
+            for geo, y in values.items():
+                level = "area" if geo.startswith("A") else "region" if geo.startswith(
+                    "R") else "country"
+                uid = f"{geo}/{drug}/{metric}"
+                rows.append(pd.DataFrame({"unique_id": uid, "ds": DATES, "y": y}))
+                meta.append((uid, level, geo, "Americas", "substance", drug, metric))
+    return (pd.concat(rows, ignore_index=True),
+            pd.DataFrame(meta, columns=["unique_id", "geo_level", "geo", "region", "drug_level",
+                                        "drug", "metric"]))
+
+
+def test_source_trees_read_areas_regions_and_nation_from_the_data_where_they_add_up():
+    from training.source_trees import source_trees
+
+    history, meta = cbp_like()
+    trees = {t.key: t for t in source_trees(meta, meta["unique_id"], history)}
+    assert len(trees) == 6
+    tree = trees["substance:cocaine/kg@areas"]
+    assert tree.levels == ["nationwide", "source_region", "source_region"] + ["area"] * 4
+    assert tree.S[tree.ids.index("R1/cocaine/kg")].tolist() == [1, 1, 0, 0]
+    assert tree.S[0].tolist() == [1, 1, 1, 1]
+    khat = trees["substance:khat/kg@areas"]  # the nation is more than its areas: left out
+    assert "USA/khat/kg" not in khat.ids and "R2/khat/kg" in khat.ids
+
+
+def test_nationwide_forecast_is_the_sum_of_its_areas_after_reconciliation():
+    history, meta = cbp_like()
+    future = pd.date_range(DATES[-1], periods=4, freq="MS")[1:]
+    rng = np.random.default_rng(6)
+    fc = pd.DataFrame({"unique_id": np.repeat(meta["unique_id"], len(future)),
+                       "ds": np.tile(future, len(meta))})
+    fc["forecast"] = rng.uniform(5, 60, len(fc))
+    for lvl, k in ((80, 0.3), (95, 0.6)):
+        fc[f"lo_{lvl}"], fc[f"hi_{lvl}"] = fc["forecast"] * (1 - k), fc["forecast"] * (1 + k)
+    fc["model"] = "test"
+    cv = history[history["ds"] >= DATES[-9]].assign(cutoff=DATES[-10])
+    cv["forecast"] = cv["y"] * rng.uniform(0.8, 1.2, len(cv))
+    out = reconcile_forecasts(fc, meta, cv, pd.Series(1.0, index=meta["unique_id"]),
+                              history=history).forecasts
+    wide = out.pivot(index="ds", columns="unique_id", values="forecast")
+    for drug in ("cocaine", "heroin"):
+        areas = wide[[f"A{i}/{drug}/kg" for i in range(1, 5)]].sum(axis=1)
+        np.testing.assert_allclose(wide[f"USA/{drug}/kg"], areas, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(wide[f"R1/{drug}/kg"], wide[f"A1/{drug}/kg"]
+                                   + wide[f"A2/{drug}/kg"], rtol=0, atol=1e-6)
+    assert ((out["lo_95"] <= out["forecast"] + 1e-9) & (out["forecast"] <= out["hi_95"] + 1e-9)
+            & (out["lo_95"] >= 0)).all()
+
+
+@pytest.mark.realdata
+def test_cbp_areas_make_up_the_nation_and_its_regions(shared_data):
+    from features.importers.cbp import load_cbp_series
+    from training.source_trees import source_trees
+
+    series = load_cbp_series(sorted((shared_data / "cbp_nationwide_drugs").glob("*.csv")))
+    meta = series.drop_duplicates("unique_id")
+    trees = source_trees(meta, meta["unique_id"], series[["unique_id", "ds", "y"]])
+    assert len(trees) == meta[["drug", "metric"]].drop_duplicates().shape[0]
+    for tree in trees:
+        assert tree.levels.count("nationwide") == 1
+        assert tree.levels.count("source_region") == 3
+        assert (tree.S[1:4].sum(axis=0) == 1).all()  # every area in exactly one region

@@ -1,0 +1,160 @@
+"""Bench: the reconciled hierarchy on real holdouts (issue 16), per level.
+
+The UNODC IDS file is ingested (``--format unodc-ids``) and built monthly in a scratch home (so
+the reporting-completeness table of issue 15 is there and train masks and reconciles with it);
+the drug-group series of every geo level are kept, the last 12 months held out, and the whole
+``narcotrend train`` stage runs on the rest. The CBP files (``--format cbp``: areas -> CBP regions
+-> nationwide, the source's own tree) the same way. Per tree level it prints, as JSON:
+coverage of the 80 and 95% intervals on the held-out months, MSIS (M4's mean scaled interval
+score: interval score over the training months' seasonal-naive MAE, averaged per series, then
+over the level's series), the number of series; the largest coherence gap (an aggregate's point
+forecast against the sum of its bottoms', every tree and period); the reconciliation report; the
+train and the reconciliation seconds.
+
+    .venv/bin/python bench/reconcile.py [--ids FILE|none] [--cbp DIR|none] [--n-jobs 2]
+
+The held-out actual of an aggregate is what the build makes of the held-out records: the sum of
+the countries that reported that month.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+DATA = REPO.parent / "shared" / "data"
+DEFAULT_IDS = DATA / "unodc_ids_2011_2016" / "drug-trafficking-unodc.csv"
+DEFAULT_CBP = DATA / "cbp_nationwide_drugs"
+HOLDOUT = 12
+SEASON = 12
+LEVELS = (80, 95)
+
+
+def holdout(files: list[Path], fmt: str, n_jobs: int, keep_groups: bool,
+            keep: Path | None = None) -> dict:
+    """Ingest, build, hold out the last HOLDOUT months, train; scores per tree level."""
+    from core.settings import Settings
+    from features.build import build_all
+    from features.ingest import ingest_files
+    from training.reconcile import HIERARCHY_COLUMNS
+    from training.train import train
+
+    with tempfile.TemporaryDirectory() as home:
+        settings = Settings(home=Path(home), n_jobs=n_jobs, horizon=HOLDOUT)
+        settings.ensure_dirs()
+        ingest_files(files, fmt, settings)
+        build_all(settings)
+        series = pd.read_parquet(settings.paths.series)
+        if keep_groups:
+            series = series[series["drug_level"] == "group"]
+        cut = series["ds"].max() - pd.DateOffset(months=HOLDOUT)
+        test = series[series["ds"] > cut]
+        series[series["ds"] <= cut].to_parquet(settings.paths.series, index=False)
+        if settings.paths.completeness.exists():  # nothing later than t is used for t
+            done = pd.read_parquet(settings.paths.completeness)
+            done[done["ds"] <= cut].to_parquet(settings.paths.completeness, index=False)
+        started = time.perf_counter()
+        summary = train(settings, horizon=HOLDOUT)
+        seconds = time.perf_counter() - started
+        forecasts = pd.read_parquet(settings.forecasts_dir / "forecasts.parquet")
+    if keep is not None:  # for a closer look at the forecasts and the held-out months
+        keep.mkdir(parents=True, exist_ok=True)
+        forecasts.to_parquet(keep / f"{fmt}_forecasts.parquet", index=False)
+        series.to_parquet(keep / f"{fmt}_series.parquet", index=False)
+    meta = series[HIERARCHY_COLUMNS].drop_duplicates("unique_id")
+    history = series[series["ds"] <= cut]
+    return {"n_series": int(meta["unique_id"].nunique()), "train_end": str(cut.date()),
+            "by_level": by_level(forecasts, test, history, meta),
+            "max_coherence_gap": coherence_gap(forecasts, meta, history),
+            "reconciliation": summary["reconciliation"], "train_seconds": round(seconds, 2),
+            "reconcile_seconds": summary["reconciliation"].get("seconds")}
+
+
+def level_of(forecasts: pd.DataFrame, meta: pd.DataFrame, history: pd.DataFrame) -> pd.Series:
+    """Each reconciled series' level in its tree (series outside every tree: not scored)."""
+    from training.reconcile import geo_trees
+    from training.source_trees import source_trees
+
+    ids = forecasts["unique_id"].unique()
+    sourced = source_trees(meta, ids, history)
+    taken = {u for t in sourced for u in t.ids}
+    trees = sourced + geo_trees(meta, [u for u in ids if u not in taken])
+    return pd.Series({u: lvl for t in trees for u, lvl in zip(t.ids, t.levels, strict=True)})
+
+
+def by_level(forecasts: pd.DataFrame, test: pd.DataFrame, history: pd.DataFrame,
+             meta: pd.DataFrame) -> dict:
+    from training.metrics import interval_score
+
+    frame = history.sort_values(["unique_id", "ds"])
+    scale = frame.groupby("unique_id")["y"].diff(SEASON).abs().groupby(
+        frame["unique_id"]).mean()
+    data = test[["unique_id", "ds", "y"]].merge(forecasts, on=["unique_id", "ds"])
+    data = data[data["y"].notna()]
+    data["level"] = data["unique_id"].map(level_of(forecasts, meta, history))
+    data = data[data["level"].notna()]
+    out = {}
+    for level, part in data.groupby("level"):
+        row: dict = {"n_series": int(part["unique_id"].nunique()), "n_points": len(part)}
+        s = part["unique_id"].map(scale)
+        for lvl in LEVELS:
+            lo, hi = part[f"lo_{lvl}"], part[f"hi_{lvl}"]
+            row[f"coverage_{lvl}"] = round(float(((part["y"] >= lo) & (part["y"] <= hi)).mean()),
+                                           4)
+            score = interval_score(part["y"].to_numpy(float), lo.to_numpy(float),
+                                   hi.to_numpy(float), lvl) / s.to_numpy(float)
+            per_series = pd.Series(score, index=part.index).replace(np.inf, np.nan).groupby(
+                part["unique_id"]).mean()
+            row[f"msis_{lvl}"] = round(float(per_series.mean()), 4)
+        out[str(level)] = row
+    return out
+
+
+def coherence_gap(forecasts: pd.DataFrame, meta: pd.DataFrame, history: pd.DataFrame) -> float:
+    from training.reconcile import geo_trees
+    from training.source_trees import source_trees
+
+    ids = forecasts["unique_id"].unique()
+    sourced = source_trees(meta, ids, history)
+    taken = {u for t in sourced for u in t.ids}
+    gap = 0.0
+    for tree in sourced + geo_trees(meta, [u for u in ids if u not in taken]):
+        wide = forecasts[forecasts["unique_id"].isin(set(tree.ids))].pivot(
+            index="unique_id", columns="ds", values="forecast").reindex(tree.ids).to_numpy()
+        gap = max(gap, float(np.nanmax(np.abs(wide - tree.S @ wide[-tree.n_bottom:]))))
+    return gap
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--ids", default=str(DEFAULT_IDS), help="the IDS file, or none")
+    parser.add_argument("--cbp", default=str(DEFAULT_CBP), help="the CBP folder, or none")
+    parser.add_argument("--n-jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--keep", type=Path, help="write each holdout's series and forecasts here")
+    args = parser.parse_args(argv)
+    from serving.cli import quiet_libraries
+
+    quiet_libraries()
+    result: dict = {"n_jobs": args.n_jobs, "holdout_months": HOLDOUT}
+    if args.ids.lower() != "none":
+        result["ids"] = holdout([Path(args.ids)], "unodc-ids", args.n_jobs, keep_groups=True,
+                                keep=args.keep)
+    if args.cbp.lower() != "none":
+        result["cbp"] = holdout(sorted(Path(args.cbp).glob("*.csv")), "cbp", args.n_jobs,
+                                keep_groups=False, keep=args.keep)
+    print(json.dumps(result, indent=2, default=str))
+    return result
+
+
+if __name__ == "__main__":
+    main()
