@@ -25,11 +25,12 @@ from training.classes import series_classes, volume_weights
 from training.metrics import evaluate, series_scales, summarize, summarize_by_class
 from training.selection import (
     calibrate,
-    calibrate_by_class,
+    calibrate_scaled,
     choose,
     combine,
     conformal_factors,
     conformal_factors_by_class,
+    error_quantiles,
 )
 
 Progress = Callable[[str], None]
@@ -41,6 +42,7 @@ FULL_SEARCH_BUDGET = 8_000
 SMOOTH_ONLY = ("ets", "theta", "arima")
 SPARSE_ONLY = ("tsb", "croston")
 SPARSE_ZERO_SHARE = 0.5
+NO_SCORED_PERIOD = "no reported period in the backtest windows to score the models on"
 
 
 def default_models(season_length: int, n_smooth: int = 0, fits_per_series: int = 4,
@@ -176,8 +178,12 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
 
     t_final = time.perf_counter()
     fallbacks = {str(u): "too short for a backtest" for u in short.ids}
-    all_failed = sorted(set(eligible.ids) - set(weights["unique_id"]))
-    fallbacks.update({str(u): "every model failed in the backtest" for u in all_failed})
+    unchosen = set(eligible.ids) - set(weights["unique_id"])
+    # a series not reporting in any backtest window (mostly missing, NaN is not zero) has
+    # nothing to score the models on: that is not a model failure, and says so
+    scored = set(cv.loc[cv["y"].notna(), "unique_id"]) if len(cv) else set()
+    fallbacks.update({str(u): NO_SCORED_PERIOD if u not in scored else
+                      "every model failed in the backtest" for u in sorted(unchosen)})
     needed = {alias: set(weights.loc[weights["model"] == alias, "unique_id"])
               for alias in weights["model"].unique()}
     final, final_failures = _final_forecasts(eligible, models, needed, h, levels, n_jobs,
@@ -186,8 +192,11 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
         columns=["unique_id", "ds", "forecast", "model"])
     lost = sorted(set(chosen.loc[chosen["forecast"].isna(), "unique_id"]))
     fallbacks.update({str(u): "the chosen models failed in the final fit" for u in lost})
-    chosen = calibrate_by_class(chosen[~chosen["unique_id"].isin(lost)], class_factors,
-                                class_of)
+    scale_of = scales.set_index("unique_id")["scale"]
+    quantiles = error_quantiles(project_cv, scale_of, class_of, levels) if len(
+        project_cv) else {"pooled": {lvl: np.zeros((h, 2)) for lvl in levels}}
+    chosen = calibrate_scaled(chosen[~chosen["unique_id"].isin(lost)], quantiles, scale_of,
+                              class_of)
     fallback_ids = sorted(fallbacks)
     pieces = [chosen]
     if fallback_ids:

@@ -9,7 +9,7 @@ import pytest
 from models.base import LocalForecaster
 from models.baselines import Naive, SeasonalNaive, WindowMean
 from training.backtest import backtest_offsets, cross_validation
-from training.fit import fit_forecasts
+from training.fit import NO_SCORED_PERIOD, fit_forecasts
 from training.selection import calibrate, choose, combine, conformal_factors
 
 
@@ -126,12 +126,15 @@ def test_pure_seasonal_series_is_forecast_within_5_percent_by_the_selected_model
 def test_series_too_short_or_failing_everywhere_fall_back_to_seasonal_naive_and_are_listed():
     df = frame({"long": np.arange(60.0) % 12 + 5, "short": np.r_[np.full(52, np.nan),
                                                                    np.arange(8.0)],
-                "cursed": np.r_[-1.0, np.arange(59.0) % 12 + 5], "empty": np.full(60, np.nan)})
-    # both candidates (one standing in for the seasonal naive) fail on "cursed"
+                "cursed": np.r_[-1.0, np.arange(59.0) % 12 + 5], "empty": np.full(60, np.nan),
+                "silent": np.r_[np.arange(40.0) % 12 + 5, np.full(20, np.nan)]})
+    # both candidates (one standing in for the seasonal naive) fail on "cursed"; "silent"
+    # stopped reporting before the backtest windows: nothing to score, no model failed
     result = fit_forecasts(df, h=6, windows=2, step=2, n_jobs=1,
                            models=[FailsOn(), FailsOn(alias="snaive")])
     assert result.fallbacks == {"short": "too short for a backtest",
-                                "cursed": "every model failed in the backtest"}
+                                "cursed": "every model failed in the backtest",
+                                "silent": NO_SCORED_PERIOD}
     assert result.skipped == ["empty"]
     fc = result.forecasts.set_index("unique_id")
     assert (fc.loc["cursed", "model"] == "snaive (fallback)").all()
@@ -177,3 +180,57 @@ def test_each_series_class_gets_its_own_interval_factor_and_a_small_class_the_po
         got = calibrate_by_class(part, factors, classes)
         inside = ((part["y"] >= got["lo-80"]) & (part["y"] <= got["hi-80"])).mean()
         assert inside == pytest.approx(0.80, abs=0.03)
+
+
+def _backtest_rows(rng: np.random.Generator, n_series: int, draw, cls: str, point: float,
+                   steps: int = 6, cutoffs: int = 3) -> tuple[pd.DataFrame, pd.Series]:
+    """A backtest-shaped frame (``unique_id, ds, cutoff, y, forecast, lo-*, hi-*``) of
+    ``n_series`` series whose actuals come from ``draw(size, step)``, forecast flat at ``point`` and
+    its own band empty (the calibration must not need it)."""
+    rows = []
+    for i in range(n_series):
+        for c in range(cutoffs):
+            cutoff = pd.Timestamp("2020-01-01") + pd.DateOffset(months=3 * c)
+            ds = pd.date_range(cutoff + pd.DateOffset(months=1), periods=steps, freq="MS")
+            y = np.array([draw(1, k)[0] for k in range(1, steps + 1)])
+            rows.append(pd.DataFrame({"unique_id": f"{cls}{i}", "ds": ds, "cutoff": cutoff,
+                                      "y": y, "forecast": point, "lo-80": point,
+                                      "hi-80": point, "lo-95": point, "hi-95": point}))
+    return pd.concat(rows, ignore_index=True), pd.Series(cls, index=[f"{cls}{i}"
+                                                                     for i in range(n_series)])
+
+
+def test_scaled_conformal_bands_reach_nominal_coverage_on_simulated_intermittent_series():
+    from training.selection import calibrate_scaled, error_quantiles
+
+    rng = np.random.default_rng(16)
+
+    def lumpy(size, step):  # seized in 30% of months, sizes lognormal
+        return (rng.random(size) < 0.3) * rng.lognormal(1.0, 1.0, size)
+
+    def smooth(size, step):  # errors growing with the lead time, never near zero
+        return 10.0 + rng.normal(0, 0.2 * step, size)
+
+    parts = [_backtest_rows(rng, 150, lumpy, "lumpy", 1.0),
+             _backtest_rows(rng, 150, smooth, "smooth", 10.0)]
+    bt = pd.concat([p[0] for p in parts], ignore_index=True)
+    classes = pd.concat([p[1] for p in parts])
+    scale = pd.Series(1.0, index=classes.index)
+    quantiles = error_quantiles(bt, scale, classes, (80, 95))
+    fresh = pd.concat([_backtest_rows(rng, 150, lumpy, "lumpy", 1.0)[0],
+                       _backtest_rows(rng, 150, smooth, "smooth", 10.0)[0]], ignore_index=True)
+    out = calibrate_scaled(fresh.drop(columns="y"), quantiles, scale, classes)
+    out["y"], out["class"] = fresh["y"], fresh["unique_id"].map(classes)
+    for cls, part in out.groupby("class"):
+        for lvl in (80, 95):
+            inside = ((part["y"] >= part[f"lo-{lvl}"]) & (part["y"] <= part[f"hi-{lvl}"])).mean()
+            assert inside == pytest.approx(lvl / 100, abs=0.03), (cls, lvl)
+    assert (out["lo-95"] >= 0).all() and (out["lo-95"] <= out["forecast"]).all()
+    # a lumpy series misses upwards (the band's lower end is zero), a smooth one widens with
+    # the lead time
+    lumpy_rows = out[out["class"] == "lumpy"]
+    assert (lumpy_rows["lo-80"] == 0).all() and (lumpy_rows["hi-95"] > 5).all()
+    smooth_rows = out[out["class"] == "smooth"].assign(step=lambda d: (
+        d["ds"].dt.month - d["cutoff"].dt.month) % 12)
+    width = (smooth_rows["hi-80"] - smooth_rows["lo-80"]).groupby(smooth_rows["step"]).mean()
+    assert width.iloc[-1] > 3 * width.iloc[0]
