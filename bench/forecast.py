@@ -296,8 +296,26 @@ def coherence(forecasts: pd.DataFrame, test: pd.DataFrame, meta: pd.DataFrame) -
     return {"trees": len(trees), "max_gap": gap, "coverage_by_geo_level": coverage}
 
 
+def cached_peer_forecasts(train: pd.DataFrame, n_jobs: int, cache: Path | None,
+                          name: str) -> tuple[pd.DataFrame, float]:
+    """:func:`peer_forecasts`, or the ones a previous run stored in ``cache`` for the same
+    training frame (keyed by its content hash: the peers are deterministic, so a rerun of the
+    project's side need not wait for AutoARIMA again), with the seconds that run measured."""
+    if cache is None:
+        return peer_forecasts(train, n_jobs)
+    key = int(pd.util.hash_pandas_object(train[["unique_id", "ds", "y"]], index=False).sum())
+    path = cache / f"peers-{name}-{key & 0xFFFFFFFFFFFF:x}-jobs{n_jobs}.parquet"
+    if path.exists():
+        frame = pd.read_parquet(path)
+        return frame.drop(columns="seconds"), float(frame["seconds"].iloc[0])
+    frame, seconds = peer_forecasts(train, n_jobs)
+    cache.mkdir(parents=True, exist_ok=True)
+    frame.assign(seconds=seconds).to_parquet(path, index=False)
+    return frame, seconds
+
+
 def run_holdout(name: str, series: pd.DataFrame, n_jobs: int,
-                scored_level: str | None = None) -> dict:
+                scored_level: str | None = None, peer_cache: Path | None = None) -> dict:
     """Train on all but the last HOLDOUT months, score the project and the seven peers (on the
     series at ``scored_level`` only when given; every series is trained and forecast)."""
     train, test = split(series, HOLDOUT)
@@ -313,7 +331,7 @@ def run_holdout(name: str, series: pd.DataFrame, n_jobs: int,
     classes = training_classes(train[train["unique_id"].isin(scored_ids)])
 
     ours, summary, train_seconds = project_forecasts(train, n_jobs)
-    peers, peer_seconds = peer_forecasts(train, n_jobs)
+    peers, peer_seconds = cached_peer_forecasts(train, n_jobs, peer_cache, name)
 
     bounds = {lvl: (f"lo_{lvl}", f"hi_{lvl}") for lvl in LEVELS}
     project = score(test, ours, "forecast", bounds, defined, regular, classes)
@@ -381,16 +399,21 @@ def main(argv: list[str] | None = None) -> dict:
                         help="the UNODC IDS file (the second holdout); 'none' skips it")
     parser.add_argument("--n-jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--skip-cbp", action="store_true", help="run the IDS holdout only")
+    parser.add_argument("--peer-cache", type=Path, default=None,
+                        help="reuse (or store) the peers' forecasts and seconds here")
     args = parser.parse_args(argv)
     from serving.cli import quiet_libraries
 
     quiet_libraries()  # MLflow's progress bars and INFO lines, as on the command line
-    result: dict = {"data": str(args.data), "n_jobs": args.n_jobs}
+    result: dict = {"data": str(args.data), "n_jobs": args.n_jobs,
+                    "peer_cache": None if args.peer_cache is None else str(args.peer_cache)}
     if not args.skip_cbp:
-        result["cbp"] = run_holdout("cbp", load_series(args.data), args.n_jobs)
+        result["cbp"] = run_holdout("cbp", load_series(args.data), args.n_jobs,
+                                    peer_cache=args.peer_cache)
     if str(args.ids).lower() != "none":
         result["ids_data"] = str(args.ids)
-        result["ids"] = run_holdout("ids", load_ids_series(args.ids), args.n_jobs, "country")
+        result["ids"] = run_holdout("ids", load_ids_series(args.ids), args.n_jobs, "country",
+                                    args.peer_cache)
     result["engine_cold_start"] = first_call_seconds()
     print(json.dumps(result, indent=2, default=str))
     return result

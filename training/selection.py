@@ -4,9 +4,10 @@ Per series, models are ranked by backtest MASE; ``method="best"`` keeps the winn
 ``idxmin``), ``method="ensemble"`` averages the ``top_k`` best with weights proportional to
 1 / MASE (intervals averaged bound by bound, i.e. quantile averaging). Models' own intervals are
 often too narrow (they ignore model uncertainty) or too wide, so the combined intervals are then
-rescaled by a conformal factor: the quantile, over all backtest points, of the error measured in
-units of the interval's half-width. That makes coverage on the backtests match the nominal level
-without assuming normal errors.
+set from split-conformal quantiles of the backtest errors in units of each series' scale, per
+series class and lead time (:func:`error_quantiles`); the seasonal-naive fallback's bands are
+rescaled by one conformal factor on their half-width (:func:`conformal_factors`). Either way the
+coverage on the backtests matches the nominal level without assuming normal errors.
 """
 
 from __future__ import annotations
@@ -117,32 +118,7 @@ def calibrate(frame: pd.DataFrame, factors: dict[int, float] | dict[int, np.ndar
     return out
 
 
-MIN_CLASS_POINTS = 100  # backtest points a class needs for its own conformal factors
-
-
-def conformal_factors_by_class(backtest: pd.DataFrame, classes: pd.Series,
-                               level: Sequence[int] = DEFAULT_LEVELS,
-                               min_points: int = MIN_CLASS_POINTS) -> dict[str, dict[int, float]]:
-    """Conformal factors per series class (``classes``: class by ``unique_id``), and the pooled
-    ones under ``"pooled"``. One pooled factor stretches the bands of smooth series to cover lumpy
-    ones (too wide there, too narrow on the lumpy ones); per class each kind gets its own. A
-    class with fewer than ``min_points`` scored backtest points takes the pooled factors."""
-    out = {"pooled": conformal_factors(backtest, level)}
-    label = backtest["unique_id"].map(classes)
-    for name, part in backtest.groupby(label, sort=True):
-        scored = int((part["y"].notna() & part["forecast"].notna()).sum())
-        out[str(name)] = conformal_factors(part, level) if scored >= min_points else out["pooled"]
-    return out
-
-
-def calibrate_by_class(frame: pd.DataFrame, factors: dict[str, dict[int, float]],
-                       classes: pd.Series, nonnegative: bool = True) -> pd.DataFrame:
-    """:func:`calibrate` with each row's factors taken from its series' class (the pooled ones
-    for a class without its own)."""
-    label = frame["unique_id"].map(classes).fillna("pooled").to_numpy()
-    per_row = {lvl: np.array([factors.get(c, factors["pooled"])[lvl] for c in label], float)
-               for lvl in factors["pooled"]}
-    return calibrate(frame, per_row, nonnegative)
+MIN_CLASS_POINTS = 100  # backtest points a class (or lead time) needs for its own bands
 
 
 # --- scaled conformal bands per class and horizon -------------------------------------------
@@ -269,3 +245,17 @@ def calibrate_scaled(frame: pd.DataFrame, quantiles: dict[str, dict[int, np.ndar
         out[f"lo-{lvl}"], out[f"hi-{lvl}"] = lo, hi
         inner_lo, inner_hi = lo, hi
     return out
+
+
+def cross_calibrated(backtest: pd.DataFrame, scale: pd.Series, classes: pd.Series,
+                     level: Sequence[int] = DEFAULT_LEVELS) -> pd.DataFrame:
+    """The backtest with each window's bands calibrated on the other windows' errors only
+    (leave one window out): the coverage and MSIS a training run reports for its calibrated
+    bands, which calibrating a window on its own errors would make nominal by construction."""
+    window = backtest.groupby("unique_id")["cutoff"].rank(method="dense").to_numpy(int)
+    parts = []
+    for w in np.unique(window):
+        held = window == w
+        quantiles = error_quantiles(backtest[~held], scale, classes, level)
+        parts.append(calibrate_scaled(backtest[held], quantiles, scale, classes))
+    return pd.concat(parts).loc[backtest.index] if parts else backtest.copy()

@@ -156,32 +156,6 @@ def test_smoothing_models_run_on_smooth_series_and_tsb_on_mostly_zero_ones():
     assert result.params["n_series_sparse"] == 1
 
 
-def test_each_series_class_gets_its_own_interval_factor_and_a_small_class_the_pooled_one():
-    from training.selection import calibrate_by_class, conformal_factors_by_class
-
-    rng = np.random.default_rng(0)
-    rows = []
-    for uid, spread, n in (("calm", 1.0, 400), ("wild", 10.0, 400), ("rare", 5.0, 20)):
-        y = 100 + rng.normal(0, spread, n)
-        rows.append(pd.DataFrame({"unique_id": uid, "y": y, "forecast": 100.0,
-                                  "lo-80": 98.0, "hi-80": 102.0, "lo-95": 97.0, "hi-95": 103.0}))
-    bt = pd.concat(rows, ignore_index=True)
-    classes = pd.Series({"calm": "smooth", "wild": "erratic", "rare": "lumpy"})
-    factors = conformal_factors_by_class(bt, classes, (80, 95))
-    # the band half-width is 2: calm errors (sd 1) need ~0.64 of it at 80%, wild ones ~6.4
-    assert factors["smooth"][80] == pytest.approx(1.2816 / 2, rel=0.15)
-    assert factors["erratic"][80] == pytest.approx(12.816 / 2, rel=0.15)
-    assert factors["lumpy"] == factors["pooled"]
-    out = calibrate_by_class(bt.drop_duplicates("unique_id"), factors, classes)
-    width = (out["hi-80"] - out["lo-80"]).to_numpy()
-    assert width[1] > 5 * width[0]
-    for uid in ("calm", "wild"):
-        part = bt[bt["unique_id"] == uid]
-        got = calibrate_by_class(part, factors, classes)
-        inside = ((part["y"] >= got["lo-80"]) & (part["y"] <= got["hi-80"])).mean()
-        assert inside == pytest.approx(0.80, abs=0.03)
-
-
 def _backtest_rows(rng: np.random.Generator, n_series: int, draw, cls: str, point: float,
                    steps: int = 6, cutoffs: int = 3) -> tuple[pd.DataFrame, pd.Series]:
     """A backtest-shaped frame (``unique_id, ds, cutoff, y, forecast, lo-*, hi-*``) of
@@ -234,3 +208,22 @@ def test_scaled_conformal_bands_reach_nominal_coverage_on_simulated_intermittent
         d["ds"].dt.month - d["cutoff"].dt.month) % 12)
     width = (smooth_rows["hi-80"] - smooth_rows["lo-80"]).groupby(smooth_rows["step"]).mean()
     assert width.iloc[-1] > 3 * width.iloc[0]
+
+
+def test_cross_calibration_sets_a_windows_bands_from_the_other_windows_only():
+    from training.selection import cross_calibrated
+
+    rng = np.random.default_rng(3)
+    bt, classes = _backtest_rows(rng, 200, lambda size, step: 10 + rng.normal(0, 1, size),
+                                 "smooth", 10.0)
+    scale = pd.Series(1.0, index=classes.index)
+    out = cross_calibrated(bt, scale, classes, (80, 95))
+    inside = ((out["y"] >= out["lo-80"]) & (out["y"] <= out["hi-80"])).mean()
+    assert inside == pytest.approx(0.80, abs=0.03)
+    # wild errors in the first window widen the others' bands, never its own
+    first = bt["cutoff"] == bt["cutoff"].min()
+    wild = bt.assign(y=np.where(first, 10 + 50 * (bt["y"] - 10), bt["y"]))
+    again = cross_calibrated(wild, scale, classes, (80, 95))
+    width = lambda frame: frame["hi-80"] - frame["lo-80"]  # noqa: E731
+    assert np.allclose(width(again)[first], width(out)[first])
+    assert (width(again)[~first] > 3 * width(out)[~first]).all()
