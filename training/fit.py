@@ -103,7 +103,7 @@ class TrainingResult:
 
 def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
                   freq: str | None = None, models: Sequence[Forecaster] | None = None,
-                  method: Literal["best", "ensemble"] = "best", top_k: int = 3,
+                  method: Literal["best", "ensemble", "median"] = "best", top_k: int = 3,
                   level: Sequence[int] = DEFAULT_LEVELS, n_jobs: int = -1,
                   dask_scheduler: str | None = None,
                   progress: Progress | None = None) -> TrainingResult:
@@ -168,7 +168,8 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
     choosable = evaluation[["unique_id", "metric", *[a for a in ran if a in candidates]]]
     weights = choose(choosable, "mase", top_k, method) if len(evaluation) else pd.DataFrame(
         columns=["unique_id", "model", "weight"])
-    project_cv = combine(cv, weights, levels) if len(weights) else pd.DataFrame()
+    how = "median" if method == "median" else "mean"
+    project_cv = combine(cv, weights, levels, how) if len(weights) else pd.DataFrame()
     scale_of = scales.set_index("unique_id")["scale"]
     quantiles = error_quantiles(project_cv, scale_of, class_of, levels) if len(
         project_cv) else {"pooled": {lvl: np.zeros((h, 2)) for lvl in levels}}
@@ -195,7 +196,7 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
               for alias in weights["model"].unique()}
     final, final_failures = _final_forecasts(eligible, models, needed, h, levels, n_jobs,
                                              dask_scheduler, say)
-    chosen = combine(final, weights, levels) if len(final) else pd.DataFrame(
+    chosen = combine(final, weights, levels, how) if len(final) else pd.DataFrame(
         columns=["unique_id", "ds", "forecast", "model"])
     lost = sorted(set(chosen.loc[chosen["forecast"].isna(), "unique_id"]))
     fallbacks.update({str(u): "the chosen models failed in the final fit" for u in lost})

@@ -12,6 +12,7 @@ coverage on the backtests matches the nominal level without assuming normal erro
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Literal
 
@@ -24,9 +25,10 @@ WIDTH_FLOOR = 1e-9
 
 
 def choose(evaluation: pd.DataFrame, metric: str = "mase", top_k: int = 3,
-           method: Literal["best", "ensemble"] = "ensemble") -> pd.DataFrame:
+           method: Literal["best", "ensemble", "median"] = "ensemble") -> pd.DataFrame:
     """``unique_id, model, weight`` (weights of a series sum to 1); series where every model
-    failed are absent (the caller falls back for them)."""
+    failed are absent (the caller falls back for them). ``"median"`` keeps the ``top_k`` best
+    with equal weights, for :func:`combine`'s ``how="median"``."""
     scores = evaluation[evaluation["metric"] == metric].set_index("unique_id").drop(
         columns="metric").astype(float)
     k = 1 if method == "best" else top_k
@@ -34,7 +36,7 @@ def choose(evaluation: pd.DataFrame, metric: str = "mase", top_k: int = 3,
     long.columns = ["unique_id", "model", "score"]
     long = long.sort_values(["unique_id", "score", "model"], kind="stable")
     long = long.groupby("unique_id", sort=False).head(k).copy()
-    long["weight"] = 1.0 / (long["score"] + 1e-6)
+    long["weight"] = 1.0 if method == "median" else 1.0 / (long["score"] + 1e-6)
     long["weight"] /= long.groupby("unique_id")["weight"].transform("sum")
     return long[["unique_id", "model", "weight"]].reset_index(drop=True)
 
@@ -47,10 +49,12 @@ def model_labels(weights: pd.DataFrame) -> pd.Series:
 
 
 def combine(frame: pd.DataFrame, weights: pd.DataFrame,
-            level: Sequence[int] = DEFAULT_LEVELS) -> pd.DataFrame:
+            level: Sequence[int] = DEFAULT_LEVELS,
+            how: Literal["mean", "median"] = "mean") -> pd.DataFrame:
     """Weighted forecasts of ``frame`` (one column per model): the keys of ``frame`` plus
     ``forecast, lo-80, hi-80, ...`` and ``model``. A member with a NaN forecast is dropped and
-    the remaining weights renormalised."""
+    the remaining weights renormalised. ``how="median"``: the median of a series' members
+    (weights only say which), point and bounds alike; one wild member cannot drag it."""
     keys = [c for c in ("unique_id", "ds", "cutoff", "y") if c in frame.columns]
     wide = weights.pivot(index="unique_id", columns="model", values="weight")
     frame = frame[frame["unique_id"].isin(wide.index)].reset_index(drop=True)
@@ -68,7 +72,13 @@ def combine(frame: pd.DataFrame, weights: pd.DataFrame,
     result = frame[keys].copy()
     for name, cols in outputs.items():
         values = np.nan_to_num(frame[cols].to_numpy(float))
-        combined = (values * w_eff).sum(axis=1)
+        if how == "median":
+            members_here = np.where(usable, values, np.nan)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: NaN below
+                combined = np.nanmedian(members_here, axis=1)
+        else:
+            combined = (values * w_eff).sum(axis=1)
         combined[total[:, 0] == 0] = np.nan
         result[name] = combined
     result["model"] = frame["unique_id"].map(model_labels(weights)).to_numpy()

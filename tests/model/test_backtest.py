@@ -227,3 +227,27 @@ def test_cross_calibration_sets_a_windows_bands_from_the_other_windows_only():
     width = lambda frame: frame["hi-80"] - frame["lo-80"]  # noqa: E731
     assert np.allclose(width(again)[first], width(out)[first])
     assert (width(again)[~first] > 3 * width(out)[~first]).all()
+
+
+def test_median_of_three_members_beats_its_worst_and_ignores_one_wild_member():
+    rng = np.random.default_rng(5)
+    n = 500
+    y = 10 + rng.normal(0, 1, n)
+    fc = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2000-01-01", periods=n,
+                                                              freq="MS"), "y": y,
+                       "low": y - 1 + rng.normal(0, 0.5, n), "high": y + 1 + rng.normal(0, 0.5, n),
+                       "wild": y + rng.normal(0, 30, n)})
+    for m in ("low", "high", "wild"):
+        for lvl in (80, 95):
+            fc[f"{m}-lo-{lvl}"], fc[f"{m}-hi-{lvl}"] = fc[m] - 2, fc[m] + 2
+    evaluation = pd.DataFrame({"unique_id": "a", "metric": ["mase"], "low": [1.0],
+                               "high": [1.0], "wild": [3.0]})
+    weights = choose(evaluation, "mase", 3, "median")
+    assert weights["weight"].tolist() == pytest.approx([1 / 3] * 3)  # equal: membership only
+    median = combine(fc, weights, how="median")
+    mean = combine(fc, weights)
+    mae = {m: np.abs(fc[m] - y).mean() for m in ("low", "high", "wild")}
+    med_mae = np.abs(median["forecast"] - y).mean()
+    assert med_mae < max(mae.values()) / 10  # far better than its worst member
+    assert med_mae < np.abs(mean["forecast"] - y).mean() / 3  # the mean follows the wild one
+    assert med_mae <= max(mae["low"], mae["high"])
