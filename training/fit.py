@@ -31,6 +31,7 @@ from training.selection import (
     conformal_factors,
     cross_calibrated,
     error_quantiles,
+    error_scale,
 )
 
 Progress = Callable[[str], None]
@@ -170,7 +171,8 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
         columns=["unique_id", "model", "weight"])
     how = "median" if method == "median" else "mean"
     project_cv = combine(cv, weights, levels, how) if len(weights) else pd.DataFrame()
-    scale_of = scales.set_index("unique_id")["scale"]
+    seasonal_scale = scales.set_index("unique_id")["scale"]
+    scale_of = error_scale(project_cv, seasonal_scale) if len(project_cv) else seasonal_scale
     quantiles = error_quantiles(project_cv, scale_of, class_of, levels) if len(
         project_cv) else {"pooled": {lvl: np.zeros((h, 2)) for lvl in levels}}
     # the fallback's own bands (series without a backtest have no scale to conform by)
@@ -221,7 +223,7 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
     failures = {alias: len(set(cv_failures.get(alias, {})) | set(final_failures.get(alias, {})))
                 for alias in aliases}
     # the run's figures judge the bands it serves: each window calibrated on the others
-    calibrated_cv = cross_calibrated(project_cv, scale_of, class_of, levels) if len(
+    calibrated_cv = cross_calibrated(project_cv, seasonal_scale, class_of, levels) if len(
         project_cv) else project_cv
     metrics = _metrics(evaluation, calibrated_cv, scales, levels)
     by_class = _class_figures(calibrated_cv, scales, levels, classes,

@@ -257,15 +257,31 @@ def calibrate_scaled(frame: pd.DataFrame, quantiles: dict[str, dict[int, np.ndar
     return out
 
 
-def cross_calibrated(backtest: pd.DataFrame, scale: pd.Series, classes: pd.Series,
+def error_scale(backtest: pd.DataFrame, fallback: pd.Series) -> pd.Series:
+    """Each series' own backtest mean absolute error, the unit its band is drawn in
+    (normalised conformal: a quiet series gets a narrow band, a wild one a wide band, from one
+    quantile per class); ``fallback`` (the seasonal scale) where that error is zero or
+    unknown. Pooling a class's errors in units of the in-sample seasonal scale instead gave
+    CBP's intermittent series a 4x worse MSIS at the same coverage."""
+    data = backtest[backtest["y"].notna() & backtest["forecast"].notna()]
+    mae = (data["y"] - data["forecast"]).abs().groupby(data["unique_id"]).mean()
+    out = fallback.copy().astype(float)
+    good = mae[(mae > 0) & np.isfinite(mae)]
+    out.loc[out.index.intersection(good.index)] = good
+    return out
+
+
+def cross_calibrated(backtest: pd.DataFrame, fallback_scale: pd.Series, classes: pd.Series,
                      level: Sequence[int] = DEFAULT_LEVELS) -> pd.DataFrame:
     """The backtest with each window's bands calibrated on the other windows' errors only
-    (leave one window out): the coverage and MSIS a training run reports for its calibrated
-    bands, which calibrating a window on its own errors would make nominal by construction."""
+    (leave one window out, the error scale too): the coverage and MSIS a training run reports
+    for its bands, which calibrating a window on its own errors would make nominal by
+    construction."""
     window = backtest.groupby("unique_id")["cutoff"].rank(method="dense").to_numpy(int)
     parts = []
     for w in np.unique(window):
         held = window == w
+        scale = error_scale(backtest[~held], fallback_scale)
         quantiles = error_quantiles(backtest[~held], scale, classes, level)
         parts.append(calibrate_scaled(backtest[held], quantiles, scale, classes))
     return pd.concat(parts).loc[backtest.index] if parts else backtest.copy()

@@ -251,3 +251,26 @@ def test_median_of_three_members_beats_its_worst_and_ignores_one_wild_member():
     assert med_mae < max(mae.values()) / 10  # far better than its worst member
     assert med_mae < np.abs(mean["forecast"] - y).mean() / 3  # the mean follows the wild one
     assert med_mae <= max(mae["low"], mae["high"])
+
+
+def test_bands_in_units_of_each_series_backtest_error_fit_a_quiet_and_a_wild_series_alike():
+    from training.selection import calibrate_scaled, error_quantiles, error_scale
+
+    rng = np.random.default_rng(8)
+    calm, classes = _backtest_rows(rng, 60, lambda size, step: 100 + rng.normal(0, 1, size),
+                                   "c", 100.0)
+    wild, more = _backtest_rows(rng, 60, lambda size, step: 100 + rng.normal(0, 10, size),
+                                "w", 100.0)
+    bt = pd.concat([calm, wild], ignore_index=True)
+    one_class = pd.Series("erratic", index=pd.concat([classes, more]).index)
+    seasonal = pd.Series(1.0, index=one_class.index)  # the same in-sample scale for all
+    scale = error_scale(bt, seasonal)
+    assert scale[scale.index.str.startswith("w")].mean() == pytest.approx(
+        10 * scale[scale.index.str.startswith("c")].mean(), rel=0.15)
+    out = calibrate_scaled(bt.drop(columns="y"), error_quantiles(bt, scale, one_class),
+                           scale, one_class)
+    for prefix in ("c", "w"):
+        part = out["unique_id"].str.startswith(prefix)
+        inside = ((bt.loc[part, "y"] >= out.loc[part, "lo-80"])
+                  & (bt.loc[part, "y"] <= out.loc[part, "hi-80"])).mean()
+        assert inside == pytest.approx(0.80, abs=0.04), prefix
