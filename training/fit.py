@@ -24,14 +24,14 @@ from training.backtest import cross_validation, forecast
 from training.classes import series_classes, volume_weights
 from training.metrics import evaluate, series_scales, summarize, summarize_by_class
 from training.selection import (
+    band_units_by_class,
     calibrate,
     calibrate_scaled,
     choose,
     combine,
     conformal_factors,
-    cross_calibrated,
     error_quantiles,
-    error_scale,
+    mixed_scale,
 )
 
 Progress = Callable[[str], None]
@@ -172,7 +172,10 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
     how = "median" if method == "median" else "mean"
     project_cv = combine(cv, weights, levels, how) if len(weights) else pd.DataFrame()
     seasonal_scale = scales.set_index("unique_id")["scale"]
-    scale_of = error_scale(project_cv, seasonal_scale) if len(project_cv) else seasonal_scale
+    error_classes, calibrated_cv = band_units_by_class(
+        project_cv, seasonal_scale, class_of, levels) if len(project_cv) else (set(), project_cv)
+    scale_of = mixed_scale(project_cv, seasonal_scale, class_of, error_classes) if len(
+        project_cv) else seasonal_scale
     quantiles = error_quantiles(project_cv, scale_of, class_of, levels) if len(
         project_cv) else {"pooled": {lvl: np.zeros((h, 2)) for lvl in levels}}
     # the fallback's own bands (series without a backtest have no scale to conform by)
@@ -182,7 +185,8 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
     fallback_factors = conformal_factors(fallback_cv, levels) if len(fallback_cv) else {
         lvl: 1.0 for lvl in levels}
     say(f"chose per series by backtest MASE ({method}, top {top_k}); bands conformal per "
-        f"class and lead time ({', '.join(c for c in quantiles if c != 'pooled') or 'pooled'})"
+        f"class and lead time ({', '.join(c for c in quantiles if c != 'pooled') or 'pooled'}"
+        f"; in backtest-error units: {', '.join(sorted(error_classes)) or 'none'})"
         "; fallback band factors "
         + ", ".join(f"{lvl}%: {f:.2f}" for lvl, f in fallback_factors.items()))
 
@@ -223,8 +227,6 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
     failures = {alias: len(set(cv_failures.get(alias, {})) | set(final_failures.get(alias, {})))
                 for alias in aliases}
     # the run's figures judge the bands it serves: each window calibrated on the others
-    calibrated_cv = cross_calibrated(project_cv, seasonal_scale, class_of, levels) if len(
-        project_cv) else project_cv
     metrics = _metrics(evaluation, calibrated_cv, scales, levels)
     by_class = _class_figures(calibrated_cv, scales, levels, classes,
                               volume_weights(panel, max(season_length, h)))
@@ -237,7 +239,8 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
               "candidates": ",".join(candidates), "method": method, "top_k": top_k,
               "min_train": min_train,
               "n_series_total": len(panel), "n_series_backtested": len(eligible),
-              "n_series_sparse": len(sparse)}
+              "n_series_sparse": len(sparse),
+              "band_units_error_classes": ",".join(sorted(error_classes))}
     params.update({f"model.{m.alias}": json.dumps(m.get_params(), default=str) for m in models})
     return TrainingResult(result, cv, calibrated_cv, evaluation, weights, fallback_factors,
                           fallbacks, skipped, failures, metrics, params, timings, classes,
