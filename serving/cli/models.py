@@ -38,7 +38,8 @@ def train(
         return
     console.print(
         f"trained {summary['n_series']:,} series in {summary['seconds']:.0f}s: backtest MASE "
-        f"{summary['mase']:.3f}, coverage {summary['coverage_80']:.0%} (80%) and "
+        f"{summary['mase']:.3f} (plain mean over series: a few sparse ones can set it; by "
+        f"volume and class below), coverage {summary['coverage_80']:.0%} (80%) and "
         f"{summary['coverage_95']:.0%} (95%); {summary['fallbacks']} fallback series; version "
         f"{summary['version']} ({'champion' if summary['promoted'] else 'not promoted'}: "
         f"{summary['promotion']})", highlight=False, soft_wrap=True)
