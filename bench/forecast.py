@@ -350,12 +350,14 @@ def run_holdout(name: str, series: pd.DataFrame, n_jobs: int,
     peers, peer_seconds = cached_peer_forecasts(train[train["unique_id"].isin(scored_ids)],
                                                 n_jobs, peer_cache, name)
 
-    # every method scored on the same series: those all eight forecast (the peers leave out
-    # series with no training observation, which the project forecasts by its fallback)
-    compared = set(ours.dropna(subset=["forecast"])["unique_id"]) & set(
-        peers.dropna(subset=list(PEERS))["unique_id"])
-    n_not_compared = len(set(test["unique_id"]) - compared)
-    test = test[test["unique_id"].isin(compared)]
+    # every method scored on the same held-out points, those all eight forecast: statsforecast
+    # forecasts from each series' last observation, so a series with trailing unknown months
+    # gets peer forecasts for months before the holdout, and some peers leave NaN points
+    keys = ["unique_id", "ds"]
+    common = ours.dropna(subset=["forecast"])[keys].merge(peers.dropna(subset=list(PEERS))[keys])
+    n_points_before = int(test["y"].notna().sum())
+    test = test.merge(common, on=keys)
+    n_not_compared = n_points_before - int(test["y"].notna().sum())
     bounds = {lvl: (f"lo_{lvl}", f"hi_{lvl}") for lvl in LEVELS}
     project = score(test, ours, "forecast", bounds, defined, regular, classes)
     peer_scores = {peer: score(test, peers, peer, {lvl: (f"{peer}-lo-{lvl}", f"{peer}-hi-{lvl}")
@@ -376,7 +378,7 @@ def run_holdout(name: str, series: pd.DataFrame, n_jobs: int,
         "train_end": str(train["ds"].max().date()), "test_end": str(test["ds"].max().date()),
         "n_series": int(series["unique_id"].nunique()),
         "n_series_scored": len(scored_ids),
-        "n_series_with_a_holdout_not_forecast_by_every_method": n_not_compared,
+        "n_holdout_points_not_forecast_by_every_method": n_not_compared,
         "coherence": coherence(ours, split(series, HOLDOUT)[1], series),
         "n_series_scored_all": int(len(defined)),
         "n_series_regular": len(regular),
