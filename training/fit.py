@@ -24,12 +24,14 @@ from training.backtest import cross_validation, forecast
 from training.classes import series_classes, volume_weights
 from training.metrics import evaluate, series_scales, summarize, summarize_by_class
 from training.selection import (
+    band_units_by_class,
     calibrate,
-    calibrate_by_class,
+    calibrate_scaled,
     choose,
     combine,
     conformal_factors,
-    conformal_factors_by_class,
+    error_quantiles,
+    mixed_scale,
 )
 
 Progress = Callable[[str], None]
@@ -41,6 +43,7 @@ FULL_SEARCH_BUDGET = 8_000
 SMOOTH_ONLY = ("ets", "theta", "arima")
 SPARSE_ONLY = ("tsb", "croston")
 SPARSE_ZERO_SHARE = 0.5
+NO_SCORED_PERIOD = "no reported period in the backtest windows to score the models on"
 
 
 def default_models(season_length: int, n_smooth: int = 0, fits_per_series: int = 4,
@@ -86,7 +89,7 @@ class TrainingResult:
     project_backtest: pd.DataFrame
     evaluation: pd.DataFrame
     weights: pd.DataFrame
-    factors: dict[int, float]
+    factors: dict[int, float]  # the fallback's band factors (the others: ``quantiles``)
     fallbacks: dict[str, str]
     skipped: list[str]
     model_failures: dict[str, int]
@@ -94,18 +97,20 @@ class TrainingResult:
     params: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
     classes: pd.DataFrame = field(default_factory=pd.DataFrame)
-    class_factors: dict[str, dict[int, float]] = field(default_factory=dict)
+    # per class: {level: (lead time x 2) lower/upper conformal quantiles of scaled errors}
+    quantiles: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
     by_class: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
                   freq: str | None = None, models: Sequence[Forecaster] | None = None,
-                  method: Literal["best", "ensemble"] = "best", top_k: int = 3,
+                  method: Literal["best", "ensemble", "median"] = "best", top_k: int = 3,
                   level: Sequence[int] = DEFAULT_LEVELS, n_jobs: int = -1,
                   dask_scheduler: str | None = None,
                   progress: Progress | None = None) -> TrainingResult:
     """Backtest every model on every series, keep the best (or a weighted few) per series,
-    calibrate the intervals on the backtest errors, refit on all data and forecast ``h`` ahead.
+    set the bands from conformal quantiles of the backtest errors, refit on all data and
+    forecast ``h`` ahead.
 
     ``method="best"`` (the per-series idxmin of backtest MASE) is the default: on the CBP holdout
     it scored a mean MASE of 1.94 over regular series against 1.97 for inverse-MASE weighted
@@ -164,30 +169,45 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
     choosable = evaluation[["unique_id", "metric", *[a for a in ran if a in candidates]]]
     weights = choose(choosable, "mase", top_k, method) if len(evaluation) else pd.DataFrame(
         columns=["unique_id", "model", "weight"])
-    project_cv = combine(cv, weights, levels) if len(weights) else pd.DataFrame()
-    class_factors = conformal_factors_by_class(project_cv, class_of, levels) if len(
-        project_cv) else {"pooled": {lvl: 1.0 for lvl in levels}}
-    factors = class_factors["pooled"]
+    how = "median" if method == "median" else "mean"
+    project_cv = combine(cv, weights, levels, how) if len(weights) else pd.DataFrame()
+    seasonal_scale = scales.set_index("unique_id")["scale"]
+    error_classes, calibrated_cv = band_units_by_class(
+        project_cv, seasonal_scale, class_of, levels) if len(project_cv) else (set(), project_cv)
+    scale_of = mixed_scale(project_cv, seasonal_scale, class_of, error_classes) if len(
+        project_cv) else seasonal_scale
+    quantiles = error_quantiles(project_cv, scale_of, class_of, levels) if len(
+        project_cv) else {"pooled": {lvl: np.zeros((h, 2)) for lvl in levels}}
+    # the fallback's own bands (series without a backtest have no scale to conform by)
+    # are rescaled by one pooled factor from its backtest on the other series
     fallback_cv = combine(cv, _single(cv["unique_id"].unique(), FALLBACK), levels) \
         if len(cv) else pd.DataFrame()
-    fallback_factors = conformal_factors(fallback_cv, levels) if len(fallback_cv) else factors
-    say(f"chose per series by backtest MASE ({method}, top {top_k}); interval factors "
-        + ", ".join(f"{lvl}%: {f:.2f}" for lvl, f in factors.items()))
+    fallback_factors = conformal_factors(fallback_cv, levels) if len(fallback_cv) else {
+        lvl: 1.0 for lvl in levels}
+    say(f"chose per series by backtest MASE ({method}, top {top_k}); bands conformal per "
+        f"class and lead time ({', '.join(c for c in quantiles if c != 'pooled') or 'pooled'}"
+        f"; in backtest-error units: {', '.join(sorted(error_classes)) or 'none'})"
+        "; fallback band factors "
+        + ", ".join(f"{lvl}%: {f:.2f}" for lvl, f in fallback_factors.items()))
 
     t_final = time.perf_counter()
     fallbacks = {str(u): "too short for a backtest" for u in short.ids}
-    all_failed = sorted(set(eligible.ids) - set(weights["unique_id"]))
-    fallbacks.update({str(u): "every model failed in the backtest" for u in all_failed})
+    unchosen = set(eligible.ids) - set(weights["unique_id"])
+    # a series not reporting in any backtest window (mostly missing, NaN is not zero) has
+    # nothing to score the models on: that is not a model failure, and says so
+    scored = set(cv.loc[cv["y"].notna(), "unique_id"]) if len(cv) else set()
+    fallbacks.update({str(u): NO_SCORED_PERIOD if u not in scored else
+                      "every model failed in the backtest" for u in sorted(unchosen)})
     needed = {alias: set(weights.loc[weights["model"] == alias, "unique_id"])
               for alias in weights["model"].unique()}
     final, final_failures = _final_forecasts(eligible, models, needed, h, levels, n_jobs,
                                              dask_scheduler, say)
-    chosen = combine(final, weights, levels) if len(final) else pd.DataFrame(
+    chosen = combine(final, weights, levels, how) if len(final) else pd.DataFrame(
         columns=["unique_id", "ds", "forecast", "model"])
     lost = sorted(set(chosen.loc[chosen["forecast"].isna(), "unique_id"]))
     fallbacks.update({str(u): "the chosen models failed in the final fit" for u in lost})
-    chosen = calibrate_by_class(chosen[~chosen["unique_id"].isin(lost)], class_factors,
-                                class_of)
+    chosen = calibrate_scaled(chosen[~chosen["unique_id"].isin(lost)], quantiles, scale_of,
+                              class_of)
     fallback_ids = sorted(fallbacks)
     pieces = [chosen]
     if fallback_ids:
@@ -206,8 +226,9 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
 
     failures = {alias: len(set(cv_failures.get(alias, {})) | set(final_failures.get(alias, {})))
                 for alias in aliases}
-    metrics = _metrics(evaluation, project_cv, scales, levels)
-    by_class = _class_figures(project_cv, scales, levels, classes,
+    # the run's figures judge the bands it serves: each window calibrated on the others
+    metrics = _metrics(evaluation, calibrated_cv, scales, levels)
+    by_class = _class_figures(calibrated_cv, scales, levels, classes,
                               volume_weights(panel, max(season_length, h)))
     metrics.update({f"{group}.{name}": value for group, figures in by_class.items()
                     for name, value in figures.items() if group != "overall"})
@@ -218,11 +239,12 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
               "candidates": ",".join(candidates), "method": method, "top_k": top_k,
               "min_train": min_train,
               "n_series_total": len(panel), "n_series_backtested": len(eligible),
-              "n_series_sparse": len(sparse)}
+              "n_series_sparse": len(sparse),
+              "band_units_error_classes": ",".join(sorted(error_classes))}
     params.update({f"model.{m.alias}": json.dumps(m.get_params(), default=str) for m in models})
-    return TrainingResult(result, cv, project_cv, evaluation, weights, factors, fallbacks,
-                          skipped, failures, metrics, params, timings, classes, class_factors,
-                          by_class)
+    return TrainingResult(result, cv, calibrated_cv, evaluation, weights, fallback_factors,
+                          fallbacks, skipped, failures, metrics, params, timings, classes,
+                          quantiles, by_class)
 
 
 def _backtest_groups(groups: Sequence[tuple[Panel, list[Forecaster]]], h: int, windows: int,

@@ -193,7 +193,7 @@ def log_training_run(settings: Settings, result: TrainingResult,
     metrics.update({"n_series": float(result.forecasts["unique_id"].nunique()),
                     "n_fallback": float(len(result.fallbacks)),
                     "n_skipped": float(len(result.skipped))})
-    metrics.update({f"conformal_factor_{lvl}": f for lvl, f in result.factors.items()})
+    metrics.update({f"fallback_band_factor_{lvl}": f for lvl, f in result.factors.items()})
     metrics.update({f"failures.{alias}": float(n) for alias, n in result.model_failures.items()})
     metrics.update({f"seconds.{k}": v for k, v in result.timings.items()})
     with tempfile.TemporaryDirectory() as tmp, mlflow.start_run(

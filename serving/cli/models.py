@@ -38,7 +38,8 @@ def train(
         return
     console.print(
         f"trained {summary['n_series']:,} series in {summary['seconds']:.0f}s: backtest MASE "
-        f"{summary['mase']:.3f}, coverage {summary['coverage_80']:.0%} (80%) and "
+        f"{summary['mase']:.3f} (plain mean over series: a few sparse ones can set it; by "
+        f"volume and class below), coverage {summary['coverage_80']:.0%} (80%) and "
         f"{summary['coverage_95']:.0%} (95%); {summary['fallbacks']} fallback series; version "
         f"{summary['version']} ({'champion' if summary['promoted'] else 'not promoted'}: "
         f"{summary['promotion']})", highlight=False, soft_wrap=True)
@@ -70,6 +71,10 @@ def _row(version: dict[str, Any]) -> dict[str, Any]:
             "mase": metrics.get("mase"), "coverage_80": metrics.get("coverage_80"),
             "coverage_95": metrics.get("coverage_95"),
             "n_series": None if n_series is None else int(n_series),
+            "n_fallback": None if metrics.get("n_fallback") is None
+            else int(metrics["n_fallback"]),
+            "wmase": {k.split(".", 1)[1]: v for k, v in metrics.items()
+                      if k.startswith("wmase.")},
             "promotion": version["tags"].get("promotion"),
             "setup": version.get("setup", {}), "by_class": version.get("by_class", {})}
 
@@ -93,17 +98,22 @@ def list_models(
     from rich.table import Table
 
     table = Table(title=cfg.registered_model_name)
-    for col in ("version", "champion", "MASE", "cov 80", "cov 95", "series", "setup",
-                "per class (series: MASE, cov 80/95)", "created", "promotion"):
+    for col in ("version", "champion", "MASE", "wMASE", "cov 80", "cov 95", "series",
+                "setup", "per class (series: MASE, MSIS 95, cov 80/95)", "created",
+                "promotion"):
         table.add_column(col)
     for row in rows:
         table.add_row(row["version"], "*" if row["champion"] else "",
-                      _fmt(row["mase"], "{:.3f}"), _fmt(row["coverage_80"], "{:.0%}"),
-                      _fmt(row["coverage_95"], "{:.0%}"), _fmt(row["n_series"], "{:.0f}"),
+                      _fmt(row["mase"], "{:.3f}"),
+                      "\n".join(f"{unit} {v:.3f}" for unit, v in row["wmase"].items()),
+                      _fmt(row["coverage_80"], "{:.0%}"), _fmt(row["coverage_95"], "{:.0%}"),
+                      _fmt(row["n_series"], "{:.0f}") + (
+                          f"\n{row['n_fallback']} fell back" if row["n_fallback"] else ""),
                       " ".join(f"{k}={v}" for k, v in row["setup"].items()
                                if k != "reconciliation"),
                       "\n".join(f"{name} ({fig.get('n_series', 0):.0f}): "
                                 f"{fig.get('mase', float('nan')):.2f}, "
+                                f"{fig.get('msis_95', float('nan')):.1f}, "
                                 f"{fig.get('coverage_80', float('nan')):.0%}/"
                                 f"{fig.get('coverage_95', float('nan')):.0%}"
                                 for name, fig in sorted(row["by_class"].items())),

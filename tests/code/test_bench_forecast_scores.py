@@ -17,8 +17,8 @@ def test_holdout_mae_skips_unknown_months():
 
 
 def test_avg_rel_mae_is_the_geometric_mean_and_counts_what_it_leaves_out():
-    ours = pd.Series({"a": 1.0, "b": 4.0, "c": 0.0, "d": 0.0, "e": 3.0})
-    theirs = pd.Series({"a": 2.0, "b": 2.0, "c": 5.0, "d": 0.0, "e": 0.0})
+    ours = pd.Series({"a": 1.0, "b": 4.0, "c": 0.0, "d": 2e-8, "e": 3.0})
+    theirs = pd.Series({"a": 2.0, "b": 2.0, "c": 5.0, "d": 1e-118, "e": 0.0})  # d: both exact
     out = avg_rel_mae(ours, theirs)
     assert out["avg_rel_mae"] == pytest.approx(1.0)  # sqrt(0.5 * 2)
     assert out["n_series"] == 2 and out["share_of_series_better"] == 0.5

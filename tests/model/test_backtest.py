@@ -9,7 +9,7 @@ import pytest
 from models.base import LocalForecaster
 from models.baselines import Naive, SeasonalNaive, WindowMean
 from training.backtest import backtest_offsets, cross_validation
-from training.fit import fit_forecasts
+from training.fit import NO_SCORED_PERIOD, fit_forecasts
 from training.selection import calibrate, choose, combine, conformal_factors
 
 
@@ -126,12 +126,15 @@ def test_pure_seasonal_series_is_forecast_within_5_percent_by_the_selected_model
 def test_series_too_short_or_failing_everywhere_fall_back_to_seasonal_naive_and_are_listed():
     df = frame({"long": np.arange(60.0) % 12 + 5, "short": np.r_[np.full(52, np.nan),
                                                                    np.arange(8.0)],
-                "cursed": np.r_[-1.0, np.arange(59.0) % 12 + 5], "empty": np.full(60, np.nan)})
-    # both candidates (one standing in for the seasonal naive) fail on "cursed"
+                "cursed": np.r_[-1.0, np.arange(59.0) % 12 + 5], "empty": np.full(60, np.nan),
+                "silent": np.r_[np.arange(40.0) % 12 + 5, np.full(20, np.nan)]})
+    # both candidates (one standing in for the seasonal naive) fail on "cursed"; "silent"
+    # stopped reporting before the backtest windows: nothing to score, no model failed
     result = fit_forecasts(df, h=6, windows=2, step=2, n_jobs=1,
                            models=[FailsOn(), FailsOn(alias="snaive")])
     assert result.fallbacks == {"short": "too short for a backtest",
-                                "cursed": "every model failed in the backtest"}
+                                "cursed": "every model failed in the backtest",
+                                "silent": NO_SCORED_PERIOD}
     assert result.skipped == ["empty"]
     fc = result.forecasts.set_index("unique_id")
     assert (fc.loc["cursed", "model"] == "snaive (fallback)").all()
@@ -153,27 +156,139 @@ def test_smoothing_models_run_on_smooth_series_and_tsb_on_mostly_zero_ones():
     assert result.params["n_series_sparse"] == 1
 
 
-def test_each_series_class_gets_its_own_interval_factor_and_a_small_class_the_pooled_one():
-    from training.selection import calibrate_by_class, conformal_factors_by_class
-
-    rng = np.random.default_rng(0)
+def _backtest_rows(rng: np.random.Generator, n_series: int, draw, cls: str, point: float,
+                   steps: int = 6, cutoffs: int = 3) -> tuple[pd.DataFrame, pd.Series]:
+    """A backtest-shaped frame (``unique_id, ds, cutoff, y, forecast, lo-*, hi-*``) of
+    ``n_series`` series whose actuals come from ``draw(size, step)``, forecast flat at ``point`` and
+    its own band empty (the calibration must not need it)."""
     rows = []
-    for uid, spread, n in (("calm", 1.0, 400), ("wild", 10.0, 400), ("rare", 5.0, 20)):
-        y = 100 + rng.normal(0, spread, n)
-        rows.append(pd.DataFrame({"unique_id": uid, "y": y, "forecast": 100.0,
-                                  "lo-80": 98.0, "hi-80": 102.0, "lo-95": 97.0, "hi-95": 103.0}))
-    bt = pd.concat(rows, ignore_index=True)
-    classes = pd.Series({"calm": "smooth", "wild": "erratic", "rare": "lumpy"})
-    factors = conformal_factors_by_class(bt, classes, (80, 95))
-    # the band half-width is 2: calm errors (sd 1) need ~0.64 of it at 80%, wild ones ~6.4
-    assert factors["smooth"][80] == pytest.approx(1.2816 / 2, rel=0.15)
-    assert factors["erratic"][80] == pytest.approx(12.816 / 2, rel=0.15)
-    assert factors["lumpy"] == factors["pooled"]
-    out = calibrate_by_class(bt.drop_duplicates("unique_id"), factors, classes)
-    width = (out["hi-80"] - out["lo-80"]).to_numpy()
-    assert width[1] > 5 * width[0]
-    for uid in ("calm", "wild"):
-        part = bt[bt["unique_id"] == uid]
-        got = calibrate_by_class(part, factors, classes)
-        inside = ((part["y"] >= got["lo-80"]) & (part["y"] <= got["hi-80"])).mean()
-        assert inside == pytest.approx(0.80, abs=0.03)
+    for i in range(n_series):
+        for c in range(cutoffs):
+            cutoff = pd.Timestamp("2020-01-01") + pd.DateOffset(months=3 * c)
+            ds = pd.date_range(cutoff + pd.DateOffset(months=1), periods=steps, freq="MS")
+            y = np.array([draw(1, k)[0] for k in range(1, steps + 1)])
+            rows.append(pd.DataFrame({"unique_id": f"{cls}{i}", "ds": ds, "cutoff": cutoff,
+                                      "y": y, "forecast": point, "lo-80": point,
+                                      "hi-80": point, "lo-95": point, "hi-95": point}))
+    return pd.concat(rows, ignore_index=True), pd.Series(cls, index=[f"{cls}{i}"
+                                                                     for i in range(n_series)])
+
+
+def test_scaled_conformal_bands_reach_nominal_coverage_on_simulated_intermittent_series():
+    from training.selection import calibrate_scaled, error_quantiles
+
+    rng = np.random.default_rng(16)
+
+    def lumpy(size, step):  # seized in 30% of months, sizes lognormal
+        return (rng.random(size) < 0.3) * rng.lognormal(1.0, 1.0, size)
+
+    def smooth(size, step):  # errors growing with the lead time, never near zero
+        return 10.0 + rng.normal(0, 0.2 * step, size)
+
+    parts = [_backtest_rows(rng, 150, lumpy, "lumpy", 1.0),
+             _backtest_rows(rng, 150, smooth, "smooth", 10.0)]
+    bt = pd.concat([p[0] for p in parts], ignore_index=True)
+    classes = pd.concat([p[1] for p in parts])
+    scale = pd.Series(1.0, index=classes.index)
+    quantiles = error_quantiles(bt, scale, classes, (80, 95))
+    fresh = pd.concat([_backtest_rows(rng, 150, lumpy, "lumpy", 1.0)[0],
+                       _backtest_rows(rng, 150, smooth, "smooth", 10.0)[0]], ignore_index=True)
+    out = calibrate_scaled(fresh.drop(columns="y"), quantiles, scale, classes)
+    out["y"], out["class"] = fresh["y"], fresh["unique_id"].map(classes)
+    for cls, part in out.groupby("class"):
+        for lvl in (80, 95):
+            inside = ((part["y"] >= part[f"lo-{lvl}"]) & (part["y"] <= part[f"hi-{lvl}"])).mean()
+            assert inside == pytest.approx(lvl / 100, abs=0.03), (cls, lvl)
+    assert (out["lo-95"] >= 0).all() and (out["lo-95"] <= out["forecast"]).all()
+    # a lumpy series misses upwards (the band's lower end is zero), a smooth one widens with
+    # the lead time
+    lumpy_rows = out[out["class"] == "lumpy"]
+    assert (lumpy_rows["lo-80"] == 0).all() and (lumpy_rows["hi-95"] > 5).all()
+    smooth_rows = out[out["class"] == "smooth"].assign(step=lambda d: (
+        d["ds"].dt.month - d["cutoff"].dt.month) % 12)
+    width = (smooth_rows["hi-80"] - smooth_rows["lo-80"]).groupby(smooth_rows["step"]).mean()
+    assert width.iloc[-1] > 3 * width.iloc[0]
+
+
+def test_cross_calibration_sets_a_windows_bands_from_the_other_windows_only():
+    from training.selection import cross_calibrated
+
+    rng = np.random.default_rng(3)
+    bt, classes = _backtest_rows(rng, 200, lambda size, step: 10 + rng.normal(0, 1, size),
+                                 "smooth", 10.0)
+    scale = pd.Series(1.0, index=classes.index)
+    out = cross_calibrated(bt, scale, classes, (80, 95))
+    inside = ((out["y"] >= out["lo-80"]) & (out["y"] <= out["hi-80"])).mean()
+    assert inside == pytest.approx(0.80, abs=0.03)
+    # wild errors in the first window widen the others' bands, never its own
+    first = bt["cutoff"] == bt["cutoff"].min()
+    wild = bt.assign(y=np.where(first, 10 + 50 * (bt["y"] - 10), bt["y"]))
+    again = cross_calibrated(wild, scale, classes, (80, 95))
+    width = lambda frame: frame["hi-80"] - frame["lo-80"]  # noqa: E731
+    assert np.allclose(width(again)[first], width(out)[first])
+    assert (width(again)[~first] > 3 * width(out)[~first]).all()
+
+
+def test_median_of_three_members_beats_its_worst_and_ignores_one_wild_member():
+    rng = np.random.default_rng(5)
+    n = 500
+    y = 10 + rng.normal(0, 1, n)
+    fc = pd.DataFrame({"unique_id": "a", "ds": pd.date_range("2000-01-01", periods=n,
+                                                              freq="MS"), "y": y,
+                       "low": y - 1 + rng.normal(0, 0.5, n), "high": y + 1 + rng.normal(0, 0.5, n),
+                       "wild": y + rng.normal(0, 30, n)})
+    for m in ("low", "high", "wild"):
+        for lvl in (80, 95):
+            fc[f"{m}-lo-{lvl}"], fc[f"{m}-hi-{lvl}"] = fc[m] - 2, fc[m] + 2
+    evaluation = pd.DataFrame({"unique_id": "a", "metric": ["mase"], "low": [1.0],
+                               "high": [1.0], "wild": [3.0]})
+    weights = choose(evaluation, "mase", 3, "median")
+    assert weights["weight"].tolist() == pytest.approx([1 / 3] * 3)  # equal: membership only
+    median = combine(fc, weights, how="median")
+    mean = combine(fc, weights)
+    mae = {m: np.abs(fc[m] - y).mean() for m in ("low", "high", "wild")}
+    med_mae = np.abs(median["forecast"] - y).mean()
+    assert med_mae < max(mae.values()) / 10  # far better than its worst member
+    assert med_mae < np.abs(mean["forecast"] - y).mean() / 3  # the mean follows the wild one
+    assert med_mae <= max(mae["low"], mae["high"])
+
+
+def test_bands_in_units_of_each_series_backtest_error_fit_a_quiet_and_a_wild_series_alike():
+    from training.selection import calibrate_scaled, error_quantiles, error_scale
+
+    rng = np.random.default_rng(8)
+    calm, classes = _backtest_rows(rng, 60, lambda size, step: 100 + rng.normal(0, 1, size),
+                                   "c", 100.0)
+    wild, more = _backtest_rows(rng, 60, lambda size, step: 100 + rng.normal(0, 10, size),
+                                "w", 100.0)
+    bt = pd.concat([calm, wild], ignore_index=True)
+    one_class = pd.Series("erratic", index=pd.concat([classes, more]).index)
+    seasonal = pd.Series(1.0, index=one_class.index)  # the same in-sample scale for all
+    scale = error_scale(bt, seasonal)
+    assert scale[scale.index.str.startswith("w")].mean() == pytest.approx(
+        10 * scale[scale.index.str.startswith("c")].mean(), rel=0.15)
+    out = calibrate_scaled(bt.drop(columns="y"), error_quantiles(bt, scale, one_class),
+                           scale, one_class)
+    for prefix in ("c", "w"):
+        part = out["unique_id"].str.startswith(prefix)
+        inside = ((bt.loc[part, "y"] >= out.loc[part, "lo-80"])
+                  & (bt.loc[part, "y"] <= out.loc[part, "hi-80"])).mean()
+        assert inside == pytest.approx(0.80, abs=0.04), prefix
+
+
+def test_silent_series_forecast_exactly_do_not_shrink_an_active_series_band():
+    from training.selection import calibrate_scaled, error_quantiles
+
+    rng = np.random.default_rng(11)
+    active, classes = _backtest_rows(rng, 40, lambda size, step: rng.poisson(2.0, size) * 1.0,
+                                     "a", 2.0)
+    silent, more = _backtest_rows(rng, 400, lambda size, step: np.zeros(size), "s", 0.0)
+    bt = pd.concat([active, silent], ignore_index=True)
+    one_class = pd.Series("intermittent", index=pd.concat([classes, more]).index)
+    scale = pd.Series(1.0, index=one_class.index)
+    out = calibrate_scaled(active.drop(columns="y"), error_quantiles(bt, scale, one_class),
+                           scale, one_class)
+    inside = ((active["y"] >= out["lo-80"]) & (active["y"] <= out["hi-80"])).mean()
+    # not the band [2, 2] the silent zeros would make (covering only the 27% of twos); counts
+    # are discrete, so at least nominal rather than exactly
+    assert (out["hi-80"] > out["lo-80"]).all() and 0.78 <= inside <= 0.92
