@@ -20,7 +20,6 @@ from training.fit import Progress, TrainingResult, fit_forecasts
 from training.metrics import series_scales
 from training.reconcile import HIERARCHY_COLUMNS, reconcile_forecasts
 from training.registry import log_training_run
-from training.selection import calibrate_by_class
 
 
 def load_series(settings: Settings) -> pd.DataFrame:
@@ -57,11 +56,7 @@ def reconcile(result: TrainingResult, series: pd.DataFrame, hierarchy: pd.DataFr
     scale = series_scales(panel, season_length_for(panel.freq)).set_index("unique_id")["scale"]
     levels = tuple(sorted({int(c.rsplit("_", 1)[1]) for c in result.forecasts.columns
                            if c.startswith("lo_")}))
-    backtest = result.project_backtest
-    if len(backtest) and result.class_factors:  # the bottoms' backtest bands as published
-        class_of = result.classes.set_index("unique_id")["series_class"] if len(
-            result.classes) else pd.Series(dtype=object)
-        backtest = calibrate_by_class(backtest, result.class_factors, class_of)
+    backtest = result.project_backtest  # calibrated as published (training.selection)
     done = reconcile_forecasts(result.forecasts, hierarchy, backtest, scale, levels,
                                history=series, masked=masked)
     result.forecasts = done.forecasts
