@@ -281,16 +281,19 @@ def tree_bands(tree: Tree, base: np.ndarray, rec: np.ndarray,
                bands: dict[int, tuple[np.ndarray, np.ndarray]], residuals: np.ndarray | None,
                reported: np.ndarray | None, levels: Sequence[int]
                ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Bands of every node after reconciliation: a bottom's own band moves with its point
-    (reconciliation changed its point, not its spread), an aggregate's is the spread of the
+    """Bands of every node after reconciliation: a bottom's own calibrated band and that band
+    moved with its point, together (reconciliation moved the point by what the other levels
+    said, which is not certain either: a band moved down alone lost the bottoms' calibrated
+    coverage, 0.81 -> 0.71 on CBP's intermittent areas); an aggregate's is the spread of the
     sum of its bottoms that report (training.hier_intervals)."""
     n_agg = len(tree.ids) - tree.n_bottom
     delta = rec[n_agg:] - base[n_agg:]
     bottom: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     inner_lo, inner_hi = rec[n_agg:], rec[n_agg:]
     for lvl in sorted(levels):
-        lo = np.maximum(np.minimum(bands[lvl][0][n_agg:] + delta, inner_lo), 0.0)
-        hi = np.maximum(bands[lvl][1][n_agg:] + delta, inner_hi)
+        own_lo, own_hi = bands[lvl][0][n_agg:], bands[lvl][1][n_agg:]
+        lo = np.maximum(np.minimum(np.minimum(own_lo, own_lo + delta), inner_lo), 0.0)
+        hi = np.maximum(np.maximum(own_hi, own_hi + delta), inner_hi)
         lo, hi = np.where(np.isnan(lo), inner_lo, lo), np.where(np.isnan(hi), inner_hi, hi)
         bottom[lvl] = (lo, hi)
         inner_lo, inner_hi = lo, hi
