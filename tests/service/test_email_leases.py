@@ -27,8 +27,9 @@ from tests.service.test_email_delivery import (
     subscribe,
 )
 
-SEND_SECONDS = 1.6  # each message, longer than the lease below
-LEASE_SECONDS = 1.2  # renewed every 0.4 s: room for a renewal waiting on SQLite on a busy machine
+SEND_SECONDS = 2.2  # each message, longer than the lease below
+LEASE_SECONDS = 1.8  # renewed every 0.6 s: room for a renewal waiting on SQLite on a busy machine
+# (1.2 s missed once in CI while benches ran beside it: a renewal waited > 0.8 s)
 
 
 class SlowRelay(Recorder):
@@ -48,7 +49,7 @@ def slow_smtp() -> SmtpServer:
     server.stop()
 
 
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(90)
 def test_overlapping_cycles_through_a_slow_relay_send_each_digest_once(home, db_url, slow_smtp):
     settings = Settings(home=home, smtp_host="127.0.0.1", smtp_port=slow_smtp.port,
                         outbox_lease_seconds=LEASE_SECONDS)
