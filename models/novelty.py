@@ -4,7 +4,10 @@ A series qualifies when its geography was reporting (other seizures, y = 0) for 
 `min_history` periods without a single seizure of the drug, and then the drug appeared within
 the last `window` periods with at least `min_seizures` seizures over at least `min_periods`
 reported periods. Only the seizure-count series are read, so each appearance gives one finding;
-NaN (not reporting) counts neither as absence nor as presence.
+NaN (not reporting) counts neither as absence nor as presence, and the drug's absence must have
+been reported in the `seen_absent` periods just before it appeared: a first sighting right after
+a reporting gap or a low-reporting spell (cells read as NaN) is the reports coming back, not
+necessarily the drug.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ def scan_new_drugs(
     min_history: int = 12,
     min_seizures: float = 5.0,
     min_periods: int = 2,
+    seen_absent: int = 0,
 ) -> pd.DataFrame:
     """Drugs newly present at the panel's last period.
 
@@ -50,7 +54,11 @@ def scan_new_drugs(
     history = np.sum(before & (sub == 0), axis=1)
     total = np.nansum(np.where(after, sub, 0.0), axis=1)
     n_present = np.sum(after & (np.nan_to_num(sub) > 0), axis=1)
-    keep = (history >= min_history) & (total >= min_seizures) & (n_present >= min_periods)
+    just_before = before & (cols[None, :] >= first[rows, None] - seen_absent)
+    absent_seen = np.sum(just_before & (sub == 0), axis=1) >= np.minimum(
+        seen_absent, first[rows])
+    keep = ((history >= min_history) & (total >= min_seizures) & (n_present >= min_periods)
+            & absent_seen)
     return pd.DataFrame({
         "row": rows[keep], "first_seen": first[rows][keep], "total": total[keep],
         "n_present": n_present[keep], "history": history[keep],

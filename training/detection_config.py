@@ -52,6 +52,10 @@ class DetectionConfig:
     new_drug_min_history: int = 12
     new_drug_min_seizures: float = 5.0  # in total since first seen
     new_drug_min_periods: int = 2
+    # months just before a first sighting in which the drug's absence must have been reported
+    # (not a gap, not a low-reporting spell): a first sighting as reports come back (RUS NPS in
+    # 2016-11, DNK's police districts in 2016-09, on IDS) is the reports, not the drug
+    new_drug_seen_absent: int = 3
     route_recent: int = 6
     route_baseline: int = 24
     route_min_total: float = 30.0  # seizures in a window
@@ -81,7 +85,8 @@ class DetectionConfig:
 
 _MONTH_WINDOWS = ("baseline", "trend_window", "trend_min_valid", "trend_recent",
                   "trend_min_above", "shift_max_lag", "shift_min_after", "new_drug_window",
-                  "new_drug_min_history", "new_drug_min_periods", "route_recent",
+                  "new_drug_min_history", "new_drug_min_periods", "new_drug_seen_absent",
+                  "route_recent",
                   "route_baseline", "min_baseline_valid", "coverage_lookback")
 _MONTHLY_VOLUMES = ("min_seizures", "min_kg", "min_kg_seizures", "min_test_seizures")
 
@@ -104,6 +109,7 @@ class DetectionPeriods:
     new_drug_window: int
     new_drug_min_history: int
     new_drug_min_periods: int
+    new_drug_seen_absent: int
     route_recent: int
     route_baseline: int
     min_baseline_valid: int

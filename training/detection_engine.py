@@ -195,7 +195,8 @@ def detect_matrix(
                 if found_to.series_key(a) not in surged]
     new_drugs = scan_new_drugs(
         matrix, window=periods.new_drug_window, min_history=periods.new_drug_min_history,
-        min_seizures=config.new_drug_min_seizures, min_periods=periods.new_drug_min_periods)
+        min_seizures=config.new_drug_min_seizures, min_periods=periods.new_drug_min_periods,
+        seen_absent=periods.new_drug_seen_absent)
     out += found_to.new_drug_alerts(matrix, new_drugs, periods, detected_at)
     if len(route_tests):
         out += found_to.route_alerts(route_tests, windows, config, periods, detected_at)

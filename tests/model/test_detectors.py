@@ -116,6 +116,18 @@ def test_new_drug_needs_reported_history_not_gaps():
     assert scan_new_drugs(to_matrix(series_frame({"ESP": ys}))).empty
 
 
+def test_a_first_sighting_as_reports_come_back_is_not_a_new_drug():
+    # 20 months reported without the drug, 4 unknown (a gap, or a low-reporting spell read as
+    # NaN), then seizures: the drug's absence was not seen just before it appeared
+    back = [0.0] * 20 + [np.nan] * 4 + [3.0, 4.0, 6.0]
+    assert scan_new_drugs(to_matrix(series_frame({"ESP": back})), seen_absent=3).empty
+    assert not detect_frame(series_frame({"ESP": back}), None, None)
+    # the same appearance after reported months without it is one
+    seen = [0.0] * 20 + [np.nan] * 4 + [0.0] * 3 + [3.0, 4.0, 6.0]
+    found = scan_new_drugs(to_matrix(series_frame({"ESP": seen})), seen_absent=3)
+    assert found["first_seen"].tolist() == [27]
+
+
 # --- route shift ----------------------------------------------------------------------------
 def test_route_shift_names_gaining_and_losing_departures():
     routes = route_frame({"DOM": 6, "BRA": 10, "COL": 14}, {"DOM": 1, "BRA": 10, "COL": 19})
