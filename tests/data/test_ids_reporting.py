@@ -43,6 +43,16 @@ def test_ids_no_decline_or_surge_on_russia_in_2016(ids_detected):
     assert found == []
 
 
+def test_ids_no_new_drug_in_russia_as_its_reports_come_back(ids_detected):
+    # RUS sent a fraction of its reports 2015-04..2016-10; NPS "appearing" in its divisions in
+    # 2016-11 is the reports coming back
+    _, alerts, _ = ids_detected
+    found = [(a["geo"], a["drug"], e["detected_at"]) for a in alerts if a["type"] == "new_drug"
+             and (a["geo"] == "RUS" or a["geo"].startswith("RUS:")) for e in a["episodes"]
+             if e["detected_at"] >= "2016-10"]
+    assert found == []
+
+
 @pytest.mark.timeout(900)
 def test_ids_notices_name_russia_for_its_partial_months(ids_detected):
     _, _, notices = ids_detected
