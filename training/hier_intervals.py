@@ -35,6 +35,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
+from models.base import tidy_bands
+
 N_SAMPLES = 500
 
 
@@ -132,14 +134,7 @@ def aggregate_bands(S_agg: np.ndarray, point_agg: np.ndarray, point_bottom: np.n
             tail = (1 - lvl / 100) / 2
             low[lvl][:, t] = quant[tails.index(tail)]
             high[lvl][:, t] = quant[len(tails) + tails.index(tail)]
-    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    inner_lo, inner_hi = point_agg, point_agg
-    for lvl in sorted(levels):
-        lo = np.maximum(np.minimum(low[lvl], inner_lo), 0.0)
-        hi = np.maximum(high[lvl], inner_hi)
-        out[lvl] = (lo, hi)
-        inner_lo, inner_hi = lo, hi
-    return out
+    return tidy_bands(point_agg, {lvl: (low[lvl], high[lvl]) for lvl in levels}, True)[1]
 
 
 def calibrate_levels(pieces: list[pd.DataFrame], calibration: list[pd.DataFrame],
@@ -166,13 +161,12 @@ def calibrate_levels(pieces: list[pd.DataFrame], calibration: list[pd.DataFrame]
         f = piece["forecast"].to_numpy(float)
         for name, per_level in factors.items():
             rows = (level == name).to_numpy()
-            inner_lo, inner_hi = f[rows], f[rows]
-            for lvl in sorted(levels):
+            raw = {}
+            for lvl in levels:
                 below, above = _half_widths(piece.loc[rows], f"_{lvl}", floor[rows])
-                lo = np.maximum(np.minimum(f[rows] - per_level[lvl] * below, inner_lo), 0.0)
-                hi = np.maximum(f[rows] + per_level[lvl] * above, inner_hi)
+                raw[lvl] = (f[rows] - per_level[lvl] * below, f[rows] + per_level[lvl] * above)
+            for lvl, (lo, hi) in tidy_bands(f[rows], raw, True)[1].items():
                 piece.loc[rows, f"lo_{lvl}"], piece.loc[rows, f"hi_{lvl}"] = lo, hi
-                inner_lo, inner_hi = lo, hi
         out.append(piece)
     return out, {k: {lvl: round(float(f), 4) for lvl, f in v.items()}
                  for k, v in factors.items()}

@@ -48,6 +48,7 @@ import pandas as pd
 from hierarchicalforecast.methods import BottomUp, MinTrace
 
 from core.geography import country_subregion
+from models.base import tidy_bands
 from training.hier_intervals import aggregate_bands, calibrate_levels, coverage_by_level
 from training.source_trees import SOURCE_LEVELS, Tree, source_trees
 
@@ -288,15 +289,12 @@ def tree_bands(tree: Tree, base: np.ndarray, rec: np.ndarray,
     sum of its bottoms that report (training.hier_intervals)."""
     n_agg = len(tree.ids) - tree.n_bottom
     delta = rec[n_agg:] - base[n_agg:]
-    bottom: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    inner_lo, inner_hi = rec[n_agg:], rec[n_agg:]
-    for lvl in sorted(levels):
+    raw = {}
+    for lvl in levels:  # a bottom without a band of its own (NaN) gets the next inner one
         own_lo, own_hi = bands[lvl][0][n_agg:], bands[lvl][1][n_agg:]
-        lo = np.maximum(np.minimum(np.minimum(own_lo, own_lo + delta), inner_lo), 0.0)
-        hi = np.maximum(np.maximum(own_hi, own_hi + delta), inner_hi)
-        lo, hi = np.where(np.isnan(lo), inner_lo, lo), np.where(np.isnan(hi), inner_hi, hi)
-        bottom[lvl] = (lo, hi)
-        inner_lo, inner_hi = lo, hi
+        lo, hi = np.minimum(own_lo, own_lo + delta), np.maximum(own_hi, own_hi + delta)
+        raw[lvl] = (np.where(np.isnan(lo), np.inf, lo), np.where(np.isnan(hi), -np.inf, hi))
+    _, bottom = tidy_bands(rec[n_agg:], raw, True)
     bottom_residuals = None if residuals is None else residuals[n_agg:]
     aggregate = aggregate_bands(tree.S[:n_agg], rec[:n_agg], rec[n_agg:], bottom,
                                 bottom_residuals, levels, reported)

@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from models.base import DEFAULT_LEVELS
+from models.base import DEFAULT_LEVELS, tidy_bands
 from training.metrics import interval_score
 
 WIDTH_FLOOR = 1e-9
@@ -117,15 +117,11 @@ def calibrate(frame: pd.DataFrame, factors: dict[int, float] | dict[int, np.ndar
     per row); clipped at zero and kept nested (lo-95 <= lo-80 <= forecast <= hi-80 <= hi-95)."""
     out = frame.copy()
     f = out["forecast"].to_numpy(float)
-    inner_lo, inner_hi = f, f
-    for lvl in sorted(factors):
-        lo = f - factors[lvl] * (f - out[f"lo-{lvl}"].to_numpy(float))
-        hi = f + factors[lvl] * (out[f"hi-{lvl}"].to_numpy(float) - f)
-        lo, hi = np.minimum(lo, inner_lo), np.maximum(hi, inner_hi)
-        if nonnegative:
-            lo = np.maximum(lo, 0.0)
+    _, bands = tidy_bands(f, {lvl: (f - factors[lvl] * (f - out[f"lo-{lvl}"].to_numpy(float)),
+                                    f + factors[lvl] * (out[f"hi-{lvl}"].to_numpy(float) - f))
+                              for lvl in factors}, nonnegative)
+    for lvl, (lo, hi) in bands.items():
         out[f"lo-{lvl}"], out[f"hi-{lvl}"] = lo, hi
-        inner_lo, inner_hi = lo, hi
     return out
 
 
@@ -246,20 +242,19 @@ def calibrate_scaled(frame: pd.DataFrame, quantiles: dict[str, dict[int, np.ndar
     usable = np.isfinite(s) & (s > 0)
     label = out["unique_id"].map(classes).fillna("pooled").to_numpy(object)
     step = horizon_steps(out)
-    inner_lo, inner_hi = f, f
-    for lvl in sorted(quantiles["pooled"]):
+    raw = {}
+    for lvl in quantiles["pooled"]:
         q = np.zeros((len(out), 2))
         for name in set(label):
             rows = label == name
             table = quantiles.get(name, quantiles["pooled"])[lvl]
             q[rows] = table[np.minimum(step[rows], len(table)) - 1]
-        lo = np.where(usable, f + np.minimum(q[:, 0], 0.0) * s, out[f"lo-{lvl}"].to_numpy(float))
-        hi = np.where(usable, f + np.maximum(q[:, 1], 0.0) * s, out[f"hi-{lvl}"].to_numpy(float))
-        lo, hi = np.minimum(lo, inner_lo), np.maximum(hi, inner_hi)
-        if nonnegative:
-            lo = np.maximum(lo, 0.0)
+        raw[lvl] = (
+            np.where(usable, f + np.minimum(q[:, 0], 0.0) * s, out[f"lo-{lvl}"].to_numpy(float)),
+            np.where(usable, f + np.maximum(q[:, 1], 0.0) * s, out[f"hi-{lvl}"].to_numpy(float)))
+    _, bands = tidy_bands(f, raw, nonnegative)
+    for lvl, (lo, hi) in bands.items():
         out[f"lo-{lvl}"], out[f"hi-{lvl}"] = lo, hi
-        inner_lo, inner_hi = lo, hi
     return out
 
 
