@@ -203,22 +203,29 @@ LINKED_TABLET = {"drug": "ecstasy", "unit": "tablets", "logo": "Tesla", "colour"
 def seed_links(settings: Settings) -> None:
     """Write seizure records, links and case groups of LINKED_SEIZURES into the home (what
     `narcotrend link` leaves), for `/v1/links` and the reports' linked-cases section."""
+    write_linked_seizures(settings, LINKED_SEIZURES)
+
+
+def write_linked_seizures(settings: Settings, seizures: list[tuple[str, ...]]) -> pd.Series:
+    """Records of `seizures` (`seizure_id, date, country, group, tablets`, all with
+    LINKED_TABLET's signature), their links (each to its group) and the case groups, as
+    `narcotrend link` leaves them; the normaliser's reason per row (NaN: accepted)."""
     from core.home import write_parquet_atomic
     from features.ingest import normalise_records
     from models.linkage import candidates
     from training.link import LINK_COLUMNS, summarise_groups
 
     canonical = pd.DataFrame([{"seizure_id": s, "date": d, "country": c, "quantity": q,
-                               **LINKED_TABLET} for s, d, c, _, q in LINKED_SEIZURES],
-                             dtype=object)
-    records, _ = normalise_records(canonical, "cases.csv", pd.Timestamp("2025-01-01"))
+                               **LINKED_TABLET} for s, d, c, _, q in seizures], dtype=object)
+    records, reasons = normalise_records(canonical, "cases.csv", pd.Timestamp("2025-01-01"))
     paths = settings.paths
     write_parquet_atomic(records.astype({"file": str}), paths.records)
-    group_of = {s: g for s, _, _, g, _ in LINKED_SEIZURES}
+    group_of = {s: g for s, _, _, g, _ in seizures}
     members = candidates(records).assign(strength=0.999)
     members["group_id"] = members["seizure_id"].map(group_of)
     write_parquet_atomic(members[LINK_COLUMNS], paths.links)
     write_parquet_atomic(summarise_groups(members), paths.groups)
+    return reasons
 
 
 # --- serving and fixtures shared by the API test modules --------------------------------------

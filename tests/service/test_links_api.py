@@ -7,15 +7,8 @@ import json
 
 import pandas as pd
 import pytest
-from api_home import Seeded
+from api_home import Seeded, write_linked_seizures
 
-from core.home import write_parquet_atomic
-from features.ingest import normalise_records
-from models.linkage import candidates
-from training.link import LINK_COLUMNS, summarise_groups
-
-TABLET = {"drug": "ecstasy", "unit": "tablets", "logo": "Tesla", "colour": "pink",
-          "shape": "round", "unit_weight_g": "0.35", "profile": "t01=10;t02=5;t03=1"}
 # group G1: Netherlands + Colombia + Brazil; group G2: Colombia only
 SEIZURES = [("NL-1", "2024-01-10", "NLD", "G1", "120"), ("NL-2", "2024-02-03", "NLD", "G1", "80"),
             ("CO-1", "2024-01-20", "COL", "G1", "3000"), ("BR-1", "2024-03-15", "BRA", "G1", "700"),
@@ -25,17 +18,8 @@ SECRET = ("CO-1", "BR-1", "CO-2", "CO-3", "3000", "700", "2024-01-20", "2024-03-
 
 @pytest.fixture(scope="module")
 def linked_home(seeded: Seeded) -> Seeded:
-    canonical = pd.DataFrame([{"seizure_id": s, "date": d, "country": c, "quantity": q, **TABLET}
-                              for s, d, c, _, q in SEIZURES], dtype=object)
-    records, reasons = normalise_records(canonical, "cases.csv", pd.Timestamp("2025-01-01"))
+    reasons = write_linked_seizures(seeded.settings, SEIZURES)
     assert reasons.isna().all()
-    paths = seeded.settings.paths
-    write_parquet_atomic(records.astype({"file": str}), paths.records)
-    group_of = {s: g for s, _, _, g, _ in SEIZURES}
-    members = candidates(records).assign(strength=0.999)
-    members["group_id"] = members["seizure_id"].map(group_of)
-    write_parquet_atomic(members[LINK_COLUMNS], paths.links)
-    write_parquet_atomic(summarise_groups(members), paths.groups)
     return seeded
 
 
