@@ -292,3 +292,24 @@ def test_silent_series_forecast_exactly_do_not_shrink_an_active_series_band():
     # not the band [2, 2] the silent zeros would make (covering only the 27% of twos); counts
     # are discrete, so at least nominal rather than exactly
     assert (out["hi-80"] > out["lo-80"]).all() and 0.78 <= inside <= 0.92
+
+
+def test_bands_never_narrow_as_the_lead_grows_when_the_last_steps_are_quiet():
+    """Errors spread alike at every lead time except the last two steps, which the backtest
+    happens to see in a quiet spell (zero error): the least-squares monotone fit pools them
+    with the earlier steps, so the last bands do not collapse on the point (their own
+    quantiles are 0) and no step is narrower than an earlier one."""
+    from training.selection import error_quantiles, widening
+
+    rng = np.random.default_rng(21)
+    bt, classes = _backtest_rows(rng, 120, lambda size, step: 10 + (
+        rng.normal(0, 1, size) if step <= 4 else np.zeros(size)), "smooth", 10.0)
+    scale = pd.Series(1.0, index=classes.index)
+    table = error_quantiles(bt, scale, classes, (80,))["smooth"][80]
+    width = table[:, 1] - table[:, 0]
+    assert (np.diff(width) >= -1e-12).all()
+    # N(0, 1) errors on 4 steps of 6: 2 x 1.28 there, pooled with two zero-width steps
+    assert width[-1] == pytest.approx(width[0]) and width[-1] > 1.2
+    # one wild step is averaged with its neighbours, not carried to every later step
+    noisy = np.array([[-1.0, 1.0], [-1.0, 5.0], [-1.0, 1.0], [-1.0, 1.0]])
+    assert widening(noisy)[:, 1] == pytest.approx([1.0, 7 / 3, 7 / 3, 7 / 3])
