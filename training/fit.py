@@ -16,7 +16,14 @@ import pandas as pd
 
 from core.home import FORECAST_COLUMNS
 from core.progress import steps
-from models.base import DEFAULT_LEVELS, Forecaster, Panel, season_length_for, to_panel
+from models.base import (
+    DEFAULT_LEVELS,
+    PAST_RECORD,
+    Forecaster,
+    Panel,
+    season_length_for,
+    to_panel,
+)
 from models.baselines import SeasonalNaive, WindowMedian
 from models.intermittent import TSB
 from models.statistical import ETS, Theta
@@ -205,7 +212,10 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
     chosen = combine(final, weights, levels, how) if len(final) else pd.DataFrame(
         columns=["unique_id", "ds", "forecast", "model"])
     lost = sorted(set(chosen.loc[chosen["forecast"].isna(), "unique_id"]))
-    fallbacks.update({str(u): "the chosen models failed in the final fit" for u in lost})
+    past_record = {str(u) for failed in final_failures.values()
+                   for u, why in failed.items() if PAST_RECORD in why}
+    fallbacks.update({str(u): "the chosen models failed in the final fit" + (
+        f" ({PAST_RECORD})" if str(u) in past_record else "") for u in lost})
     chosen = calibrate_scaled(chosen[~chosen["unique_id"].isin(lost)], quantiles, scale_of,
                               class_of)
     fallback_ids = sorted(fallbacks)

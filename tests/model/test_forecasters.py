@@ -170,3 +170,18 @@ def test_window_median_ignores_a_single_spike():
     y = np.r_[np.full(11, 10.0), 500.0]
     fc = WindowMedian(12).fit(frame({"a": y})).predict(2)
     assert fc["median"].tolist() == [10.0, 10.0]
+
+
+def test_a_forecast_past_twice_the_series_record_is_a_failure_named_with_its_reason():
+    """A drift from 1..10 reaches 34 two years out (3.4 x its record of 10): a trend carried
+    past anything the series showed, not a forecast; six months out (16) it stands."""
+    from models.base import to_panel
+
+    df = frame({"rising": np.arange(1.0, 11.0), "flat": np.full(10, 5.0)})
+    model = Drift().fit(df)
+    far = model.predict_panel(24)
+    assert "rising" in far.failures and "largest period (10)" in far.failures["rising"]
+    assert np.isnan(far.mean[list(far.ids).index("rising")]).all()
+    assert "flat" not in far.failures
+    near = Drift().fit_panel(to_panel(df)).predict_panel(6)
+    assert not near.failures and near.mean[list(near.ids).index("rising")][-1] == pytest.approx(16)
