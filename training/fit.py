@@ -212,6 +212,22 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
     chosen = combine(final, weights, levels, how) if len(final) else pd.DataFrame(
         columns=["unique_id", "ds", "forecast", "model"])
     lost = sorted(set(chosen.loc[chosen["forecast"].isna(), "unique_id"]))
+    if lost:  # chosen again among the models that did not fail there
+        again, again_weights, again_failures = _next_choice(
+            lost, choosable, final_failures, eligible, models, h, levels, top_k, method,
+            n_jobs, dask_scheduler)
+        kept = again.loc[again["forecast"].notna(), "unique_id"].unique()
+        if len(kept):
+            say(f"{len(kept):,} series whose chosen model failed in the final fit use their "
+                "next-ranked one")
+            chosen = pd.concat([chosen[~chosen["unique_id"].isin(kept)],
+                                again[again["unique_id"].isin(kept)]], ignore_index=True)
+            weights = pd.concat([weights[~weights["unique_id"].isin(kept)],
+                                 again_weights[again_weights["unique_id"].isin(kept)]],
+                                ignore_index=True)
+        for alias, failed in again_failures.items():
+            final_failures.setdefault(alias, {}).update(failed)
+        lost = sorted(set(lost) - set(kept))
     past_record = {str(u) for failed in final_failures.values()
                    for u, why in failed.items() if PAST_RECORD in why}
     fallbacks.update({str(u): "the chosen models failed in the final fit" + (
@@ -281,6 +297,30 @@ def _backtest_groups(groups: Sequence[tuple[Panel, list[Forecaster]]], h: int, w
 
 def _single(ids: Sequence[str] | np.ndarray, alias: str) -> pd.DataFrame:
     return pd.DataFrame({"unique_id": list(ids), "model": alias, "weight": 1.0})
+
+
+def _next_choice(lost: Sequence[str], choosable: pd.DataFrame, failures: dict[str, dict],
+                 eligible: Panel, models: Sequence[Forecaster], h: int,
+                 levels: tuple[int, ...], top_k: int, method: str, n_jobs: int,
+                 dask_scheduler: str | None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """The ``lost`` series (their chosen models failed in the final fit, e.g. a trend past the
+    series' record) chosen again by backtest MASE among the models that did not fail on them,
+    refit and combined: ``(forecasts, weights, failures)``; a series still without a forecast
+    has NaN rows."""
+    rest = choosable[choosable["unique_id"].isin(set(lost))].copy()
+    for alias, failed in failures.items():
+        if alias in rest.columns:
+            rest.loc[rest["unique_id"].isin(set(failed)), alias] = np.nan
+    weights = choose(rest, "mase", top_k, method) if len(rest) else pd.DataFrame(
+        columns=["unique_id", "model", "weight"])
+    if not len(weights):
+        return pd.DataFrame(columns=["unique_id", "forecast"]), weights, {}
+    needed = {alias: set(weights.loc[weights["model"] == alias, "unique_id"])
+              for alias in weights["model"].unique()}
+    final, again_failures = _final_forecasts(eligible.subset(sorted(set(weights["unique_id"]))),
+                                             models, needed, h, levels, n_jobs, dask_scheduler)
+    how = "median" if method == "median" else "mean"
+    return combine(final, weights, levels, how), weights, again_failures
 
 
 def _final_forecasts(panel: Panel, models: Sequence[Forecaster], needed: dict[str, set[str]],

@@ -313,3 +313,35 @@ def test_bands_never_narrow_as_the_lead_grows_when_the_last_steps_are_quiet():
     # one wild step is averaged with its neighbours, not carried to every later step
     noisy = np.array([[-1.0, 1.0], [-1.0, 5.0], [-1.0, 1.0], [-1.0, 1.0]])
     assert widening(noisy)[:, 1] == pytest.approx([1.0, 7 / 3, 7 / 3, 7 / 3])
+
+
+class RunsAwayOnFullHistory(LocalForecaster):
+    """The seasonal naive while the history is shorter than ``full``, ten times it from then
+    on: exact in every backtest window of a purely seasonal series, a trend past its record in
+    the final fit."""
+
+    def __init__(self, full: int = 48, alias: str = "runaway", nonnegative: bool = True,
+                 on_error: str = "nan") -> None:
+        self.full = full
+        self.alias = alias
+        self.nonnegative = nonnegative
+        self.on_error = on_error
+
+    def _fit_one(self, y: np.ndarray) -> np.ndarray:
+        return y[-12:] * (10.0 if y.size >= self.full else 1.0)
+
+    def _forecast_one(self, state, h, levels):
+        mean = np.resize(state, h)
+        return mean, {lvl: (mean, mean) for lvl in levels}
+
+
+def test_a_series_whose_choice_runs_past_its_record_in_the_final_fit_takes_its_next_model():
+    rng = np.random.default_rng(8)
+    seasonal = 20.0 + 5.0 * np.sin(2 * np.pi * np.arange(48) / 12) + rng.normal(0, 0.3, 48)
+    result = fit_forecasts(frame({"a": seasonal}), h=6, windows=2, step=2, n_jobs=1,
+                           models=[RunsAwayOnFullHistory(), WindowMean(12, alias="mean12")])
+    mase = result.evaluation.set_index(["unique_id", "metric"]).loc[("a", "mase")]
+    assert mase["runaway"] < 0.5 * mase["mean12"]  # the runaway model won the backtest
+    fc = result.forecasts.set_index("unique_id")
+    assert (fc.loc["a", "model"] == "mean12").all() and "a" not in result.fallbacks
+    assert fc.loc["a", "forecast"].between(15, 26).all()
