@@ -123,11 +123,23 @@ class Notice(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "type": self.type, "geo": self.geo, "region": self.region,
-                "periods": list(self.periods or []), "drugs": list(self.drugs or []),
-                "evidence": self.evidence or {}, "detected_at": self.detected_at,
+        """The notice as DESIGN's contract has it (``kind``, ``summary``, ``periods`` of
+        ``{period, reporting_completeness}``), with ``type`` and ``evidence`` as before; a
+        notice stored before the rename (``completeness``) reads the same."""
+        evidence = self.evidence or {}
+        return {"id": self.id, "kind": self.type, "type": self.type, "geo": self.geo,
+                "region": self.region, "periods": [_notice_period(p) for p in self.periods or []],
+                "drugs": list(self.drugs or []), "summary": str(evidence.get("summary", "")),
+                "evidence": evidence, "detected_at": self.detected_at,
                 "first_detected_at": self.first_detected_at, "status": self.status,
                 "fingerprint": self.fingerprint}
+
+
+def _notice_period(period: dict[str, Any]) -> dict[str, Any]:
+    """``{period, reporting_completeness}`` of a stored notice period (older rows said
+    ``completeness``)."""
+    share = period.get("reporting_completeness", period.get("completeness"))
+    return {"period": period.get("period"), "reporting_completeness": share}
 
 
 class Silence(Base):

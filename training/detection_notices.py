@@ -60,8 +60,8 @@ def _notice(country: str, part: pd.DataFrame, drugs: list[str], as_of: pd.Timest
                "aggregates it matters to were not read as declines or surges there")
     return {
         "type": NOTICE_TYPE, "geo": country, "region": country_region(country) or "",
-        "periods": [{"period": p, "completeness": c} for p, c in zip(labels, shares,
-                                                                     strict=True)],
+        "periods": [{"period": p, "reporting_completeness": c}
+                    for p, c in zip(labels, shares, strict=True)],
         "drugs": drugs, "first_detected_at": first,
         "detected_at": period_label(as_of, freq), "fingerprint": fp,
         "status": "resolved" if since_last >= resolve_after else "open",

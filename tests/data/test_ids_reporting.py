@@ -60,6 +60,10 @@ def test_ids_notices_name_russia_for_its_partial_months(ids_detected):
     assert {f"2016-{m:02d}" for m in range(1, 10)} <= months
     rus = [n for n in notices if n["geo"] == "RUS"]
     assert all(n["type"] == "reporting_change" and n["region"] == "Europe" for n in rus)
+    # DESIGN's fields: the share of its usual reports RUS sent, low in every listed period
+    shares = [p["reporting_completeness"] for n in rus for p in n["periods"]]
+    assert shares and all(0 <= s < 0.8 for s in shares)
+    assert all(n["kind"] == "reporting_change" and "RUS sent" in n["summary"] for n in rus)
 
 
 @pytest.mark.timeout(900)

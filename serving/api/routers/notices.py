@@ -18,16 +18,20 @@ class Notice(BaseModel):
     """A data-quality notice (`reporting_change`): why a series was not alerted on."""
 
     id: str = Field(description="The notice's id (stable while its condition lasts)")
-    type: str = Field(examples=["reporting_change"],
+    kind: str = Field(examples=["reporting_change"],
                       description="`reporting_change`: the country sent a fraction of its usual "
                       "reports in some periods")
+    type: str = Field(examples=["reporting_change"], description="The same as `kind` (the "
+                      "field's earlier name, kept for existing clients)")
     geo: str = Field(examples=["RUS"], description="ISO3 of the country concerned")
     region: str = Field(examples=["Europe"], description="UN region of `geo`; the key of "
                         "region-scoped access")
-    periods: list[dict[str, Any]] = Field(description="`{period, completeness}` of each low "
-                                          "period: the share of the usual reports sent",
-                                          examples=[[{"period": "2016-01",
-                                                      "completeness": 0.04}]])
+    periods: list[dict[str, Any]] = Field(description="`{period, reporting_completeness}` of "
+                                          "each low period: the share of the usual reports "
+                                          "sent", examples=[[{"period": "2016-01",
+                                                              "reporting_completeness": 0.04}]])
+    summary: str = Field(default="", description="One sentence for a planner: who sent how "
+                         "much, when, and what was not alerted on because of it")
     drugs: list[str] = Field(examples=[["cannabis", "opioids"]],
                              description="Drug groups of the country's series, which were not "
                              "alerted on in those periods")
