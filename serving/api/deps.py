@@ -134,6 +134,13 @@ def scope_regions(principal: Principal, region: str | None = None) -> list[str] 
     return [region] if principal.sees(region) else []
 
 
+#: The drug filter of the routes, trends and chart endpoints.
+DrugQuery = Annotated[str | None, Query(max_length=64, examples=["cocaine"],
+                                        description="A drug group or substance")]
+#: Where the flows of a route chart arrive.
+DestinationQuery = Annotated[str | None, Query(max_length=64, examples=["Europe"],
+                                               description="UN region or ISO3 country")]
+
 MAX_LIMIT = 500
 
 

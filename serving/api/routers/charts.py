@@ -12,7 +12,14 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from serving import charts
 from serving.alerting import picture
 from serving.alerting.incidents import ACTIVE_STATUSES
-from serving.api.deps import PrincipalDep, SessionDep, StateDep, scope_regions
+from serving.api.deps import (
+    DestinationQuery,
+    DrugQuery,
+    PrincipalDep,
+    SessionDep,
+    StateDep,
+    scope_regions,
+)
 from serving.api.routers import routes as routes_router
 from serving.api.routers.series import visible_series
 from serving.api.schemas import Metric, error_responses
@@ -61,10 +68,8 @@ def series_chart(
             summary="Chart of route shares, smoothed over 3 months")
 def routes_chart(
     state: StateDep, principal: PrincipalDep,
-    drug: Annotated[str | None, Query(max_length=64, examples=["cocaine"],
-                                      description="A drug group or substance")] = None,
-    destination: Annotated[str | None, Query(
-        max_length=64, description="UN region or ISO3 country", examples=["Europe"])] = None,
+    drug: DrugQuery = None,
+    destination: DestinationQuery = None,
     attribute: Annotated[routes_router.RouteAttribute, Query(
         description="The route attribute whose values share the flows")] = "departure_country",
     metric: Annotated[Metric, Query(description="`seizures` or `kg`")] = "kg",
@@ -85,10 +90,8 @@ def routes_chart(
             summary="Map of the flows from departure to seizing country, last months")
 def route_map_chart(
     state: StateDep, principal: PrincipalDep,
-    drug: Annotated[str | None, Query(max_length=64, examples=["cocaine"],
-                                      description="A drug group or substance")] = None,
-    destination: Annotated[str | None, Query(
-        max_length=64, description="UN region or ISO3 country", examples=["Europe"])] = None,
+    drug: DrugQuery = None,
+    destination: DestinationQuery = None,
     months: Annotated[int, Query(ge=1, le=120, description="The last months mapped")] = 12,
 ) -> dict[str, Any]:
     """One line per departure -> seizing country, thicker for more kg, over the last `months`

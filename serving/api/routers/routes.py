@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from serving.alerting.incidents import ACTIVE_STATUSES
 from serving.api.deps import (
     AlertsCacheDep,
+    DrugQuery,
     PageDep,
     PrincipalDep,
     SessionDep,
@@ -87,8 +88,7 @@ def route_shares(flows: pd.DataFrame, attribute: str, metric: str,
 @router.get("", response_model=RouteFlows, summary="Route shares over time")
 def get_routes(
     state: StateDep, principal: PrincipalDep,
-    drug: Annotated[str | None, Query(max_length=64, examples=["cocaine"],
-                                      description="A drug group or substance")] = None,
+    drug: DrugQuery = None,
     destination: Annotated[str | None, Query(
         max_length=64, description="UN region or ISO3 country (for `concealment`: where seized)",
         examples=["Europe"])] = None,

@@ -8,7 +8,14 @@ from fastapi import APIRouter, Query, Response
 
 from serving.alerting import alerts_store
 from serving.alerting.incidents import ACTIVE_STATUSES
-from serving.api.deps import AlertsCacheDep, PageDep, PrincipalDep, SessionDep, scope_regions
+from serving.api.deps import (
+    AlertsCacheDep,
+    DrugQuery,
+    PageDep,
+    PrincipalDep,
+    SessionDep,
+    scope_regions,
+)
 from serving.api.routers.alerts import alert_out, cached_json
 from serving.api.schemas import Alert, AlertStatus, Page, error_responses
 
@@ -22,8 +29,7 @@ def list_trends(
     session: SessionDep, principal: PrincipalDep, page: PageDep, cache: AlertsCacheDep,
     region: Annotated[str | None, Query(max_length=32, examples=["Europe"],
                                         description="Only this UN region")] = None,
-    drug: Annotated[str | None, Query(max_length=64, examples=["cocaine"],
-                                      description="A drug group or substance")] = None,
+    drug: DrugQuery = None,
     status_: Annotated[AlertStatus | None, Query(
         alias="status", description="Only this status; default: the active ones (open and "
         "acknowledged)")] = None,
