@@ -205,16 +205,14 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
     scored = set(cv.loc[cv["y"].notna(), "unique_id"]) if len(cv) else set()
     fallbacks.update({str(u): NO_SCORED_PERIOD if u not in scored else
                       "every model failed in the backtest" for u in sorted(unchosen)})
-    needed = {alias: set(weights.loc[weights["model"] == alias, "unique_id"])
-              for alias in weights["model"].unique()}
-    final, final_failures = _final_forecasts(eligible, models, needed, h, levels, n_jobs,
-                                             dask_scheduler, say)
+    final, final_failures = _final_forecasts(eligible, models, _needed(weights), h, levels,
+                                             n_jobs, dask_scheduler, say)
     chosen = combine(final, weights, levels, how) if len(final) else pd.DataFrame(
         columns=["unique_id", "ds", "forecast", "model"])
     lost = sorted(set(chosen.loc[chosen["forecast"].isna(), "unique_id"]))
     if lost:  # chosen again among the models that did not fail there
         again, again_weights, again_failures = _next_choice(
-            lost, choosable, final_failures, eligible, models, h, levels, top_k, method,
+            lost, choosable, final_failures, eligible, models, h, levels, top_k, method, how,
             n_jobs, dask_scheduler)
         kept = again.loc[again["forecast"].notna(), "unique_id"].unique()
         if len(kept):
@@ -301,7 +299,8 @@ def _single(ids: Sequence[str] | np.ndarray, alias: str) -> pd.DataFrame:
 
 def _next_choice(lost: Sequence[str], choosable: pd.DataFrame, failures: dict[str, dict],
                  eligible: Panel, models: Sequence[Forecaster], h: int,
-                 levels: tuple[int, ...], top_k: int, method: str, n_jobs: int,
+                 levels: tuple[int, ...], top_k: int, method: str,
+                 how: Literal["mean", "median"], n_jobs: int,
                  dask_scheduler: str | None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """The ``lost`` series (their chosen models failed in the final fit, e.g. a trend past the
     series' record) chosen again by backtest MASE among the models that did not fail on them,
@@ -315,12 +314,16 @@ def _next_choice(lost: Sequence[str], choosable: pd.DataFrame, failures: dict[st
         columns=["unique_id", "model", "weight"])
     if not len(weights):
         return pd.DataFrame(columns=["unique_id", "forecast"]), weights, {}
-    needed = {alias: set(weights.loc[weights["model"] == alias, "unique_id"])
-              for alias in weights["model"].unique()}
     final, again_failures = _final_forecasts(eligible.subset(sorted(set(weights["unique_id"]))),
-                                             models, needed, h, levels, n_jobs, dask_scheduler)
-    how = "median" if method == "median" else "mean"
+                                             models, _needed(weights), h, levels, n_jobs,
+                                             dask_scheduler)
     return combine(final, weights, levels, how), weights, again_failures
+
+
+def _needed(weights: pd.DataFrame) -> dict[str, set[str]]:
+    """Per model, the series whose forecast it is part of (those it is refitted on)."""
+    return {alias: set(weights.loc[weights["model"] == alias, "unique_id"])
+            for alias in weights["model"].unique()}
 
 
 def _final_forecasts(panel: Panel, models: Sequence[Forecaster], needed: dict[str, set[str]],

@@ -22,20 +22,14 @@ from training.reconcile import HIERARCHY_COLUMNS, reconcile_forecasts
 from training.registry import log_training_run
 
 
-def load_series(settings: Settings) -> pd.DataFrame:
-    """The built series of a home, a country's low-reporting periods masked (NaN); a one-line
-    error names the missing file and the fix."""
-    series = read_series(settings.paths, columns=["unique_id", "ds", "y", "geo_level", "geo"])
-    series = mask_low_reporting_rows(series, read_completeness(settings.paths))
-    return series[["unique_id", "ds", "y"]]
-
-
-def masked_rows(settings: Settings) -> pd.DataFrame:
-    """The rows :func:`load_series` masks for low reporting, with their values before masking
-    (reconciliation takes a masked country's partial report out of its aggregates)."""
+def load_series(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The built series of a home, a country's low-reporting periods masked (NaN), and the rows
+    so masked with their values before masking (reconciliation takes a masked country's partial
+    report out of its aggregates); a one-line error names the missing file and the fix."""
     series = read_series(settings.paths, columns=["unique_id", "ds", "y", "geo_level", "geo"])
     masked = mask_low_reporting_rows(series, read_completeness(settings.paths))
-    return series.loc[masked["y"].isna() & series["y"].notna(), ["unique_id", "ds", "y"]]
+    partial = series.loc[masked["y"].isna() & series["y"].notna(), ["unique_id", "ds", "y"]]
+    return masked[["unique_id", "ds", "y"]], partial
 
 
 def load_hierarchy(settings: Settings) -> pd.DataFrame | None:
@@ -97,13 +91,12 @@ def train(settings: Settings, horizon: int | None = None,
     if isinstance(h, bool) or not isinstance(h, int) or h < 1:
         raise NarcotrendError(f"--horizon must be a positive integer, got {h!r}")
     started = time.perf_counter()
-    series = load_series(settings)
+    series, partial = load_series(settings)
     say(f"training on {series['unique_id'].nunique():,} series from {settings.series_dir}")
     result = fit_forecasts(series, h, settings.backtest_windows, settings.backtest_step,
                            settings.frequency, n_jobs=settings.n_jobs,
                            dask_scheduler=settings.dask_scheduler, progress=say)
-    reconciliation = reconcile(result, series, load_hierarchy(settings), say,
-                               masked_rows(settings))
+    reconciliation = reconcile(result, series, load_hierarchy(settings), say, partial)
     registered = log_training_run(settings, result, say, series)
     # data/forecasts/forecasts.parquet holds the champion's forecasts (e-mail charts, thresholds
     # and `export forecasts` read it): a candidate that is not promoted is kept beside it
