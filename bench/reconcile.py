@@ -82,13 +82,10 @@ def holdout(files: list[Path], fmt: str, n_jobs: int, keep_groups: bool,
 
 def level_of(forecasts: pd.DataFrame, meta: pd.DataFrame, history: pd.DataFrame) -> pd.Series:
     """Each reconciled series' level in its tree (series outside every tree: not scored)."""
-    from training.reconcile import geo_trees
-    from training.source_trees import source_trees
+    from training.reconcile import forecast_trees
 
-    ids = forecasts["unique_id"].unique()
-    sourced = source_trees(meta, ids, history)
-    taken = {u for t in sourced for u in t.ids}
-    trees = sourced + geo_trees(meta, [u for u in ids if u not in taken])
+    sourced, geo = forecast_trees(meta, forecasts["unique_id"].unique(), history)
+    trees = sourced + geo
     return pd.Series({u: lvl for t in trees for u, lvl in zip(t.ids, t.levels, strict=True)})
 
 
@@ -121,18 +118,10 @@ def by_level(forecasts: pd.DataFrame, test: pd.DataFrame, history: pd.DataFrame,
 
 
 def coherence_gap(forecasts: pd.DataFrame, meta: pd.DataFrame, history: pd.DataFrame) -> float:
-    from training.reconcile import geo_trees
-    from training.source_trees import source_trees
+    from training.reconcile import forecast_trees, largest_gap
 
-    ids = forecasts["unique_id"].unique()
-    sourced = source_trees(meta, ids, history)
-    taken = {u for t in sourced for u in t.ids}
-    gap = 0.0
-    for tree in sourced + geo_trees(meta, [u for u in ids if u not in taken]):
-        wide = forecasts[forecasts["unique_id"].isin(set(tree.ids))].pivot(
-            index="unique_id", columns="ds", values="forecast").reindex(tree.ids).to_numpy()
-        gap = max(gap, float(np.nanmax(np.abs(wide - tree.S @ wide[-tree.n_bottom:]))))
-    return gap
+    sourced, geo = forecast_trees(meta, forecasts["unique_id"].unique(), history)
+    return largest_gap(forecasts, sourced + geo)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -82,8 +82,7 @@ class Reconciled:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-def geo_trees(hierarchy: pd.DataFrame, ids: Sequence[str],
-              members: Mapping[str, Sequence[str]] | None = None) -> list[Tree]:
+def geo_trees(hierarchy: pd.DataFrame, ids: Sequence[str]) -> list[Tree]:
     """The trees of the series in ``ids`` (one per drug level x drug x metric) with at least one
     country and one aggregate. ``hierarchy`` has ``HIERARCHY_COLUMNS``, one row per id."""
     known = set(ids)
@@ -101,9 +100,7 @@ def geo_trees(hierarchy: pd.DataFrame, ids: Sequence[str],
         bottom = countries["unique_id"].tolist()
         rows, agg_ids, agg_levels = [], [], []
         for _, node in aggregates.iterrows():
-            if members is not None and node["unique_id"] in members:
-                inside = countries["unique_id"].isin(set(members[node["unique_id"]]))
-            elif node["geo_level"] == "world":
+            if node["geo_level"] == "world":
                 inside = pd.Series(True, index=countries.index)
             elif node["geo_level"] == "region":
                 inside = countries["region"] == node["geo"]
@@ -119,6 +116,27 @@ def geo_trees(hierarchy: pd.DataFrame, ids: Sequence[str],
         trees.append(Tree(f"{drug_level}:{drug}/{metric}", agg_ids + bottom,
                           agg_levels + ["country"] * len(bottom), S))
     return trees
+
+
+def forecast_trees(hierarchy: pd.DataFrame, ids: Sequence[str],
+                   history: pd.DataFrame | None = None) -> tuple[list[Tree], list[Tree]]:
+    """The trees reconciliation makes of ``ids``: the sources' own (training.source_trees,
+    read from the series ``history``; none without it), then the geography's of the series
+    those do not hold."""
+    sourced = source_trees(hierarchy, ids, history) if history is not None else []
+    taken = {uid for tree in sourced for uid in tree.ids}
+    return sourced, geo_trees(hierarchy, [u for u in ids if u not in taken])
+
+
+def largest_gap(forecasts: pd.DataFrame, trees: Sequence[Tree]) -> float:
+    """The largest distance, over every tree, node and period, between a node's point forecast
+    and the sum of its bottoms' (0 when every tree is coherent)."""
+    gap = 0.0
+    for tree in trees:
+        part = forecasts[forecasts["unique_id"].isin(set(tree.ids))]
+        wide, _ = _matrix(part, tree.ids, "forecast")
+        gap = max(gap, float(np.nanmax(np.abs(wide - tree.S @ wide[-tree.n_bottom:]))))
+    return gap
 
 
 def reconcile_matrix(method: str, S: np.ndarray, y_hat: np.ndarray,
@@ -258,10 +276,9 @@ def _backtest_bands(tree: Tree, bt: TreeBacktest, method: str, levels: Sequence[
     for (y_hat, y, window), rec in zip(bt.windows, bt.recs[method], strict=True):
         if not all(f"lo-{lvl}" in window for lvl in levels):
             return pd.DataFrame()
-        bands = {lvl: (_matrix(window, tree.ids, f"lo-{lvl}")[0],
-                       _matrix(window, tree.ids, f"hi-{lvl}")[0]) for lvl in levels}
-        out = tree_bands(tree, _fill_aggregates(tree, y_hat), rec, bands, bt.residuals,
-                         bt.reported, levels)
+        out = tree_bands(tree, _fill_aggregates(tree, y_hat), rec,
+                         _bands(window, tree.ids, levels, "-"), bt.residuals, bt.reported,
+                         levels)
         frame = pd.DataFrame({"unique_id": np.repeat(tree.ids[:n_agg], y.shape[1]),
                               "level": np.repeat(tree.levels[:n_agg], y.shape[1]),
                               "y": y[:n_agg].ravel(), "forecast": rec[:n_agg].ravel()})
@@ -272,9 +289,11 @@ def _backtest_bands(tree: Tree, bt: TreeBacktest, method: str, levels: Sequence[
     return pd.concat(rows, ignore_index=True)
 
 
-def _bands(frame: pd.DataFrame, ids: list[str], levels: Sequence[int]
+def _bands(frame: pd.DataFrame, ids: list[str], levels: Sequence[int], sep: str = "_"
            ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    return {lvl: (_matrix(frame, ids, f"lo_{lvl}")[0], _matrix(frame, ids, f"hi_{lvl}")[0])
+    """Each level's ``lo``/``hi`` columns of ``frame`` as ids x dates (``sep``: ``_`` in
+    forecasts, ``-`` in the backtest)."""
+    return {lvl: (_matrix(frame, ids, f"lo{sep}{lvl}")[0], _matrix(frame, ids, f"hi{sep}{lvl}")[0])
             for lvl in levels}
 
 
@@ -320,10 +339,8 @@ def reconcile_forecasts(forecasts: pd.DataFrame, hierarchy: pd.DataFrame,
     each series' MASE scale, ``masked`` the rows (``unique_id, ds, y``) train masked for low
     reporting, with their values before masking."""
     started = time.perf_counter()
-    ids = forecasts["unique_id"].unique()
-    sourced = source_trees(hierarchy, ids, history) if history is not None else []
-    taken = {uid for tree in sourced for uid in tree.ids}
-    trees = sourced + geo_trees(hierarchy, [u for u in ids if u not in taken])
+    sourced, geo = forecast_trees(hierarchy, forecasts["unique_id"].unique(), history)
+    trees = sourced + geo
     partial = {} if masked is None else dict(zip(
         zip(masked["unique_id"], pd.to_datetime(masked["ds"]), strict=True),
         masked["y"].astype(float), strict=True))
@@ -357,9 +374,8 @@ def reconcile_forecasts(forecasts: pd.DataFrame, hierarchy: pd.DataFrame,
                            bt.reported, levels)
         calibration.append(_backtest_bands(tree, bt, method, levels))
         new = _long(rec, tree.ids, dates, "forecast")
-        for lvl in levels:
-            new[f"lo_{lvl}"] = _long(bands[lvl][0], tree.ids, dates, "v")["v"].to_numpy()
-            new[f"hi_{lvl}"] = _long(bands[lvl][1], tree.ids, dates, "v")["v"].to_numpy()
+        for lvl in levels:  # in _long's order: ids repeated, dates tiled
+            new[f"lo_{lvl}"], new[f"hi_{lvl}"] = bands[lvl][0].ravel(), bands[lvl][1].ravel()
         rest = part.drop(columns=[c for c in new.columns if c not in ("unique_id", "ds")])
         pieces.append(rest.merge(new, on=["unique_id", "ds"], how="left"))
         done |= set(tree.ids)

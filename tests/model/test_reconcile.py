@@ -314,6 +314,15 @@ def test_nationwide_forecast_is_the_sum_of_its_areas_after_reconciliation():
                                    + wide[f"A2/{drug}/kg"], rtol=0, atol=1e-6)
     assert ((out["lo_95"] <= out["forecast"] + 1e-9) & (out["forecast"] <= out["hi_95"] + 1e-9)
             & (out["lo_95"] >= 0)).all()
+    # the bench's coherence check reads the same trees: no gap after, the base forecasts' gap
+    from training.reconcile import forecast_trees, largest_gap
+
+    sourced, geo = forecast_trees(meta, fc["unique_id"].unique(), history)
+    assert len(sourced) == 6 and not geo
+    assert largest_gap(out, sourced) < 1e-6 < largest_gap(fc, sourced)
+    base = fc.pivot(index="ds", columns="unique_id", values="forecast")
+    areas = base[[f"A{i}/cocaine/kg" for i in range(1, 5)]].sum(axis=1)
+    assert largest_gap(fc, sourced) >= (base["USA/cocaine/kg"] - areas).abs().max() - 1e-9
 
 
 @pytest.mark.realdata
