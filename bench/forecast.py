@@ -223,18 +223,17 @@ def first_call_seconds() -> dict[str, float]:
             "second_fit_seconds": round(second, 4)}
 
 
-def coherence(forecasts: pd.DataFrame, test: pd.DataFrame, meta: pd.DataFrame) -> dict:
-    """How far each aggregate's forecast is from the sum of its countries' (largest gap over
-    every tree and period), and the holdout coverage per geo level."""
-    from training.reconcile import HIERARCHY_COLUMNS, geo_trees
+def coherence(forecasts: pd.DataFrame, test: pd.DataFrame, meta: pd.DataFrame,
+              history: pd.DataFrame) -> dict:
+    """How far each aggregate's forecast is from the sum of its parts' (largest gap over every
+    tree the project reconciles, CBP's areas -> regions -> nation included, and every period),
+    and the holdout coverage per geo level."""
+    from training.reconcile import HIERARCHY_COLUMNS, forecast_trees, largest_gap
 
     meta = meta[HIERARCHY_COLUMNS].drop_duplicates("unique_id")
-    trees = geo_trees(meta, forecasts["unique_id"].unique())
-    gap = 0.0
-    for tree in trees:
-        wide = forecasts[forecasts["unique_id"].isin(set(tree.ids))].pivot(
-            index="unique_id", columns="ds", values="forecast").reindex(tree.ids).to_numpy()
-        gap = max(gap, float(np.nanmax(np.abs(wide - tree.S @ wide[-tree.n_bottom:]))))
+    sourced, geo = forecast_trees(meta, forecasts["unique_id"].unique(), history)
+    trees = sourced + geo
+    gap = largest_gap(forecasts, trees)
     data = test[["unique_id", "ds", "y"]].merge(forecasts, on=["unique_id", "ds"])
     data = data[data["y"].notna()].merge(meta[["unique_id", "geo_level"]], on="unique_id")
     coverage = {}
@@ -324,7 +323,7 @@ def run_holdout(name: str, series: pd.DataFrame, n_jobs: int,
         "n_series": int(series["unique_id"].nunique()),
         "n_series_scored": len(scored_ids),
         "n_holdout_points_not_forecast_by_every_method": n_not_compared,
-        "coherence": coherence(ours, split(series, HOLDOUT)[1], series),
+        "coherence": coherence(ours, split(series, HOLDOUT)[1], series, train),
         "n_series_scored_all": int(len(defined)),
         "n_series_regular": len(regular),
         "n_series_undefined_mase": int(len(scored_ids) - len(defined)),
