@@ -36,6 +36,7 @@ import pandas as pd
 from scipy.special import ndtri
 
 from models.base import tidy_bands
+from training.selection import conformal_factor, half_width_scores
 
 N_SAMPLES = 500
 
@@ -137,20 +138,25 @@ def aggregate_bands(S_agg: np.ndarray, point_agg: np.ndarray, point_bottom: np.n
     return tidy_bands(point_agg, {lvl: (low[lvl], high[lvl]) for lvl in levels}, True)[1]
 
 
-def calibrate_levels(pieces: list[pd.DataFrame], calibration: list[pd.DataFrame],
+def stacked(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The non-empty ``parts`` one under the other (an empty frame when none is)."""
+    full = [p for p in parts if len(p)]
+    return pd.concat(full, ignore_index=True) if full else pd.DataFrame()
+
+
+def calibrate_levels(pieces: list[pd.DataFrame], calibration: pd.DataFrame,
                      level_of: dict[str, str], scale: pd.Series, levels: Sequence[int]
                      ) -> tuple[list[pd.DataFrame], dict[str, dict[int, float]]]:
     """The reconciled forecasts (``pieces``, ``lo_80`` ... columns) with each aggregate's band
     rescaled around its point by its tree level's split-conformal factor on the backtest
-    (``calibration``: the aggregates' backtest points with their sampled bands); bottoms keep
+    (``calibration``: the aggregates' backtest points with their sampled bands, :func:`stacked`
+    from the trees'); bottoms keep
     their own calibrated bands. A half-width is floored at ``WIDTH_FLOOR`` x the series' MASE
     scale (``scale``) before both: a near-zero band (every bottom forecast 0 with a band of
     ~0) that misses would otherwise make the factor of every band absurd (10^8 on the built-in
     world), and stays too narrow whatever factor it gets. The factors per level."""
-    frame = pd.concat([c for c in calibration if len(c)], ignore_index=True) if any(
-        len(c) for c in calibration) else pd.DataFrame()
-    if len(frame):
-        frame["scale"] = frame["unique_id"].map(scale).fillna(1.0).to_numpy(float)
+    frame = calibration.assign(scale=calibration["unique_id"].map(scale).fillna(1.0).to_numpy(
+        float)) if len(calibration) else calibration
     factors = {str(name): _level_factors(part, levels)
                for name, part in frame.groupby("level")} if len(frame) else {}
     out = []
@@ -184,33 +190,20 @@ def _half_widths(frame: pd.DataFrame, suffix: str, floor: np.ndarray
 
 
 def _level_factors(frame: pd.DataFrame, levels: Sequence[int]) -> dict[int, float]:
-    """Per interval level, the split-conformal quantile (with its finite-sample correction) of
-    the error in units of the floored half-width on its side; 1.0 under 10 points."""
-    data = frame[frame["y"].notna() & frame["forecast"].notna()]
-    y, f = data["y"].to_numpy(float), data["forecast"].to_numpy(float)
-    floor = WIDTH_FLOOR * data["scale"].to_numpy(float)
-    out = {}
-    for lvl in levels:
-        below, above = _half_widths(data, f"-{lvl}", floor)
-        scores = np.where(y < f, (f - y) / below, (y - f) / above)
-        if scores.size < 10:
-            out[lvl] = 1.0
-            continue
-        rank = min(1.0, np.ceil((scores.size + 1) * lvl / 100) / scores.size)
-        out[lvl] = float(np.quantile(scores, rank, method="higher"))
-    return out
+    """Per interval level, the split-conformal factor (training.selection.conformal_factor) of
+    the error in units of the half-width on its side, floored at ``WIDTH_FLOOR`` x the scale."""
+    floor = WIDTH_FLOOR * frame["scale"].to_numpy(float)
+    return {lvl: conformal_factor(half_width_scores(frame, lvl, floor), lvl) for lvl in levels}
 
 
-def coverage_by_level(calibration: list[pd.DataFrame], levels: Sequence[int]
+def coverage_by_level(calibration: pd.DataFrame, levels: Sequence[int]
                       ) -> dict[str, dict[str, float]]:
     """Backtest coverage of the aggregates' sampled bands per tree level, before the level's
     calibration (what the sampling alone achieves), and the number of points."""
-    frame = pd.concat([c for c in calibration if len(c)], ignore_index=True) if any(
-        len(c) for c in calibration) else pd.DataFrame()
     out: dict[str, dict[str, float]] = {}
-    if frame.empty:
+    if calibration.empty:
         return out
-    frame = frame[frame["y"].notna()]
+    frame = calibration[calibration["y"].notna()]
     for name, part in frame.groupby("level"):
         row = {f"coverage_{lvl}": round(float(((part["y"] >= part[f"lo-{lvl}"])
                                                & (part["y"] <= part[f"hi-{lvl}"])).mean()), 4)

@@ -49,7 +49,12 @@ from hierarchicalforecast.methods import BottomUp, MinTrace
 
 from core.geography import country_subregion
 from models.base import tidy_bands
-from training.hier_intervals import aggregate_bands, calibrate_levels, coverage_by_level
+from training.hier_intervals import (
+    aggregate_bands,
+    calibrate_levels,
+    coverage_by_level,
+    stacked,
+)
 from training.source_trees import SOURCE_LEVELS, Tree, source_trees
 
 GEO_ORDER = ("world", "region", "subregion", "country")
@@ -381,7 +386,8 @@ def reconcile_forecasts(forecasts: pd.DataFrame, hierarchy: pd.DataFrame,
         done |= set(tree.ids)
     level_of = {u: lvl for tree in trees for u, lvl in zip(tree.ids, tree.levels, strict=True)
                 if u in done}
-    pieces, factors = calibrate_levels(pieces, calibration, level_of, scale, levels)
+    calibration_points = stacked(calibration)
+    pieces, factors = calibrate_levels(pieces, calibration_points, level_of, scale, levels)
     untouched = forecasts[~forecasts["unique_id"].isin(done)]
     out = pd.concat([untouched, *pieces], ignore_index=True)[list(forecasts.columns)]
     out = out.sort_values(["unique_id", "ds"], ignore_index=True)
@@ -395,7 +401,7 @@ def reconcile_forecasts(forecasts: pd.DataFrame, hierarchy: pd.DataFrame,
         "intervals": "aggregates: sampled sums of their bottoms' bands, backtest dependence, "
                      "calibrated per level on the backtest",
         "interval_factors_by_level": factors,
-        "backtest_coverage_by_level": coverage_by_level(calibration, levels),
+        "backtest_coverage_by_level": coverage_by_level(calibration_points, levels),
         "seconds": round(time.perf_counter() - started, 2),
     }
     return Reconciled(out, methods, fallbacks, report)

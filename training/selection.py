@@ -87,29 +87,37 @@ def combine(frame: pd.DataFrame, weights: pd.DataFrame,
     return result
 
 
-def _scores(frame: pd.DataFrame, lvl: int) -> np.ndarray:
-    """Error in units of the interval half-width on its side (1 = exactly on the bound)."""
-    data = frame[frame["y"].notna() & frame["forecast"].notna()]
+def half_width_scores(frame: pd.DataFrame, lvl: int,
+                      floor: float | np.ndarray = WIDTH_FLOOR) -> np.ndarray:
+    """Error in units of the interval half-width on its side (1 = exactly on the bound), over
+    the rows with an actual and a forecast; each half-width floored at ``floor`` (one value, or
+    one per row of ``frame``)."""
+    known = (frame["y"].notna() & frame["forecast"].notna()).to_numpy()
+    data = frame[known]
+    floor = np.broadcast_to(np.asarray(floor, float), known.shape)[known]
     y, f = data["y"].to_numpy(float), data["forecast"].to_numpy(float)
-    below = np.maximum(f - data[f"lo-{lvl}"].to_numpy(float), WIDTH_FLOOR)
-    above = np.maximum(data[f"hi-{lvl}"].to_numpy(float) - f, WIDTH_FLOOR)
+    below = np.maximum(f - data[f"lo-{lvl}"].to_numpy(float), floor)
+    above = np.maximum(data[f"hi-{lvl}"].to_numpy(float) - f, floor)
     return np.where(y < f, (f - y) / below, (y - f) / above)
+
+
+def conformal_factor(scores: np.ndarray, lvl: int) -> float:
+    """The split-conformal quantile of ``scores`` (:func:`half_width_scores`) for a ``lvl``%
+    band, with its finite-sample correction: the factor by which to scale half-widths so that
+    ``lvl``% of the points fall inside; 1.0 under 10 scores."""
+    if scores.size < 10:
+        return 1.0
+    rank = min(1.0, np.ceil((scores.size + 1) * lvl / 100) / scores.size)
+    return float(np.quantile(scores, rank, method="higher"))
 
 
 def conformal_factors(backtest: pd.DataFrame,
                       level: Sequence[int] = DEFAULT_LEVELS) -> dict[int, float]:
     """Per level, the factor by which to scale interval half-widths so that ``level``% of the
-    backtest points fall inside (the split-conformal quantile, with its finite-sample
-    correction). A factor above 1 means the models' own intervals were too narrow."""
-    factors: dict[int, float] = {}
-    for lvl in level:
-        scores = _scores(backtest, lvl)
-        if scores.size < 10:
-            factors[lvl] = 1.0
-            continue
-        rank = min(1.0, np.ceil((scores.size + 1) * lvl / 100) / scores.size)
-        factors[lvl] = float(np.quantile(scores, rank, method="higher"))
-    return {lvl: max(value, WIDTH_FLOOR) for lvl, value in factors.items()}
+    backtest points fall inside (:func:`conformal_factor`). A factor above 1 means the models'
+    own intervals were too narrow."""
+    return {lvl: max(conformal_factor(half_width_scores(backtest, lvl), lvl), WIDTH_FLOOR)
+            for lvl in level}
 
 
 def calibrate(frame: pd.DataFrame, factors: dict[int, float] | dict[int, np.ndarray],
