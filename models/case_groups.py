@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 DEFAULT_THRESHOLD = 0.99  # match probability of a strong link
@@ -74,6 +75,15 @@ class _Groups:
             self.forbidden[ra].add(other)
 
 
+def strong_mask(pairs: pd.DataFrame, threshold: float) -> np.ndarray:
+    """Which scored pairs are strong links: those a boolean `strong` column marks when there is
+    one (a bar set by each pair's evidence, `models.linkage.strong_links`), else those at or
+    above `threshold`."""
+    if "strong" in pairs.columns:
+        return pairs["strong"].to_numpy(bool)
+    return (pairs["match_probability"] >= threshold).to_numpy(bool)
+
+
 def cluster_links(ids: Iterable[str], pairs: pd.DataFrame, *,
                   threshold: float = DEFAULT_THRESHOLD, support: float = DEFAULT_SUPPORT,
                   must_link: Iterable[tuple[str, str]] = (),
@@ -88,8 +98,7 @@ def cluster_links(ids: Iterable[str], pairs: pd.DataFrame, *,
         raise ValueError(f"`support` must be in (0, 1], got {support!r}")
     groups = _Groups(ids)
     known = groups.parent
-    strong = pairs.loc[pairs["strong"].to_numpy(bool) if "strong" in pairs.columns
-                       else pairs["match_probability"] >= threshold]
+    strong = pairs.loc[strong_mask(pairs, threshold)]
     strong = strong.sort_values("match_probability", ascending=False, kind="stable")
     edges = [(a, b) for a, b in zip(strong["id_l"], strong["id_r"], strict=True)
              if a in known and b in known]
@@ -173,4 +182,4 @@ def members_frame(assignment: dict[str, str]) -> pd.DataFrame:
 
 
 __all__ = ["DEFAULT_SUPPORT", "DEFAULT_THRESHOLD", "cluster_links", "members_frame",
-           "pairwise_scores", "stable_group_ids"]
+           "pairwise_scores", "stable_group_ids", "strong_mask"]

@@ -29,6 +29,7 @@ from models.case_groups import (
     cluster_links,
     members_frame,
     stable_group_ids,
+    strong_mask,
 )
 from models.linkage import (
     PROFILE_VETO,
@@ -160,8 +161,7 @@ def group_members(cand: pd.DataFrame, pairs: pd.DataFrame, config: LinkConfig,
     members = members.loc[size >= 2].reset_index(drop=True)
     members["group_id"] = stable_group_ids(members, previous)
     cluster_of = dict(zip(members["seizure_id"], members["cluster"], strict=True))
-    inside = pairs.loc[pairs["strong"].to_numpy(bool) if "strong" in pairs.columns
-                       else pairs["match_probability"] >= config.threshold]
+    inside = pairs.loc[strong_mask(pairs, config.threshold)]
     same = inside["id_l"].map(cluster_of)
     inside = inside.loc[same.notna() & (same == inside["id_r"].map(cluster_of))]
     ends = pd.concat([inside[["id_l", "match_probability"]].set_axis(["id", "p"], axis=1),
