@@ -91,22 +91,21 @@ def flow_map(flows: pd.DataFrame, highlight: tuple[str, ...], title: str,
     land = alt.Chart(data, name="land").mark_geoshape(stroke="white", strokeWidth=0.3).encode(
         color=alt.condition(alt.FieldOneOfPredicate(field="id", oneOf=marked),
                             alt.value("#f4a261"), alt.value("#d9dee4")))
-    flow = alt.Chart(alt.Data(values=lines), name="flows").mark_rule(
+    # the lines as one named dataset, as every other spec: a reader (the dashboard) tells an
+    # empty map by its datasets
+    flows_data = alt.NamedData(name="flows")
+    flow = alt.Chart(flows_data, name="flows").mark_rule(
         color="#1f4e79", opacity=0.7).encode(
         longitude="lon:Q", latitude="lat:Q", longitude2="lon2:Q", latitude2="lat2:Q",
         strokeWidth=alt.StrokeWidth("kg:Q", scale=alt.Scale(range=[0.6, 5]), legend=None),
         tooltip=["from:N", "to:N", "kg:Q"])
-    ends = alt.Chart(alt.Data(values=lines), name="ends").mark_circle(
+    ends = alt.Chart(flows_data, name="ends").mark_circle(
         color="#c0392b", size=18).encode(
         longitude="lon:Q", latitude="lat:Q")
     chart = alt.layer(land, flow, ends).project(type="equalEarth").properties(
         width=WIDTH, height=270, title=alt.Title(title, anchor="start", fontSize=12))
     spec = chart.to_dict()
-    # The lines as one named dataset, as every other spec: a reader (the dashboard) tells an
-    # empty map by its datasets.
     spec["datasets"] = {"flows": lines}
-    for layer in spec["layer"][1:]:
-        layer["data"] = {"name": "flows"}
     if topology_url is None:  # inlined after Altair: its validation would copy 100 kB deeply
         spec["layer"][0]["data"] = {"values": _topology(),
                                     "format": {"type": "topojson", "feature": "countries"}}
