@@ -212,7 +212,7 @@ def error_quantiles(backtest: pd.DataFrame, scale: pd.Series, classes: pd.Series
                     min_points: int = MIN_CLASS_POINTS) -> dict[str, dict[int, np.ndarray]]:
     """``{class: {level: array (max_step, 2)}}``: per series class and horizon step, the lower
     and upper conformal quantiles of ``(y - forecast) / scale[unique_id]`` on the backtest, plus
-    ``"pooled"`` over every class. A step pools its neighbours within ``HORIZON_BAND``; a class
+    ``"pooled"`` over every class. A step pools its neighbours within ``MAX_HORIZON_BAND``; a class
     (or a class's step) with fewer than ``min_points`` scored points takes the pooled (or the
     class's all-steps) quantiles."""
     data = backtest[backtest["y"].notna() & backtest["forecast"].notna()]
@@ -301,6 +301,8 @@ def mixed_scale(backtest: pd.DataFrame, seasonal: pd.Series, classes: pd.Series,
                 error_classes: set[str]) -> pd.Series:
     """Each series' band unit: its backtest error (:func:`error_scale`) in ``error_classes``,
     the seasonal in-sample scale in the others."""
+    if not error_classes:  # no backtest error to read
+        return seasonal.astype(float)
     by_error = error_scale(backtest, seasonal)
     in_error = seasonal.index.map(classes).isin(list(error_classes))
     return pd.Series(np.where(in_error, by_error.reindex(seasonal.index), seasonal),
