@@ -53,7 +53,12 @@ class SeasonalNaive(LocalForecaster):
     def _fit_one(self, y: np.ndarray) -> tuple[np.ndarray, float]:
         m = self.season_length if y.size >= self.season_length else 1
         diffs = y[m:] - y[:-m]
-        sigma = _sd(diffs) if diffs.size > 1 else _sd(np.diff(y))
+        sigma = _sd(diffs)
+        if diffs.size < self.season_length:
+            # under one cycle of seasonal differences (a series seen for 13-23 months) says
+            # little of the spread: three zero differences are no evidence of certainty, so the
+            # month-to-month differences count too
+            sigma = max(sigma, _sd(np.diff(y)))
         return y[-m:].copy(), sigma
 
     def _forecast_one(self, state: tuple[np.ndarray, float], h: int,

@@ -185,3 +185,18 @@ def test_a_forecast_past_twice_the_series_record_is_a_failure_named_with_its_rea
     assert "flat" not in far.failures
     near = Drift().fit_panel(to_panel(df)).predict_panel(6)
     assert not near.failures and near.mean[list(near.ids).index("rising")][-1] == pytest.approx(16)
+
+
+def test_seasonal_naive_seen_for_under_two_cycles_is_not_certain():
+    # 15 months, one 1.1 kg seizure in month 4: the three seasonal differences are all zero,
+    # which is no evidence that next year's month 4 is exactly 1.1 kg
+    y = np.zeros(15)
+    y[3] = 1.1
+    fc = SeasonalNaive(12).fit(frame({"sparse": y})).predict(12)
+    width = (fc["snaive-hi-80"] - fc["snaive-lo-80"]).to_numpy()
+    assert (width > 0.5).all()
+    assert fc["snaive"].to_numpy()[0] == pytest.approx(1.1)  # still the same month last year
+    # two full cycles: the seasonal differences alone set the spread, as before
+    long = SeasonalNaive(12).fit(frame({"pure": seasonal(48)})).predict(6)
+    assert (long["snaive-hi-80"] - long["snaive-lo-80"]).to_numpy() == pytest.approx(
+        np.zeros(6), abs=1e-6)
