@@ -27,6 +27,10 @@ from models.base import Panel
 ADI_CUT = 1.32
 CV2_CUT = 0.49
 MISSING_CUT = 0.5
+# A series reported in fewer periods is not forecast at all (training.fit): one or two values
+# show neither a level nor a spread (a single 4,400 kg seizure forecast as 4,400 kg a month
+# "with certainty")
+MIN_REPORTED = 3
 CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "too_short", "mostly_missing")
 CLASS_COLUMNS = ["unique_id", "series_class", "adi", "cv2", "n_observed", "missing_share"]
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from core.errors import NarcotrendError
 from core.home import FORECAST_COLUMNS
 from core.progress import steps
 from models.base import (
@@ -28,8 +29,14 @@ from models.baselines import SeasonalNaive, WindowMedian
 from models.intermittent import TSB
 from models.statistical import ETS, Theta
 from training.backtest import cross_validation, forecast
-from training.classes import series_classes, volume_weights
-from training.metrics import evaluate, series_scales, summarize, summarize_by_class
+from training.classes import MIN_REPORTED, series_classes, volume_weights
+from training.metrics import (
+    evaluate,
+    series_scales,
+    summarize,
+    summarize_by_class,
+    weighted_mase_drivers,
+)
 from training.selection import (
     band_units_by_class,
     calibrate,
@@ -39,6 +46,7 @@ from training.selection import (
     conformal_factors,
     error_quantiles,
     mixed_scale,
+    wider_quantiles,
 )
 
 Progress = Callable[[str], None]
@@ -98,7 +106,7 @@ class TrainingResult:
     weights: pd.DataFrame
     factors: dict[int, float]  # the fallback's band factors (the others: ``quantiles``)
     fallbacks: dict[str, str]
-    skipped: list[str]
+    skipped: dict[str, str]  # series left without a forecast, and why
     model_failures: dict[str, int]
     metrics: dict[str, float]
     params: dict[str, Any]
@@ -107,10 +115,13 @@ class TrainingResult:
     # per class: {level: (lead time x 2) lower/upper conformal quantiles of scaled errors}
     quantiles: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
     by_class: dict[str, dict[str, float]] = field(default_factory=dict)
+    # per unit: the series that make the largest shares of the volume-weighted MASE
+    wmase_drivers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
-                  freq: str | None = None, models: Sequence[Forecaster] | None = None,
+                  calibration_windows: int | None = None, freq: str | None = None,
+                  models: Sequence[Forecaster] | None = None,
                   method: Literal["best", "ensemble", "median"] = "best", top_k: int = 3,
                   level: Sequence[int] = DEFAULT_LEVELS, n_jobs: int = -1,
                   dask_scheduler: str | None = None,
@@ -126,8 +137,13 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
     when the default candidates are used.
 
     A series with too little history for a backtest, or on which every model failed, gets the
-    seasonal naive forecast and is listed in ``fallbacks``; a series with no observation at all
-    is listed in ``skipped``.
+    seasonal naive forecast and is listed in ``fallbacks``; a series reported in fewer than
+    ``MIN_REPORTED`` periods gets none and is listed in ``skipped`` with the reason.
+
+    The models are chosen on the newest ``windows`` backtest windows; the bands are calibrated
+    on ``calibration_windows`` of them (the same newest ones and older ones, every ``step``
+    periods): drug-wide moves hit every series of a class at once, so a few overlapping windows
+    hold only one or two of them, too few to set a band by.
     """
     say = progress or (lambda message: None)
     levels = tuple(level)
@@ -137,7 +153,14 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
     season_length = season_length_for(panel.freq)
     min_train = max(2 * season_length, 8)
     n_obs = panel.n_observed()
-    skipped = [str(u) for u in panel.ids[n_obs == 0]]
+    skipped = {str(u): _too_few(int(n)) for u, n in zip(panel.ids, n_obs, strict=True)
+               if n < MIN_REPORTED}
+    n_total = len(panel)
+    if len(skipped) == n_total:
+        raise NarcotrendError(f"every series has fewer than {MIN_REPORTED} reported periods: "
+                              "there is nothing to forecast from")
+    panel = panel.subset(panel.ids[n_obs >= MIN_REPORTED]) if skipped else panel
+    n_obs = n_obs[n_obs >= MIN_REPORTED]
     at_last_cutoff = np.array([np.count_nonzero(~np.isnan(y[:-h])) if len(y) > h else 0
                                for y in panel.y])
     eligible = panel.subset(panel.ids[(at_last_cutoff >= min_train) & (n_obs > 0)])
@@ -165,8 +188,10 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
                           if not routed or m.alias not in SMOOTH_ONLY + SPARSE_ONLY]),
               (smooth, [m for m in models if routed and m.alias in SMOOTH_ONLY]),
               (sparse_panel, [m for m in models if routed and m.alias in SPARSE_ONLY])]
-    cv, cv_failures = _backtest_groups(groups, h, windows, step, levels, min_train, n_jobs,
-                                       dask_scheduler, say)
+    spanned = max(windows, calibration_windows or windows)
+    calibration, cv_failures = _backtest_groups(groups, h, spanned, step, levels, min_train,
+                                                n_jobs, dask_scheduler, say)
+    cv = recent_windows(calibration, windows)
     timings["backtest_seconds"] = time.perf_counter() - started
     first_cutoff = cv.groupby("unique_id")["cutoff"].min() if len(cv) else None
     scales = series_scales(eligible, season_length, first_cutoff)
@@ -185,6 +210,11 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
         project_cv) else seasonal_scale
     quantiles = error_quantiles(project_cv, scale_of, class_of, levels) if len(
         project_cv) else {"pooled": {lvl: np.zeros((h, 2)) for lvl in levels}}
+    widened: list[str] = []
+    if spanned > windows and len(weights):
+        # the same choice over the longer span: the wider of the two bands, per class and lead
+        quantiles, widened = wider_quantiles(quantiles, error_quantiles(
+            combine(calibration, weights, levels, how), scale_of, class_of, levels))
     # the fallback's own bands (series without a backtest have no scale to conform by)
     # are rescaled by one pooled factor from its backtest on the other series
     fallback_cv = combine(cv, _single(cv["unique_id"].unique(), FALLBACK), levels) \
@@ -252,8 +282,8 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
                 for alias in aliases}
     # the run's figures judge the bands it serves: each window calibrated on the others
     metrics = _metrics(evaluation, calibrated_cv, scales, levels)
-    by_class = _class_figures(calibrated_cv, scales, levels, classes,
-                              volume_weights(panel, max(season_length, h)))
+    by_class, drivers = _class_figures(calibrated_cv, scales, levels, classes,
+                                       volume_weights(panel, max(season_length, h)))
     metrics.update({f"{group}.{name}": value for group, figures in by_class.items()
                     for name, value in figures.items() if group != "overall"})
     metrics.update({name: value for name, value in by_class.get("overall", {}).items()
@@ -262,13 +292,15 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
               "freq": panel.freq, "season_length": season_length, "models": ",".join(aliases),
               "candidates": ",".join(candidates), "method": method, "top_k": top_k,
               "min_train": min_train,
-              "n_series_total": len(panel), "n_series_backtested": len(eligible),
+              "n_series_total": n_total, "n_series_backtested": len(eligible),
               "n_series_sparse": len(sparse),
-              "band_units_error_classes": ",".join(sorted(error_classes))}
+              "band_units_error_classes": ",".join(sorted(error_classes)),
+              "calibration_windows": spanned,
+              "bands_widened_by_older_windows": ",".join(widened)}
     params.update({f"model.{m.alias}": json.dumps(m.get_params(), default=str) for m in models})
     return TrainingResult(result, cv, calibrated_cv, evaluation, weights, fallback_factors,
                           fallbacks, skipped, failures, metrics, params, timings, classes,
-                          quantiles, by_class)
+                          quantiles, by_class, drivers)
 
 
 def _backtest_groups(groups: Sequence[tuple[Panel, list[Forecaster]]], h: int, windows: int,
@@ -291,6 +323,21 @@ def _backtest_groups(groups: Sequence[tuple[Panel, list[Forecaster]]], h: int, w
             failures.update(fails)
             frame = cv if frame is None else frame.merge(cv, on=keys, how="outer")
     return (frame if frame is not None else pd.DataFrame(columns=keys)), failures
+
+
+def _too_few(n: int) -> str:
+    if n == 0:
+        return "no reported period"
+    return (f"{n} reported period{'s' if n > 1 else ''}: too few to forecast from "
+            f"({MIN_REPORTED} needed)")
+
+
+def recent_windows(cv: pd.DataFrame, windows: int) -> pd.DataFrame:
+    """The rows of each series' ``windows`` newest backtest cutoffs."""
+    if not len(cv):
+        return cv
+    newest = cv.groupby("unique_id")["cutoff"].rank(method="dense", ascending=False)
+    return cv[newest <= windows].reset_index(drop=True)
 
 
 def _single(ids: Sequence[str] | np.ndarray, alias: str) -> pd.DataFrame:
@@ -364,14 +411,17 @@ def _metrics(evaluation: pd.DataFrame, project_cv: pd.DataFrame, scales: pd.Data
 
 
 def _class_figures(project_cv: pd.DataFrame, scales: pd.DataFrame, levels: tuple[int, ...],
-                   classes: pd.DataFrame, weights: pd.Series) -> dict[str, dict[str, float]]:
+                   classes: pd.DataFrame, weights: pd.Series
+                   ) -> tuple[dict[str, dict[str, float]], dict[str, list[dict[str, Any]]]]:
     """The project's backtest figures per series class and overall (``class.<name>.<metric>``
-    keys: MASE, MSIS, coverage, ``n_series``, volume-weighted ``wmase.<unit>``)."""
+    keys: MASE, MSIS, coverage, ``n_series``, volume-weighted ``wmase.<unit>``), and the series
+    that set each volume-weighted MASE."""
     if not len(project_cv):
-        return {}
+        return {}, {}
     frame = project_cv.rename(columns={"forecast": "project"}).rename(
         columns=lambda c: f"project-{c}" if c.startswith(("lo-", "hi-")) else c)
     evaluation = evaluate(frame, scales, ["project"], levels)
     summary = summarize_by_class(evaluation, classes, weights)
-    return {("overall" if group == "overall" else f"class.{group}"): figures["project"]
-            for group, figures in summary.items()}
+    return ({("overall" if group == "overall" else f"class.{group}"): figures["project"]
+             for group, figures in summary.items()},
+            weighted_mase_drivers(evaluation, "project", weights))

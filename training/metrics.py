@@ -149,6 +149,30 @@ def summarize_by_class(evaluation: pd.DataFrame, classes: pd.DataFrame,
 
 
 def _weighted_mase(part: pd.DataFrame, model: str, weights: pd.Series) -> dict[str, float]:
+    return {f"wmase.{unit}": float(terms.sum()) for unit, terms in
+            _weighted_terms(part, model, weights).items()}
+
+
+def weighted_mase_drivers(evaluation: pd.DataFrame, model: str, weights: pd.Series,
+                          top: int = 3) -> dict[str, list[dict[str, float | str]]]:
+    """Per unit, the ``top`` series that make the largest shares of ``wmase.<unit>``
+    (``unique_id``, ``share`` of the figure, its own ``mase`` and volume ``weight``): a record
+    haul against a near-zero scale can set a volume-weighted figure from a 0.1 % weight, and a
+    reader must be told which series did."""
+    out: dict[str, list[dict[str, float | str]]] = {}
+    for unit, terms in _weighted_terms(evaluation, model, weights).items():
+        total = float(terms.sum())
+        if total <= 0:
+            continue
+        mase = evaluation.loc[evaluation["metric"] == "mase"].set_index("unique_id")[model]
+        out[unit] = [{"unique_id": str(uid), "share": float(term / total),
+                      "mase": float(mase[uid]), "weight": float(weights.get(uid, 0.0))}
+                     for uid, term in terms.nlargest(top).items()]
+    return out
+
+
+def _weighted_terms(part: pd.DataFrame, model: str, weights: pd.Series) -> dict[str, pd.Series]:
+    """Per unit, each series' term of the volume-weighted MASE (weight x MASE / unit total)."""
     mase = part.loc[part["metric"] == "mase", ["unique_id", model]].dropna()
     if mase.empty:
         return {}
@@ -159,6 +183,6 @@ def _weighted_mase(part: pd.DataFrame, model: str, weights: pd.Series) -> dict[s
         here = units == unit
         total = w[here].sum()
         if total > 0:
-            out[f"wmase.{unit}"] = float((w[here] * mase[model].to_numpy(float)[here]).sum()
-                                         / total)
+            out[str(unit)] = pd.Series(w[here] * mase[model].to_numpy(float)[here] / total,
+                                       index=mase["unique_id"].to_numpy()[here])
     return out

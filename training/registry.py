@@ -208,7 +208,8 @@ def log_training_run(settings: Settings, result: TrainingResult,
         choices.to_parquet(folder / "choices.parquet", index=False)
         result.forecasts.to_parquet(folder / "forecasts.parquet", index=False)
         (folder / "fallbacks.json").write_text(json.dumps(
-            {"fallbacks": result.fallbacks, "skipped_no_data": result.skipped}, indent=1))
+            {"fallbacks": result.fallbacks, "skipped": result.skipped,
+             "wmase_drivers": result.wmase_drivers}, indent=1))
         for file in ("backtest.parquet", "evaluation.parquet", "choices.parquet",
                      "forecasts.parquet", "fallbacks.json"):
             mlflow.log_artifact(str(folder / file), artifact_path="training")
@@ -333,11 +334,13 @@ def list_model_versions(settings: Settings) -> list[dict[str, Any]]:
 
 
 SETUP_PARAMS = {"horizon": "horizon", "backtest_windows": "windows", "backtest_step": "step",
-                "freq": "freq", "reconciliation": "reconciliation"}
+                "calibration_windows": "calibration_windows", "freq": "freq",
+                "reconciliation": "reconciliation"}
 
 
 def version_setup(params: dict[str, str]) -> dict[str, str]:
-    """What a version was trained with (horizon, backtest windows and step, frequency)."""
+    """What a version was trained with (horizon, backtest windows and step, the windows its
+    bands were calibrated on, frequency)."""
     return {short: params[name] for name, short in SETUP_PARAMS.items() if name in params}
 
 

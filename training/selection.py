@@ -255,6 +255,42 @@ def error_quantiles(backtest: pd.DataFrame, scale: pd.Series, classes: pd.Series
     return result
 
 
+def wider_quantiles(recent: dict[str, dict[int, np.ndarray]],
+                    spanned: dict[str, dict[int, np.ndarray]]
+                    ) -> tuple[dict[str, dict[int, np.ndarray]], list[str]]:
+    """Per class, level and lead time, the union of two :func:`error_quantiles` bands (the
+    lower of the lower bounds, the higher of the upper ones), and the classes the ``spanned``
+    table widened.
+
+    The newest backtest windows show the regime a series is in now (who reports, what fits);
+    a longer span shows more of the drug-wide moves that hit every series of a class at once
+    (CBP FY2025: cocaine and heroin up in every area, methamphetamine down). A few overlapping
+    windows may hold none of those, and a long span may be diluted by an older, quieter
+    reporting regime (IDS's intermittent countries). The union of the two bands covers at least
+    as often as either, at the price of some width where both were right."""
+    out: dict[str, dict[int, np.ndarray]] = {}
+    widened = []
+    for name, mine in recent.items():
+        other = spanned.get(name, spanned.get("pooled", {}))
+        out[name] = {}
+        for lvl, table in mine.items():
+            wide = other.get(lvl, table)
+            n = max(len(table), len(wide))
+            a, b = _padded(table, n), _padded(wide, n)
+            out[name][lvl] = np.column_stack([np.minimum(a[:, 0], b[:, 0]),
+                                              np.maximum(a[:, 1], b[:, 1])])
+        if name != "pooled" and any(not np.allclose(out[name][lvl], _padded(t, len(out[name][lvl])))
+                                    for lvl, t in mine.items()):
+            widened.append(name)
+    return out, widened
+
+
+def _padded(table: np.ndarray, n: int) -> np.ndarray:
+    """``table`` with its last lead time repeated down to ``n`` rows."""
+    return table if len(table) >= n else np.vstack(
+        [table, np.repeat(table[-1:], n - len(table), axis=0)])
+
+
 def calibrate_scaled(frame: pd.DataFrame, quantiles: dict[str, dict[int, np.ndarray]],
                      scale: pd.Series, classes: pd.Series,
                      nonnegative: bool = True) -> pd.DataFrame:

@@ -94,7 +94,7 @@ def train(settings: Settings, horizon: int | None = None,
     series, partial = load_series(settings)
     say(f"training on {series['unique_id'].nunique():,} series from {settings.series_dir}")
     result = fit_forecasts(series, h, settings.backtest_windows, settings.backtest_step,
-                           settings.frequency, n_jobs=settings.n_jobs,
+                           settings.calibration_windows, settings.frequency, n_jobs=settings.n_jobs,
                            dask_scheduler=settings.dask_scheduler, progress=say)
     reconciliation = reconcile(result, series, load_hierarchy(settings), say, partial)
     registered = log_training_run(settings, result, say, series)
@@ -116,7 +116,9 @@ def train(settings: Settings, horizon: int | None = None,
         "n_backtested": int(result.params["n_series_backtested"]),
         "fallbacks": len(result.fallbacks),
         "fallback_ids": sorted(result.fallbacks)[:50],
-        "skipped_no_data": len(result.skipped),
+        "skipped": len(result.skipped),
+        "skipped_by_reason": pd.Series(list(result.skipped.values()), dtype=object)
+        .value_counts().to_dict() if result.skipped else {},
         "model_failures": {k: v for k, v in result.model_failures.items() if v},
         "horizon": h,
         "backtest_windows": result.params["backtest_windows"],
@@ -124,6 +126,7 @@ def train(settings: Settings, horizon: int | None = None,
         "wmase": {k.split(".", 1)[1]: v for k, v in result.metrics.items()
                   if k.startswith("wmase.")},
         "by_class": result.by_class,
+        "wmase_drivers": result.wmase_drivers,
         "fallbacks_by_class": fallbacks_by_class(result),
         "reconciliation": reconciliation,
         "forecasts_path": str(out_path),

@@ -19,6 +19,8 @@ from serving.cli.app import (
     settings,
 )
 
+DRIVER_SHARE = 0.2  # a series making this share of a volume-weighted figure is named beside it
+
 
 @app.command("train")
 def train(
@@ -48,8 +50,13 @@ def train(
 
 def _class_lines(summary: dict[str, Any]) -> str:
     """Volume-weighted MASE per unit, the figures per series class, and what fell back."""
-    weighted = ", ".join(f"{unit} {v:.3f}" for unit, v in summary.get("wmase", {}).items())
+    drivers = summary.get("wmase_drivers", {})
+    weighted = ", ".join(f"{unit} {v:.3f}" + _driver(drivers.get(unit, []))
+                         for unit, v in summary.get("wmase", {}).items())
     lines = [f"volume-weighted MASE: {weighted or 'n/a'}"]
+    if summary.get("skipped"):
+        lines.append("  not forecast: " + "; ".join(
+            f"{n} series ({reason})" for reason, n in summary.get("skipped_by_reason", {}).items()))
     for name, fig in sorted(summary.get("by_class", {}).items()):
         if name.startswith("class."):
             lines.append(f"  {name[6:]:<15} {fig.get('n_series', 0):>6.0f} series  MASE "
@@ -61,6 +68,15 @@ def _class_lines(summary: dict[str, Any]) -> str:
         lines.append(f"  fell back: {name}: " + "; ".join(f"{n} {reason}" for reason, n in
                                                           reasons.items()))
     return "\n".join(lines)
+
+
+def _driver(top: list[dict[str, Any]]) -> str:
+    """`` (54% from IND:NCB AJMER/opioids/kg, MASE 182,632)`` when one series makes a fifth or
+    more of a volume-weighted figure, so no one reads a single record haul as the whole picture."""
+    if not top or top[0]["share"] < DRIVER_SHARE:
+        return ""
+    first = top[0]
+    return f" ({first['share']:.0%} from {first['unique_id']}, MASE {first['mase']:,.0f})"
 
 
 def _row(version: dict[str, Any]) -> dict[str, Any]:

@@ -121,3 +121,23 @@ def test_a_versions_setup_and_class_figures_are_read_from_its_run():
                "class.smooth.wmase.kg": 0.5}
     assert class_figures(metrics) == {"lumpy": {"mase": 0.9, "coverage_80": 0.8},
                                       "smooth": {"wmase.kg": 0.5}}
+
+
+def test_the_series_that_set_a_volume_weighted_mase_are_named_with_their_share():
+    from training.metrics import weighted_mase_drivers
+
+    # a record haul against a near-zero scale: MASE 10,000 at a 1 % weight is 99 % of the figure
+    evaluation = pd.DataFrame({"unique_id": ["big/cocaine/kg", "haul/opioids/kg",
+                                             "count/cocaine/seizures"],
+                               "metric": "mase", "project": [1.0, 10_000.0, 2.0]})
+    weights = pd.Series({"big/cocaine/kg": 0.99, "haul/opioids/kg": 0.01,
+                         "count/cocaine/seizures": 1.0})
+    drivers = weighted_mase_drivers(evaluation, "project", weights)
+    kg = drivers["kg"]
+    assert kg[0]["unique_id"] == "haul/opioids/kg"
+    assert kg[0]["share"] == pytest.approx(100.0 / 100.99)
+    assert kg[0]["mase"] == 10_000.0 and kg[0]["weight"] == 0.01
+    assert sum(d["share"] for d in kg) == pytest.approx(1.0)
+    # units are never mixed: the counts have their own figure, all of it from one series
+    assert drivers["seizures"] == [{"unique_id": "count/cocaine/seizures", "share": 1.0,
+                                    "mase": 2.0, "weight": 1.0}]

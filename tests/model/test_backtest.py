@@ -127,6 +127,7 @@ def test_series_too_short_or_failing_everywhere_fall_back_to_seasonal_naive_and_
     df = frame({"long": np.arange(60.0) % 12 + 5, "short": np.r_[np.full(52, np.nan),
                                                                    np.arange(8.0)],
                 "cursed": np.r_[-1.0, np.arange(59.0) % 12 + 5], "empty": np.full(60, np.nan),
+                "once": np.r_[np.full(30, np.nan), 4400.0, np.full(29, np.nan)],
                 "silent": np.r_[np.arange(40.0) % 12 + 5, np.full(20, np.nan)]})
     # both candidates (one standing in for the seasonal naive) fail on "cursed"; "silent"
     # stopped reporting before the backtest windows: nothing to score, no model failed
@@ -135,7 +136,11 @@ def test_series_too_short_or_failing_everywhere_fall_back_to_seasonal_naive_and_
     assert result.fallbacks == {"short": "too short for a backtest",
                                 "cursed": "every model failed in the backtest",
                                 "silent": NO_SCORED_PERIOD}
-    assert result.skipped == ["empty"]
+    # one 4,400 kg seizure is no basis for "4,400 kg every month": no forecast, and why
+    assert result.skipped == {"empty": "no reported period",
+                              "once": "1 reported period: too few to forecast from (3 needed)"}
+    assert not result.forecasts["unique_id"].isin(["empty", "once"]).any()
+    assert result.params["n_series_total"] == 6
     fc = result.forecasts.set_index("unique_id")
     assert (fc.loc["cursed", "model"] == "snaive (fallback)").all()
     assert fc.loc["long", "model"].iloc[0] in {"fragile", "snaive"}
@@ -345,3 +350,40 @@ def test_a_series_whose_choice_runs_past_its_record_in_the_final_fit_takes_its_n
     fc = result.forecasts.set_index("unique_id")
     assert (fc.loc["a", "model"] == "mean12").all() and "a" not in result.fallbacks
     assert fc.loc["a", "forecast"].between(15, 26).all()
+
+
+def test_the_union_of_two_calibrations_takes_the_wider_bound_of_each_lead_and_side():
+    from training.selection import wider_quantiles
+
+    recent = {"pooled": {80: np.array([[-1.0, 1.0], [-2.0, 2.0]])},
+              "smooth": {80: np.array([[-1.0, 1.0], [-1.0, 1.0]])},
+              "lumpy": {80: np.array([[0.0, 3.0], [0.0, 3.0]])}}
+    spanned = {"pooled": {80: np.array([[-1.0, 1.0], [-2.0, 2.0]])},
+               "smooth": {80: np.array([[-0.5, 2.5], [-3.0, 0.5]])},
+               "lumpy": {80: np.array([[0.0, 2.0], [0.0, 2.0]])}}
+    out, widened = wider_quantiles(recent, spanned)
+    assert out["smooth"][80].tolist() == [[-1.0, 2.5], [-3.0, 1.0]]
+    assert out["lumpy"][80].tolist() == recent["lumpy"][80].tolist()
+    assert widened == ["smooth"]
+
+
+def test_older_calibration_windows_widen_bands_for_a_shock_they_saw_and_leave_the_choice():
+    # every series jumps together for three months (a drug-wide move) in a stretch only the
+    # older windows forecast; the newest windows are calm
+    rng = np.random.default_rng(5)
+    n = 60
+    shock = np.zeros(n)
+    shock[n - 15:n - 12] = 40.0
+    df = frame({f"s{i}": 100 + rng.normal(0, 2, n) + shock for i in range(30)})
+    kwargs = dict(h=6, windows=2, step=3, n_jobs=1, models=[WindowMean(12), Naive()])
+    calm = fit_forecasts(df, calibration_windows=2, **kwargs)
+    spanned = fit_forecasts(df, calibration_windows=5, **kwargs)
+    pd.testing.assert_frame_equal(calm.weights, spanned.weights)  # chosen on the newest two
+    pd.testing.assert_series_equal(calm.forecasts["forecast"], spanned.forecasts["forecast"])
+    width = {name: (r.forecasts["hi_80"] - r.forecasts["lo_80"]).to_numpy()
+             for name, r in (("calm", calm), ("spanned", spanned))}
+    assert (width["spanned"] >= width["calm"] - 1e-9).all()
+    assert width["spanned"].mean() > 1.5 * width["calm"].mean()
+    assert spanned.params["calibration_windows"] == 5
+    assert spanned.params["bands_widened_by_older_windows"] != ""
+    assert calm.params["bands_widened_by_older_windows"] == ""

@@ -94,7 +94,8 @@ def test_train_registers_gates_the_champion_and_a_fresh_process_serves_the_same_
     assert [(r["version"], r["champion"]) for r in rows] == [("2", True), ("1", False)]
     assert rows[1]["mase"] == pytest.approx(first["mase"])
     # each version's setup and its figures per series class
-    assert rows[1]["setup"] == {"horizon": "6", "windows": "3", "step": "3", "freq": "MS",
+    assert rows[1]["setup"] == {"horizon": "6", "windows": "3", "step": "3",
+                                "calibration_windows": "6", "freq": "MS",
                                 "reconciliation": rows[1]["setup"]["reconciliation"]}
     assert sum(fig["n_series"] for fig in rows[1]["by_class"].values()) == first["n_backtested"]
     # the home's forecasts file follows the champion (e-mail charts, thresholds, export read it)
