@@ -86,9 +86,18 @@ def build_series_data(frame: pd.DataFrame) -> SeriesData:
     catalogue["first_ds"] = grouped["ds"].min()
     catalogue["last_ds"] = grouped["ds"].max()
     catalogue["n_obs"] = grouped["y"].count().astype(int)
+    reported = frame[frame["y"].notna()].groupby("unique_id")["ds"].max()
+    catalogue["last_reported"] = reported.reindex(catalogue.index)
+    # periods after the last reported one (the series' reporter has been silent since)
+    since = frame["unique_id"].map(reported).fillna(pd.Timestamp.min)
+    catalogue["silent_periods"] = (frame.assign(after=frame["ds"] > since)
+                                   .groupby("unique_id")["after"].sum()
+                                   .reindex(catalogue.index).astype(int))
     catalogue = catalogue.reset_index()
-    for col in ("first_ds", "last_ds"):
+    for col in ("first_ds", "last_ds", "last_reported"):
         catalogue[col] = catalogue[col].dt.strftime("%Y-%m-%d")
+    catalogue["last_reported"] = catalogue["last_reported"].astype(object).where(
+        catalogue["last_reported"].notna(), None)
     info = {row["unique_id"]: row for row in catalogue.to_dict(orient="records")}
     ids = frame["unique_id"].to_numpy()
     bounds = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1], True])

@@ -80,6 +80,11 @@ class SeriesInfo(BaseModel):
     first_ds: str = Field(examples=["2019-01-01"], description="Start of the first period")
     last_ds: str = Field(examples=["2024-06-01"], description="Start of the last period")
     n_obs: int = Field(ge=0, description="Periods with a value (not-reporting gaps excluded)")
+    last_reported: str | None = Field(
+        default=None, examples=["2024-05-01"],
+        description="Start of the last period with a value (None: never reported)")
+    silent_periods: int = Field(default=0, ge=0, description=(
+        "Periods after the last reported one: how long the reporter has been silent"))
 
 
 class Point(BaseModel):
@@ -132,6 +137,12 @@ class Forecast(BaseModel):
     source: str = Field(examples=["model version 3"],
                         description="Where these forecasts come from")
     points: list[ForecastPoint] = Field(description="The forecast periods, oldest first")
+    last_reported: str | None = Field(
+        default=None, examples=["2016-03-01"],
+        description="Start of the last period the series was reported in (None: never)")
+    notes: list[str] = Field(default_factory=list, description=(
+        "How to read the numbers: a series silent at the end is forecast as if it reported "
+        "again; an aggregate is the sum of its countries' forecasts, the silent ones named"))
 
 
 class AckResult(BaseModel):

@@ -160,8 +160,10 @@ async function loadSeries(markPeriod) {
   $("series-note").textContent = "";
   try {
     const forecast = await api(`/v1/forecasts/${seriesPath(id)}`);
-    $("series-note").textContent = `forecast by ${forecast.model || "the champion"}, from ` +
-      (forecast.model_version ? `champion model version ${forecast.model_version}` : forecast.source);
+    // the notes say what the numbers assume (a silent series, an aggregate's silent countries)
+    $("series-note").textContent = [`forecast by ${forecast.model || "the champion"}, from ` +
+      (forecast.model_version ? `champion model version ${forecast.model_version}` : forecast.source),
+      ...(forecast.notes || [])].join("; ");
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
     $("series-note").textContent = `no forecast: ${err.message}`;

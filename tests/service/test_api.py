@@ -97,6 +97,10 @@ def test_forecast_has_intervals_model_and_champion_version(client, seeded: Seede
     history = client.get("/v1/series/ESP/cocaine hydrochloride/kg",
                          headers=seeded.auth("viewer")).json()
     assert body["points"][0]["forecast"] == pytest.approx(history["points"][-1]["y"])
+    # reported to the end: the last period reported is the history's last, and no note
+    assert body["last_reported"] == history["points"][-1]["ds"] and body["notes"] == []
+    assert history["series"]["last_reported"] == body["last_reported"]
+    assert history["series"]["silent_periods"] == 0
 
 
 def test_trends_are_active_emerging_trends_ranked_by_score(client, seeded: Seeded):

@@ -1,0 +1,51 @@
+"""What the forecast route says beside the numbers: a series silent at the end, and the
+countries an aggregate's forecast assumes report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from serving.api.auth import Principal
+from serving.api.model_store import build_series_data
+from serving.api.routers.forecasts import forecast_notes
+
+EVERYONE = Principal(key_id="k", prefix="p", role="viewer", regions=None)
+
+
+def series(uid: str, geo_level: str, geo: str, region: str, y: list[float]) -> pd.DataFrame:
+    return pd.DataFrame({"unique_id": uid, "ds": pd.date_range("2015-01-01", periods=len(y),
+                                                               freq="MS"), "y": y,
+                         "geo_level": geo_level, "geo": geo, "region": region,
+                         "drug_level": "group", "drug": "cocaine", "metric": "kg"})
+
+
+def test_a_silent_country_and_the_aggregates_that_assume_it_reports_say_so():
+    reported = [10.0] * 24
+    silent = [400.0] * 15 + [np.nan] * 9  # Colombia, silent for the last nine months
+    data = build_series_data(pd.concat([
+        series("COL/cocaine/kg", "country", "COL", "Americas", silent),
+        series("ESP/cocaine/kg", "country", "ESP", "Europe", reported),
+        series("PER/cocaine/kg", "country", "PER", "Americas", reported),
+        series("World/cocaine/kg", "world", "World", "World", [410.0] * 15 + [20.0] * 9),
+        series("Americas/cocaine/kg", "region", "Americas", "Americas", [410.0] * 15 + [10.0] * 9),
+        series("Europe/cocaine/kg", "region", "Europe", "Europe", reported)]))
+    forecasts = {uid: {"model": "median", "points": [{"forecast": value}]} for uid, value in
+                 {"COL/cocaine/kg": 400.0, "ESP/cocaine/kg": 10.0, "PER/cocaine/kg": 10.0,
+                  "World/cocaine/kg": 420.0, "Americas/cocaine/kg": 410.0,
+                  "Europe/cocaine/kg": 10.0}.items()}
+    notes = lambda uid, who=EVERYONE: forecast_notes(data, forecasts, data.info[uid], who)  # noqa: E731
+
+    assert data.info["COL/cocaine/kg"]["last_reported"] == "2016-03-01"
+    assert data.info["COL/cocaine/kg"]["silent_periods"] == 9
+    assert notes("COL/cocaine/kg") == [
+        "not reported since 2016-03 (9 periods): the forecast is of the periods as if reported "
+        "in full, not of a continued silence"]
+    assert notes("ESP/cocaine/kg") == []
+    world = notes("World/cocaine/kg")
+    assert world == ["the sum of the forecasts of its 3 countries, each as if it reports in "
+                     "full; silent for the last 3 periods or more: COL (since 2016-03)"]
+    assert "COL" not in notes("Europe/cocaine/kg")[0]
+    # a key that sees Europe only is not told of the Americas' countries through the world
+    europe = Principal(key_id="e", prefix="e", role="viewer", regions=frozenset({"Europe"}))
+    assert "COL" not in notes("World/cocaine/kg", europe)[0]
