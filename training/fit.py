@@ -328,8 +328,8 @@ def _backtest_groups(groups: Sequence[tuple[Panel, list[Forecaster]]], h: int, w
 def _too_few(n: int) -> str:
     if n == 0:
         return "no reported period"
-    return (f"{n} reported period{'s' if n > 1 else ''}: too few to forecast from "
-            f"({MIN_REPORTED} needed)")
+    periods = "period" if n == 1 else "periods"
+    return f"{n} reported {periods}, fewer than the {MIN_REPORTED} a forecast needs"
 
 
 def recent_windows(cv: pd.DataFrame, windows: int) -> pd.DataFrame:

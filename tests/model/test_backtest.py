@@ -138,7 +138,7 @@ def test_series_too_short_or_failing_everywhere_fall_back_to_seasonal_naive_and_
                                 "silent": NO_SCORED_PERIOD}
     # one 4,400 kg seizure is no basis for "4,400 kg every month": no forecast, and why
     assert result.skipped == {"empty": "no reported period",
-                              "once": "1 reported period: too few to forecast from (3 needed)"}
+                              "once": "1 reported period, fewer than the 3 a forecast needs"}
     assert not result.forecasts["unique_id"].isin(["empty", "once"]).any()
     assert result.params["n_series_total"] == 6
     fc = result.forecasts.set_index("unique_id")
