@@ -38,9 +38,10 @@ class Settings(BaseSettings):
     horizon: int = Field(default=6, ge=1)
     backtest_windows: int = Field(default=3, ge=1)
     backtest_step: int = Field(default=3, ge=1)
-    calibration_windows: int = Field(
-        default=6, ge=1, description="Backtest windows the interval bands are calibrated on "
-        "(the newest `backtest_windows` of them also choose the models)")
+    calibration_windows: int | None = Field(
+        default=None, ge=1, description="Backtest windows the interval bands are calibrated on "
+        "(the newest `backtest_windows` of them also choose the models); default twice "
+        "`backtest_windows`")
     n_jobs: int = -1
     dask_scheduler: str | None = Field(default=None,
                                        description="tcp://host:port of a Dask scheduler")

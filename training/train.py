@@ -94,7 +94,8 @@ def train(settings: Settings, horizon: int | None = None,
     series, partial = load_series(settings)
     say(f"training on {series['unique_id'].nunique():,} series from {settings.series_dir}")
     result = fit_forecasts(series, h, settings.backtest_windows, settings.backtest_step,
-                           settings.calibration_windows, settings.frequency, n_jobs=settings.n_jobs,
+                           settings.calibration_windows or 2 * settings.backtest_windows,
+                           settings.frequency, n_jobs=settings.n_jobs,
                            dask_scheduler=settings.dask_scheduler, progress=say)
     reconciliation = reconcile(result, series, load_hierarchy(settings), say, partial)
     registered = log_training_run(settings, result, say, series)
