@@ -88,11 +88,12 @@ def build_series_data(frame: pd.DataFrame) -> SeriesData:
     catalogue["n_obs"] = grouped["y"].count().astype(int)
     reported = frame[frame["y"].notna()].groupby("unique_id")["ds"].max()
     catalogue["last_reported"] = reported.reindex(catalogue.index)
-    # periods after the last reported one (the series' reporter has been silent since)
-    since = frame["unique_id"].map(reported).fillna(pd.Timestamp.min)
-    catalogue["silent_periods"] = (frame.assign(after=frame["ds"] > since)
-                                   .groupby("unique_id")["after"].sum()
-                                   .reindex(catalogue.index).astype(int))
+    # periods from the last reported one to the data's last (how long the reporter has been
+    # silent; the series' own periods when it never reported)
+    dates = np.sort(frame["ds"].unique())
+    since = np.searchsorted(dates, reported.reindex(catalogue.index).to_numpy())
+    catalogue["silent_periods"] = np.where(catalogue["last_reported"].notna(),
+                                           len(dates) - 1 - since, grouped.size()).astype(int)
     catalogue = catalogue.reset_index()
     for col in ("first_ds", "last_ds", "last_reported"):
         catalogue[col] = catalogue[col].dt.strftime("%Y-%m-%d")

@@ -84,7 +84,8 @@ class SeriesInfo(BaseModel):
         default=None, examples=["2024-05-01"],
         description="Start of the last period with a value (None: never reported)")
     silent_periods: int = Field(default=0, ge=0, description=(
-        "Periods after the last reported one: how long the reporter has been silent"))
+        "Periods from the last reported one to the last period of the data: how long the "
+        "reporter has been silent"))
 
 
 class Point(BaseModel):
