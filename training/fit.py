@@ -178,8 +178,10 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
     if FALLBACK not in aliases:  # backtested for the fallback's calibration, not a candidate
         models.append(SeasonalNaive(season_length, alias=FALLBACK))
         aliases.append(FALLBACK)
-    say(f"backtesting {len(models)} models on {len(eligible):,} series ({windows} windows, "
-        f"horizon {h}; smoothing models on {len(smooth):,} series, intermittent-demand "
+    spanned = max(windows, calibration_windows or windows)
+    span = f", {spanned - windows} older ones for the bands" if spanned > windows else ""
+    say(f"backtesting {len(models)} models on {len(eligible):,} series ({windows} windows"
+        f"{span}, horizon {h}; smoothing models on {len(smooth):,} series, intermittent-demand "
         f"models on {len(sparse):,} mostly-zero ones); "
         f"{len(short):,} short series get the {FALLBACK} fallback")
 
@@ -188,7 +190,6 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
                           if not routed or m.alias not in SMOOTH_ONLY + SPARSE_ONLY]),
               (smooth, [m for m in models if routed and m.alias in SMOOTH_ONLY]),
               (sparse_panel, [m for m in models if routed and m.alias in SPARSE_ONLY])]
-    spanned = max(windows, calibration_windows or windows)
     calibration, cv_failures = _backtest_groups(groups, h, spanned, step, levels, min_train,
                                                 n_jobs, dask_scheduler, say)
     cv = recent_windows(calibration, windows)
@@ -223,7 +224,8 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
         lvl: 1.0 for lvl in levels}
     say(f"chose per series by backtest MASE ({method}, top {top_k}); bands conformal per "
         f"class and lead time ({', '.join(c for c in quantiles if c != 'pooled') or 'pooled'}"
-        f"; in backtest-error units: {', '.join(sorted(error_classes)) or 'none'})"
+        f"; in backtest-error units: {', '.join(sorted(error_classes)) or 'none'}"
+        f"; widened by the older windows: {', '.join(widened) or 'none'})"
         "; fallback band factors "
         + ", ".join(f"{lvl}%: {f:.2f}" for lvl, f in fallback_factors.items()))
 
