@@ -149,14 +149,17 @@ def cross_validation(df: pd.DataFrame | Panel, models: Sequence[Forecaster], h: 
                      windows: int = 3, step: int = 1, level: Sequence[int] = DEFAULT_LEVELS,
                      min_train: int = 1, n_jobs: int = 1, dask_scheduler: str | None = None,
                      id_col: str = "unique_id", time_col: str = "ds",
-                     target_col: str = "y") -> tuple[pd.DataFrame, dict[str, dict[str, str]]]:
+                     target_col: str = "y", skip_newest: int = 0
+                     ) -> tuple[pd.DataFrame, dict[str, dict[str, str]]]:
     """Rolling-origin backtest: ``unique_id, ds, cutoff, y, <alias>, <alias>-lo-80, ...`` and,
-    per model alias, the series it failed on (forecast NaN there)."""
+    per model alias, the series it failed on (forecast NaN there); ``skip_newest`` leaves the
+    newest windows out (they were run already)."""
     h, levels = check_horizon(h), check_levels(level)
     _check_models(models)
     panel = df if isinstance(df, Panel) else to_panel(df, id_col, time_col, target_col)
-    frame, failures = _run_split(models, panel, h, levels, backtest_offsets(h, windows, step),
-                                 min_train, n_jobs, dask_scheduler)
+    offsets = backtest_offsets(h, windows, step)[:max(windows - skip_newest, 0)]
+    frame, failures = _run_split(models, panel, h, levels, offsets, min_train, n_jobs,
+                                 dask_scheduler)
     actuals = panel.to_frame()
     frame = frame.merge(actuals, on=["unique_id", "ds"], how="left")
     cols = ["unique_id", "ds", "cutoff", "y"] + [c for c in frame.columns
