@@ -330,10 +330,8 @@ def _backtest_groups(groups: Sequence[tuple[Panel, list[Forecaster]]], h: int, w
 
 
 def _too_few(n: int) -> str:
-    if n == 0:
-        return "no reported period"
-    periods = "period" if n == 1 else "periods"
-    return f"{n} reported {periods}, fewer than the {MIN_REPORTED} a forecast needs"
+    return "no reported period" if n == 0 else (
+        f"{n} reported period{'s' * (n > 1)}, fewer than the {MIN_REPORTED} a forecast needs")
 
 
 def _older_windows(eligible: Panel, models: Sequence[Forecaster], needed: dict[str, set[str]],
@@ -343,19 +341,34 @@ def _older_windows(eligible: Panel, models: Sequence[Forecaster], needed: dict[s
     """The backtest windows older than the newest ``windows``, up to ``spanned`` in all, of
     only the models each series chose (all a calibration of that choice needs: about a
     fifth of backtesting every candidate there)."""
+    def run(part: Panel, model: Forecaster) -> tuple[pd.DataFrame, dict]:
+        return cross_validation(part, [model], h, spanned, step, levels, min_train, n_jobs,
+                                dask_scheduler, skip_newest=windows)
+
+    frame, _ = _each_chosen_model(eligible, models, needed, ["unique_id", "ds", "cutoff", "y"],
+                                  "older backtest windows", run, say)
+    return frame
+
+
+def _each_chosen_model(panel: Panel, models: Sequence[Forecaster], needed: dict[str, set[str]],
+                       keys: list[str], label: str,
+                       run: Callable[[Panel, Forecaster], tuple[pd.DataFrame, dict]],
+                       say: Progress | None) -> tuple[pd.DataFrame, dict]:
+    """``run(part, model)`` for each model on the series that use it (a global model on every
+    series), side by side, and per model the series it failed on."""
     frame: pd.DataFrame | None = None
-    keys = ["unique_id", "ds", "cutoff", "y"]
-    tick = steps(say, "older backtest windows", sum(bool(needed.get(m.alias)) for m in models))
+    failures: dict[str, dict[str, str]] = {}
+    tick = steps(say, label, sum(bool(needed.get(m.alias)) for m in models))
     for model in models:
         ids = needed.get(model.alias)
         if not ids:
             continue
-        part = eligible if getattr(model, "is_global", False) else eligible.subset(sorted(ids))
-        out, _ = cross_validation(part, [model], h, spanned, step, levels, min_train, n_jobs,
-                                  dask_scheduler, skip_newest=windows)
+        part = panel if getattr(model, "is_global", False) else panel.subset(sorted(ids))
+        out, fails = run(part, model)
         tick(f"{model.alias} on {len(part):,} series")
+        failures.update(fails)
         frame = out if frame is None else frame.merge(out, on=keys, how="outer")
-    return frame if frame is not None else pd.DataFrame(columns=keys)
+    return (frame if frame is not None else pd.DataFrame(columns=keys)), failures
 
 
 def _single(ids: Sequence[str] | np.ndarray, alias: str) -> pd.DataFrame:
@@ -396,19 +409,10 @@ def _final_forecasts(panel: Panel, models: Sequence[Forecaster], needed: dict[st
                      dask_scheduler: str | None, say: Progress | None = None
                      ) -> tuple[pd.DataFrame, dict]:
     """Refit on all data only the models a series uses (global models on every series)."""
-    frame: pd.DataFrame | None = None
-    failures: dict[str, dict[str, str]] = {}
-    tick = steps(say, "final fit", sum(bool(needed.get(m.alias)) for m in models))
-    for model in models:
-        ids = needed.get(model.alias)
-        if not ids:
-            continue
-        part = panel if getattr(model, "is_global", False) else panel.subset(sorted(ids))
-        out, fails = forecast(part, [model], h, levels, n_jobs, dask_scheduler)
-        tick(f"{model.alias} on {len(part):,} series")
-        failures.update(fails)
-        frame = out if frame is None else frame.merge(out, on=["unique_id", "ds"], how="outer")
-    return (frame if frame is not None else pd.DataFrame(columns=["unique_id", "ds"])), failures
+    def run(part: Panel, model: Forecaster) -> tuple[pd.DataFrame, dict]:
+        return forecast(part, [model], h, levels, n_jobs, dask_scheduler)
+
+    return _each_chosen_model(panel, models, needed, ["unique_id", "ds"], "final fit", run, say)
 
 
 def _metrics(evaluation: pd.DataFrame, project_cv: pd.DataFrame, scales: pd.DataFrame,
