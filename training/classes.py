@@ -31,6 +31,12 @@ MISSING_CUT = 0.5
 # show neither a level nor a spread (a single 4,400 kg seizure forecast as 4,400 kg a month
 # "with certainty")
 MIN_REPORTED = 3
+
+
+def too_few_reported(n: int) -> str:
+    """Why a series reported in ``n`` < ``MIN_REPORTED`` periods gets no forecast."""
+    return "no reported period" if n == 0 else (
+        f"{n} reported period{'s' * (n > 1)}, fewer than the {MIN_REPORTED} a forecast needs")
 CLASSES = ("smooth", "erratic", "intermittent", "lumpy", "too_short", "mostly_missing")
 CLASS_COLUMNS = ["unique_id", "series_class", "adi", "cv2", "n_observed", "missing_share"]
 

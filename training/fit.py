@@ -29,7 +29,7 @@ from models.baselines import SeasonalNaive, WindowMedian
 from models.intermittent import TSB
 from models.statistical import ETS, Theta
 from training.backtest import cross_validation, forecast
-from training.classes import MIN_REPORTED, series_classes, volume_weights
+from training.classes import MIN_REPORTED, series_classes, too_few_reported, volume_weights
 from training.metrics import (
     evaluate,
     series_scales,
@@ -153,18 +153,17 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
     season_length = season_length_for(panel.freq)
     min_train = max(2 * season_length, 8)
     n_obs = panel.n_observed()
-    skipped = {str(u): _too_few(int(n)) for u, n in zip(panel.ids, n_obs, strict=True)
+    skipped = {str(u): too_few_reported(int(n)) for u, n in zip(panel.ids, n_obs, strict=True)
                if n < MIN_REPORTED}
     n_total = len(panel)
     if len(skipped) == n_total:
         raise NarcotrendError(f"every series has fewer than {MIN_REPORTED} reported periods: "
                               "there is nothing to forecast from")
     panel = panel.subset(panel.ids[n_obs >= MIN_REPORTED]) if skipped else panel
-    n_obs = n_obs[n_obs >= MIN_REPORTED]
     at_last_cutoff = np.array([np.count_nonzero(~np.isnan(y[:-h])) if len(y) > h else 0
                                for y in panel.y])
-    eligible = panel.subset(panel.ids[(at_last_cutoff >= min_train) & (n_obs > 0)])
-    short = panel.subset(panel.ids[(at_last_cutoff < min_train) & (n_obs > 0)])
+    eligible = panel.subset(panel.ids[at_last_cutoff >= min_train])
+    short = panel.subset(panel.ids[at_last_cutoff < min_train])
     sparse = set(sparse_series(eligible, h))
     classes = series_classes(panel, min_train)
     classes.loc[classes["unique_id"].isin(set(short.ids)), "series_class"] = "too_short"
@@ -327,11 +326,6 @@ def _backtest_groups(groups: Sequence[tuple[Panel, list[Forecaster]]], h: int, w
             failures.update(fails)
             frame = cv if frame is None else frame.merge(cv, on=keys, how="outer")
     return (frame if frame is not None else pd.DataFrame(columns=keys)), failures
-
-
-def _too_few(n: int) -> str:
-    return "no reported period" if n == 0 else (
-        f"{n} reported period{'s' * (n > 1)}, fewer than the {MIN_REPORTED} a forecast needs")
 
 
 def _older_windows(eligible: Panel, models: Sequence[Forecaster], needed: dict[str, set[str]],

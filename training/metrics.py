@@ -160,11 +160,11 @@ def weighted_mase_drivers(evaluation: pd.DataFrame, model: str, weights: pd.Seri
     haul against a near-zero scale can set a volume-weighted figure from a 0.1 % weight, and a
     reader must be told which series did."""
     out: dict[str, list[dict[str, float | str]]] = {}
+    mase = evaluation.loc[evaluation["metric"] == "mase"].set_index("unique_id")[model]
     for unit, terms in _weighted_terms(evaluation, model, weights).items():
         total = float(terms.sum())
         if total <= 0:
             continue
-        mase = evaluation.loc[evaluation["metric"] == "mase"].set_index("unique_id")[model]
         out[unit] = [{"unique_id": str(uid), "share": float(term / total),
                       "mase": float(mase[uid]), "weight": float(weights.get(uid, 0.0))}
                      for uid, term in terms.nlargest(top).items()]

@@ -43,6 +43,8 @@ class SeriesData:
     info: dict[str, dict[str, Any]]
     history: dict[str, tuple[np.ndarray, np.ndarray]]
     geo_region: dict[str, str]
+    # the country series of each (drug_level, drug, metric): what an aggregate sums
+    countries: dict[tuple[str, str, str], list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def build_series_data(frame: pd.DataFrame) -> SeriesData:
     # periods from the last reported one to the data's last (how long the reporter has been
     # silent; the series' own periods when it never reported)
     dates = np.sort(frame["ds"].unique())
-    since = np.searchsorted(dates, reported.reindex(catalogue.index).to_numpy())
+    since = np.searchsorted(dates, catalogue["last_reported"].to_numpy())
     catalogue["silent_periods"] = np.where(catalogue["last_reported"].notna(),
                                            len(dates) - 1 - since, grouped.size()).astype(int)
     catalogue = catalogue.reset_index()
@@ -107,7 +109,12 @@ def build_series_data(frame: pd.DataFrame) -> SeriesData:
     history = {ids[start]: (ds[start:stop], y[start:stop])
                for start, stop in zip(bounds[:-1], bounds[1:], strict=True)}
     geo_region = dict(zip(catalogue["geo"], catalogue["region"], strict=True))
-    return SeriesData(catalogue=catalogue, info=info, history=history, geo_region=geo_region)
+    countries: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for row in info.values():
+        if row["geo_level"] == "country":
+            countries.setdefault((row["drug_level"], row["drug"], row["metric"]), []).append(row)
+    return SeriesData(catalogue=catalogue, info=info, history=history, geo_region=geo_region,
+                      countries=countries)
 
 
 def prepare_routes(frame: pd.DataFrame) -> pd.DataFrame:

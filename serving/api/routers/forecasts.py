@@ -8,13 +8,13 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, HTTPException, status
 
-from core.geography import country_subregion
+from core.geography import geo_covers
 from serving.api.auth import Principal
 from serving.api.deps import PrincipalDep, StateDep
 from serving.api.model_store import SeriesData
 from serving.api.routers.series import SeriesId, loaded_series, visible_series
 from serving.api.schemas import Forecast, error_responses
-from training.classes import MIN_REPORTED
+from training.classes import MIN_REPORTED, too_few_reported
 
 router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"],
                    responses=error_responses(401, 403, 404, 503))
@@ -36,8 +36,8 @@ def get_forecast(unique_id: SeriesId, state: StateDep, principal: PrincipalDep) 
     entry = state.forecasts.get(unique_id)
     if entry is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=(
-            f"no forecast for {unique_id}: reported in {row['n_obs']} period(s), too few to "
-            "forecast from" if row.get("n_obs", 0) < MIN_REPORTED else
+            f"no forecast for {unique_id}: {too_few_reported(row['n_obs'])}"
+            if row["n_obs"] < MIN_REPORTED else
             f"no forecast for {unique_id} in the champion's run"))
     from_model = (state.forecasts_source or "").startswith("model version")
     return Forecast(unique_id=unique_id, model=entry["model"],
@@ -77,17 +77,9 @@ def forecast_notes(series: SeriesData, forecasts: dict[str, dict[str, Any]],
 
 def _members(series: SeriesData, row: dict[str, Any]) -> list[dict[str, Any]]:
     """The country series summed into an aggregate's series (same drug and metric)."""
-    out = []
-    for info in series.info.values():
-        if (info["geo_level"] != "country" or info["drug"] != row["drug"]
-                or info["metric"] != row["metric"] or info["drug_level"] != row["drug_level"]):
-            continue
-        if (row["geo_level"] == "world" or (row["geo_level"] == "region"
-                                            and info["region"] == row["geo"])
-                or (row["geo_level"] == "subregion"
-                    and country_subregion(info["geo"]) == row["geo"])):
-            out.append(info)
-    return out
+    return [info for info in series.countries.get((row["drug_level"], row["drug"],
+                                                   row["metric"]), [])
+            if geo_covers(row["geo"], info)]
 
 
 def _mean_forecast(entry: dict[str, Any]) -> float:
