@@ -172,3 +172,33 @@ def interval_figures(project: dict, peers: dict[str, dict], bound: dict[int, pd.
                                                 / best_regular, 4),
         }
     return out
+
+
+IN_FULL = 0.95  # share of an aggregate's forecast its reporting countries must carry
+
+
+def reported_share(forecasts: pd.DataFrame, test: pd.DataFrame, trees: list) -> pd.Series:
+    """Per aggregate and held-out month (index ``unique_id, ds``), the share of the sum of its
+    bottoms' forecasts carried by the bottoms that reported that month. An aggregate's actual
+    is the sum of its reporters only (missing is not zero), while its forecast is of all of
+    them reporting: where reporters carry less than :data:`IN_FULL`, a miss below says who
+    did not report, not how wrong the forecast was."""
+    wide = forecasts.pivot_table(index="unique_id", columns="ds", values="forecast")
+    known = test[test["y"].notna()].assign(one=1.0).pivot_table(
+        index="unique_id", columns="ds", values="one")
+    pieces = []
+    for tree in trees:
+        n_agg = len(tree.ids) - tree.n_bottom
+        bottoms = wide.reindex(tree.ids[n_agg:]).fillna(0.0)
+        reported = known.reindex(index=bottoms.index, columns=bottoms.columns).fillna(0.0)
+        total = tree.S[:n_agg] @ bottoms.to_numpy()
+        carried = tree.S[:n_agg] @ (bottoms.to_numpy() * reported.to_numpy())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(total > 0, carried / total, 1.0)
+        pieces.append(pd.DataFrame(share, index=tree.ids[:n_agg],
+                                   columns=bottoms.columns).stack())
+    if not pieces:
+        return pd.Series(dtype=float)
+    out = pd.concat(pieces)
+    out.index.names = ["unique_id", "ds"]
+    return out

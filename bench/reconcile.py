@@ -12,9 +12,17 @@ forecast against the sum of its bottoms', every tree and period); the reconcilia
 train and the reconciliation seconds.
 
     .venv/bin/python bench/reconcile.py [--ids FILE|none] [--cbp DIR|none] [--n-jobs 2]
+                                        [--ids-substances]
+
+``--ids-substances`` keeps IDS's substance series too (every level; 4 minutes more): their
+levels are scored apart (``substance:country`` ...) and the substance -> group coherence gap is
+measured over every geo x group x metric (training.drug_trees).
 
 The held-out actual of an aggregate is what the build makes of the held-out records: the sum of
-the countries that reported that month.
+the countries that reported that month, while its forecast is of all of them reporting. So each
+level's coverage is also given on the months whose reporting countries carry 95% or more of
+the aggregate's forecast (``coverage_80_reported_in_full`` ...; bench/forecast_scores.py:
+``reported_share``).
 """
 
 from __future__ import annotations
@@ -32,6 +40,8 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from bench.forecast_scores import IN_FULL, reported_share  # noqa: E402  (the repository first)
+
 DATA = REPO.parent / "shared" / "data"
 DEFAULT_IDS = DATA / "unodc_ids_2011_2016" / "drug-trafficking-unodc.csv"
 DEFAULT_CBP = DATA / "cbp_nationwide_drugs"
@@ -76,17 +86,16 @@ def holdout(files: list[Path], fmt: str, n_jobs: int, keep_groups: bool,
     return {"n_series": int(meta["unique_id"].nunique()), "train_end": str(cut.date()),
             "by_level": by_level(forecasts, test, history, meta),
             "max_coherence_gap": coherence_gap(forecasts, meta, history),
+            "max_substance_group_gap": substance_gap(forecasts, meta),
             "reconciliation": summary["reconciliation"], "train_seconds": round(seconds, 2),
             "reconcile_seconds": summary["reconciliation"].get("seconds")}
 
 
-def level_of(forecasts: pd.DataFrame, meta: pd.DataFrame, history: pd.DataFrame) -> pd.Series:
-    """Each reconciled series' level in its tree (series outside every tree: not scored)."""
+def trees_of(forecasts: pd.DataFrame, meta: pd.DataFrame, history: pd.DataFrame) -> list:
     from training.reconcile import forecast_trees
 
     sourced, geo = forecast_trees(meta, forecasts["unique_id"].unique(), history)
-    trees = sourced + geo
-    return pd.Series({u: lvl for t in trees for u, lvl in zip(t.ids, t.levels, strict=True)})
+    return sourced + geo
 
 
 def by_level(forecasts: pd.DataFrame, test: pd.DataFrame, history: pd.DataFrame,
@@ -98,8 +107,15 @@ def by_level(forecasts: pd.DataFrame, test: pd.DataFrame, history: pd.DataFrame,
         frame["unique_id"]).mean()
     data = test[["unique_id", "ds", "y"]].merge(forecasts, on=["unique_id", "ds"])
     data = data[data["y"].notna()]
-    data["level"] = data["unique_id"].map(level_of(forecasts, meta, history))
+    trees = trees_of(forecasts, meta, history)
+    data["level"] = data["unique_id"].map(pd.Series(
+        {u: lvl for t in trees for u, lvl in zip(t.ids, t.levels, strict=True)}))
     data = data[data["level"].notna()]
+    share = reported_share(forecasts, test, trees)
+    data["in_full"] = share.reindex(pd.MultiIndex.from_frame(data[["unique_id", "ds"]])
+                                    ).fillna(1.0).to_numpy() >= IN_FULL
+    substance = data["unique_id"].map(meta.set_index("unique_id")["drug_level"]) == "substance"
+    data.loc[substance, "level"] = "substance:" + data.loc[substance, "level"]
     out = {}
     for level, part in data.groupby("level"):
         row: dict = {"n_series": int(part["unique_id"].nunique()), "n_points": len(part)}
@@ -113,15 +129,37 @@ def by_level(forecasts: pd.DataFrame, test: pd.DataFrame, history: pd.DataFrame,
             per_series = pd.Series(score, index=part.index).replace(np.inf, np.nan).groupby(
                 part["unique_id"]).mean()
             row[f"msis_{lvl}"] = round(float(per_series.mean()), 4)
+        full = part[part["in_full"]]
+        if 0 < len(full) < len(part):  # the months its countries reported in full
+            row["points_reported_in_full"] = len(full)
+            for lvl in LEVELS:
+                inside = (full["y"] >= full[f"lo_{lvl}"]) & (full["y"] <= full[f"hi_{lvl}"])
+                row[f"coverage_{lvl}_reported_in_full"] = round(float(inside.mean()), 4)
         out[str(level)] = row
     return out
 
 
 def coherence_gap(forecasts: pd.DataFrame, meta: pd.DataFrame, history: pd.DataFrame) -> float:
-    from training.reconcile import forecast_trees, largest_gap
+    from training.reconcile import largest_gap
 
-    sourced, geo = forecast_trees(meta, forecasts["unique_id"].unique(), history)
-    return largest_gap(forecasts, sourced + geo)
+    return largest_gap(forecasts, trees_of(forecasts, meta, history))
+
+
+def substance_gap(forecasts: pd.DataFrame, meta: pd.DataFrame) -> dict:
+    """The largest gap between a group's point forecast and the sum of its substances', over
+    every geo x group x metric and period, in the unit and relative to the group's forecast."""
+    from training.drug_trees import drug_trees
+    from training.reconcile import largest_gap
+
+    trees = drug_trees(meta, forecasts["unique_id"].unique())
+    if not trees:
+        return {"trees": 0}
+    points = forecasts.set_index("unique_id")["forecast"]
+    gaps = [largest_gap(forecasts, [tree]) for tree in trees]
+    relative = [gap / max(float(points.loc[tree.ids[0]].abs().max()), 1e-9)
+                for gap, tree in zip(gaps, trees, strict=True)]
+    return {"trees": len(trees), "max_gap": max(gaps), "max_relative_gap": max(relative),
+            "trees_over_1e-6": int(sum(g > 1e-6 for g in gaps))}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -129,6 +167,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--ids", default=str(DEFAULT_IDS), help="the IDS file, or none")
     parser.add_argument("--cbp", default=str(DEFAULT_CBP), help="the CBP folder, or none")
     parser.add_argument("--n-jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--ids-substances", action="store_true",
+                        help="keep IDS's substance series too, scored apart")
     parser.add_argument("--keep", type=Path, help="write each holdout's series and forecasts here")
     args = parser.parse_args(argv)
     from serving.cli import quiet_libraries
@@ -136,7 +176,8 @@ def main(argv: list[str] | None = None) -> dict:
     quiet_libraries()
     result: dict = {"n_jobs": args.n_jobs, "holdout_months": HOLDOUT}
     if args.ids.lower() != "none":
-        result["ids"] = holdout([Path(args.ids)], "unodc-ids", args.n_jobs, keep_groups=True,
+        result["ids"] = holdout([Path(args.ids)], "unodc-ids", args.n_jobs,
+                                keep_groups=not args.ids_substances,
                                 keep=args.keep)
     if args.cbp.lower() != "none":
         result["cbp"] = holdout(sorted(Path(args.cbp).glob("*.csv")), "cbp", args.n_jobs,

@@ -50,6 +50,14 @@ def substance_groups() -> dict[str, str]:
                                                     strict=True)}
 
 
+def substance_group(substance: str, groups: dict[str, str] | None = None) -> str:
+    """The drug group of a substance series' drug: the taxonomy's, else ``unclassified`` (a
+    name the taxonomy does not know is kept as reported, in that group: features.normalise; one
+    the build renamed ``... (substance)`` is such a name: features.series)."""
+    return (substance_groups() if groups is None else groups).get(str(substance).lower(),
+                                                                   UNCLASSIFIED)
+
+
 @cache
 def known_drugs() -> dict[str, str]:
     """Lower-case name -> the drug as series name it: the groups first (`cocaine` is the group),

@@ -41,6 +41,22 @@ from training.selection import conformal_factor, half_width_scores
 N_SAMPLES = 500
 
 
+def moved_bands(point: np.ndarray, base: np.ndarray,
+                bands: dict[int, tuple[np.ndarray, np.ndarray]]
+                ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """A bottom's bands once reconciliation moved its forecast from ``base`` to ``point``: its
+    own calibrated band and that band moved with the point, together (the move comes from what
+    other series said, which is not certain either: a band moved down alone lost the bottoms'
+    calibrated coverage, 0.81 -> 0.71 on CBP's intermittent areas); a missing (NaN) band gets
+    the next inner one; clipped at zero and nested."""
+    delta = point - base
+    raw = {}
+    for lvl, (own_lo, own_hi) in bands.items():
+        lo, hi = np.minimum(own_lo, own_lo + delta), np.maximum(own_hi, own_hi + delta)
+        raw[lvl] = (np.where(np.isnan(lo), np.inf, lo), np.where(np.isnan(hi), -np.inf, hi))
+    return tidy_bands(point, raw, True)[1]
+
+
 def quantile_knots(point: np.ndarray, bands: dict[int, tuple[np.ndarray, np.ndarray]]
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities (k,) and values (..., k) of each forecast's quantile function from its point

@@ -32,7 +32,9 @@ masked for low reporting (train already blanks the country's own actual there) l
 aggregates above it unscored, as their actuals still hold the partial report; those masked
 errors are also no evidence of dependence for the intervals (drawn independently).
 Sources with their own levels (CBP's areas -> regions -> nationwide) get their own trees
-(training.source_trees).
+(training.source_trees). Substance -> group (training.drug_trees): the group trees are
+reconciled first, each country's substances are then shared out of its group's forecast, and
+the substance trees are summed up from those countries, so both hierarchies add up at once.
 """
 
 from __future__ import annotations
@@ -48,11 +50,12 @@ import pandas as pd
 from hierarchicalforecast.methods import BottomUp, MinTrace
 
 from core.geography import country_subregion
-from models.base import tidy_bands
+from training.drug_trees import share_out
 from training.hier_intervals import (
     aggregate_bands,
     calibrate_levels,
     coverage_by_level,
+    moved_bands,
     stacked,
 )
 from training.source_trees import SOURCE_LEVELS, Tree, source_trees
@@ -198,7 +201,8 @@ def _fill_aggregates(tree: Tree, y_hat: np.ndarray) -> np.ndarray:
 
 def _backtest_scores(tree: Tree, backtest: pd.DataFrame, scale: pd.Series,
                      partial: Mapping[tuple[str, pd.Timestamp], float] | None = None,
-                     future: np.ndarray | None = None) -> TreeBacktest:
+                     future: np.ndarray | None = None,
+                     methods: Sequence[str] = METHODS) -> TreeBacktest:
     """Mean MASE per method and geo level over the backtest windows, the residuals (nodes x
     points) mint_shrink estimates its covariance from (and the aggregate intervals their
     dependence), which bottoms reported at each of those points (a bottom never in the
@@ -230,15 +234,15 @@ def _backtest_scores(tree: Tree, backtest: pd.DataFrame, scale: pd.Series,
         windows.append((y_hat, y, window))
     residuals = np.concatenate([y - y_hat for y_hat, y, _ in windows], axis=1)
     node_scale = scale.reindex(tree.ids).fillna(1.0).to_numpy(float)[:, None]
-    errors: dict[str, list[np.ndarray]] = {m: [] for m in METHODS}
-    recs: dict[str, list[np.ndarray]] = {m: [] for m in METHODS}
+    errors: dict[str, list[np.ndarray]] = {m: [] for m in methods}
+    recs: dict[str, list[np.ndarray]] = {m: [] for m in methods}
     # every window in one call per method: reconciliation works period by period, and the
     # library's projection (a pseudo-inverse) is then computed once, not once per window
     parts = [_fill_aggregates(tree, y_hat) for y_hat, _, _ in windows]
     parts += [] if future is None else [future]
     cuts = np.cumsum([part.shape[1] for part in parts])[:-1]
     reconciled_future: dict[str, np.ndarray] = {}
-    for method in METHODS:
+    for method in methods:
         try:
             rec_all = np.split(reconcile_matrix(method, tree.S, np.concatenate(parts, axis=1),
                                                 residuals), cuts, axis=1)
@@ -307,18 +311,11 @@ def tree_bands(tree: Tree, base: np.ndarray, rec: np.ndarray,
                reported: np.ndarray | None, levels: Sequence[int]
                ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Bands of every node after reconciliation: a bottom's own calibrated band and that band
-    moved with its point, together (reconciliation moved the point by what the other levels
-    said, which is not certain either: a band moved down alone lost the bottoms' calibrated
-    coverage, 0.81 -> 0.71 on CBP's intermittent areas); an aggregate's is the spread of the
-    sum of its bottoms that report (training.hier_intervals)."""
+    moved with its point, together (training.hier_intervals.moved_bands); an aggregate's is the
+    spread of the sum of its bottoms that report (training.hier_intervals)."""
     n_agg = len(tree.ids) - tree.n_bottom
-    delta = rec[n_agg:] - base[n_agg:]
-    raw = {}
-    for lvl in levels:  # a bottom without a band of its own (NaN) gets the next inner one
-        own_lo, own_hi = bands[lvl][0][n_agg:], bands[lvl][1][n_agg:]
-        lo, hi = np.minimum(own_lo, own_lo + delta), np.maximum(own_hi, own_hi + delta)
-        raw[lvl] = (np.where(np.isnan(lo), np.inf, lo), np.where(np.isnan(hi), -np.inf, hi))
-    _, bottom = tidy_bands(rec[n_agg:], raw, True)
+    bottom = moved_bands(rec[n_agg:], base[n_agg:],
+                         {lvl: (bands[lvl][0][n_agg:], bands[lvl][1][n_agg:]) for lvl in levels})
     bottom_residuals = None if residuals is None else residuals[n_agg:]
     aggregate = aggregate_bands(tree.S[:n_agg], rec[:n_agg], rec[n_agg:], bottom,
                                 bottom_residuals, levels, reported)
@@ -342,66 +339,103 @@ def reconcile_forecasts(forecasts: pd.DataFrame, hierarchy: pd.DataFrame,
     ``backtest`` is the project's backtest (``unique_id, ds, cutoff, y, forecast``) that
     chooses each tree's method and gives the aggregate intervals their dependence, ``scale``
     each series' MASE scale, ``masked`` the rows (``unique_id, ds, y``) train masked for low
-    reporting, with their values before masking."""
+    reporting, with their values before masking.
+
+    The group trees go first; then each leaf's substances are shared out of their group's
+    reconciled forecast (training.drug_trees) and the substance trees summed up from those
+    leaves, so substances add up to their group at every level too."""
     started = time.perf_counter()
     sourced, geo = forecast_trees(hierarchy, forecasts["unique_id"].unique(), history)
     trees = sourced + geo
     partial = {} if masked is None else dict(zip(
         zip(masked["unique_id"], pd.to_datetime(masked["ds"]), strict=True),
         masked["y"].astype(float), strict=True))
-    methods: dict[str, str] = {}
-    fallbacks: dict[str, str] = {}
-    by_method: dict[str, dict[str, list[float]]] = {}
-    pieces, calibration = [], []
-    done: set[str] = set()
+    run = _TreeRun(backtest, scale, partial, levels)
+    substance_trees = [t for t in trees if t.key.startswith("substance:")]
     for tree in trees:
-        part = forecasts[forecasts["unique_id"].isin(set(tree.ids))]
-        y_hat, dates = _matrix(part, tree.ids, "forecast")
-        base = _fill_aggregates(tree, y_hat)
-        bt = _backtest_scores(tree, backtest, scale, partial, base)
-        scores, residuals = bt.scores, bt.residuals
-        for method, per_level in scores.items():
-            for lvl, value in per_level.items():
-                by_method.setdefault(method, {}).setdefault(lvl, []).append(value)
-        ranked = sorted(scores, key=lambda m: np.mean(list(scores[m].values())))
-        order = ranked + [m for m in ("mint_wls_struct", "bottom_up") if m not in ranked]
-        for method in order:
-            try:
-                rec = bt.future[method] if method in bt.future else reconcile_matrix(
-                    method, tree.S, base, residuals)
-                break
-            except Exception as err:  # noqa: BLE001 - fall back and report
-                fallbacks[tree.key] = f"{method}: {type(err).__name__}: {err}"
-        else:  # pragma: no cover - BottomUp does not fail
-            continue
-        methods[tree.key] = method
-        bands = tree_bands(tree, base, rec, _bands(part, tree.ids, levels), residuals,
-                           bt.reported, levels)
-        calibration.append(_backtest_bands(tree, bt, method, levels))
-        new = _long(rec, tree.ids, dates, "forecast")
-        for lvl in levels:  # in _long's order: ids repeated, dates tiled
-            new[f"lo_{lvl}"], new[f"hi_{lvl}"] = bands[lvl][0].ravel(), bands[lvl][1].ravel()
-        rest = part.drop(columns=[c for c in new.columns if c not in ("unique_id", "ds")])
-        pieces.append(rest.merge(new, on=["unique_id", "ds"], how="left"))
-        done |= set(tree.ids)
+        if not tree.key.startswith("substance:"):
+            run.reconcile(tree, forecasts)
+    shared, changed, share_report = share_out(run.current(forecasts), hierarchy, history, levels)
+    summed = 0
+    for tree in substance_trees:
+        fixed = bool(changed & set(tree.ids))
+        summed += fixed
+        run.reconcile(tree, shared, "bottom_up" if fixed else None)
     level_of = {u: lvl for tree in trees for u, lvl in zip(tree.ids, tree.levels, strict=True)
-                if u in done}
-    calibration_points = stacked(calibration)
-    pieces, factors = calibrate_levels(pieces, calibration_points, level_of, scale, levels)
-    untouched = forecasts[~forecasts["unique_id"].isin(done)]
+                if u in run.done}
+    calibration_points = stacked(run.calibration)
+    pieces, factors = calibrate_levels(run.pieces, calibration_points, level_of, scale, levels)
+    untouched = shared[~shared["unique_id"].isin(run.done)]
     out = pd.concat([untouched, *pieces], ignore_index=True)[list(forecasts.columns)]
     out = out.sort_values(["unique_id", "ds"], ignore_index=True)
     report = {
         "trees": len(trees),
         "source_trees": len(sourced),
-        "methods": {m: sum(v == m for v in methods.values()) for m in METHODS},
-        "fallbacks": len(fallbacks),
+        "methods": {m: sum(v == m for v in run.methods.values()) for m in METHODS},
+        "fallbacks": len(run.fallbacks),
         "backtest_mase_by_level": {m: {lvl: round(float(np.mean(v)), 4) for lvl, v in d.items()}
-                                   for m, d in by_method.items()},
+                                   for m, d in run.by_method.items()},
         "intervals": "aggregates: sampled sums of their bottoms' bands, backtest dependence, "
                      "calibrated per level on the backtest",
         "interval_factors_by_level": factors,
         "backtest_coverage_by_level": coverage_by_level(calibration_points, levels),
+        "substances": {**share_report, "trees_summed_from_shared_leaves": summed},
         "seconds": round(time.perf_counter() - started, 2),
     }
-    return Reconciled(out, methods, fallbacks, report)
+    return Reconciled(out, run.methods, run.fallbacks, report)
+
+
+@dataclass
+class _TreeRun:
+    """The trees reconciled so far: their pieces, methods, fallbacks, scores and the
+    aggregates' backtest bands their intervals are calibrated on."""
+
+    backtest: pd.DataFrame
+    scale: pd.Series
+    partial: Mapping[tuple[str, pd.Timestamp], float]
+    levels: Sequence[int]
+    methods: dict[str, str] = field(default_factory=dict)
+    fallbacks: dict[str, str] = field(default_factory=dict)
+    by_method: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    pieces: list[pd.DataFrame] = field(default_factory=list)
+    calibration: list[pd.DataFrame] = field(default_factory=list)
+    done: set[str] = field(default_factory=set)
+
+    def current(self, forecasts: pd.DataFrame) -> pd.DataFrame:
+        """``forecasts`` with the reconciled rows so far in place of their own."""
+        rest = forecasts[~forecasts["unique_id"].isin(self.done)]
+        return pd.concat([rest, *self.pieces], ignore_index=True)[list(forecasts.columns)]
+
+    def reconcile(self, tree: Tree, forecasts: pd.DataFrame, method: str | None = None) -> None:
+        """One tree: by its best method on the backtest (the next on failure, reported), or by
+        ``method`` when given."""
+        part = forecasts[forecasts["unique_id"].isin(set(tree.ids))]
+        y_hat, dates = _matrix(part, tree.ids, "forecast")
+        base = _fill_aggregates(tree, y_hat)
+        bt = _backtest_scores(tree, self.backtest, self.scale, self.partial, base,
+                              METHODS if method is None else (method,))
+        for name, per_level in bt.scores.items():
+            for lvl, value in per_level.items():
+                self.by_method.setdefault(name, {}).setdefault(lvl, []).append(value)
+        ranked = sorted(bt.scores, key=lambda m: np.mean(list(bt.scores[m].values())))
+        order = [method] if method is not None else ranked + [
+            m for m in ("mint_wls_struct", "bottom_up") if m not in ranked]
+        for name in order:
+            try:
+                rec = bt.future[name] if name in bt.future else reconcile_matrix(
+                    name, tree.S, base, bt.residuals)
+                break
+            except Exception as err:  # noqa: BLE001 - fall back and report
+                self.fallbacks[tree.key] = f"{name}: {type(err).__name__}: {err}"
+        else:  # pragma: no cover - BottomUp does not fail
+            return
+        self.methods[tree.key] = name
+        bands = tree_bands(tree, base, rec, _bands(part, tree.ids, self.levels), bt.residuals,
+                           bt.reported, self.levels)
+        self.calibration.append(_backtest_bands(tree, bt, name, self.levels))
+        new = _long(rec, tree.ids, dates, "forecast")
+        for lvl in self.levels:  # in _long's order: ids repeated, dates tiled
+            new[f"lo_{lvl}"], new[f"hi_{lvl}"] = bands[lvl][0].ravel(), bands[lvl][1].ravel()
+        rest = part.drop(columns=[c for c in new.columns if c not in ("unique_id", "ds")])
+        self.pieces.append(rest.merge(new, on=["unique_id", "ds"], how="left"))
+        self.done |= set(tree.ids)

@@ -71,6 +71,14 @@ def reconcile(result: TrainingResult, series: pd.DataFrame, hierarchy: pd.DataFr
     say(f"reconciled {report['trees']} geography trees in {report['seconds']:.1f}s ("
         + ", ".join(f"{m}: {n}" for m, n in report["methods"].items() if n)
         + f"; {report['fallbacks']} fell back)")
+    shared = report.get("substances", {})
+    if shared.get("leaves"):
+        result.metrics["reconcile.substances.unallocated"] = float(shared["unallocated"])
+        say(f"substances shared out of their group's forecast at {shared['leaves']:,} "
+            f"places (x metric), {shared['trees_summed_from_shared_leaves']} substance trees "
+            "summed up from them"
+            + (f"; {shared['unallocated']:,} group forecasts with no substance forecast to "
+               "carry them" if shared["unallocated"] else ""))
     if report["backtest_coverage_by_level"]:
         say("aggregate intervals from their bottoms, backtest coverage 80/95 before the level's "
             "calibration: " + ", ".join(

@@ -12,8 +12,10 @@ from bench.forecast_scores import (
     holdout_mae,
     interval_figures,
     record_bound,
+    reported_share,
     weighted_by_unit,
 )
+from training.source_trees import Tree
 
 
 def test_holdout_mae_skips_unknown_months():
@@ -78,3 +80,19 @@ def test_interval_figures_compare_with_the_best_peer_every_way():
     # the shock's 99 of the best peer's 104 points: no band within the record gets below
     assert out["record_bound_ratio_all"] == pytest.approx(99 / 3 / (104 / 3), abs=1e-4)
     assert out["record_bound_ratio_regular"] == 0.0
+
+
+def test_reported_share_is_the_part_of_the_forecast_whose_countries_reported():
+    months = pd.date_range("2024-01-01", periods=2, freq="MS")
+    tree = Tree("t", ["Europe", "ESP", "FRA"], ["region", "country", "country"],
+                np.array([[1.0, 1.0], [1.0, 0.0], [0.0, 1.0]]))
+    forecasts = pd.DataFrame({"unique_id": ["Europe", "ESP", "FRA"] * 2,
+                              "ds": np.repeat(months, 3), "forecast": [40.0, 30.0, 10.0] * 2})
+    # France silent in January, Spain in February
+    test = pd.DataFrame({"unique_id": ["Europe", "ESP", "FRA"] * 2,
+                         "ds": np.repeat(months, 3), "y": [25.0, 25.0, np.nan,
+                                                            12.0, np.nan, 12.0]})
+    share = reported_share(forecasts, test, [tree])
+    assert share[("Europe", months[0])] == pytest.approx(0.75)
+    assert share[("Europe", months[1])] == pytest.approx(0.25)
+    assert len(share) == 2  # aggregates only
