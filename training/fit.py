@@ -44,6 +44,7 @@ from training.selection import (
     choose,
     combine,
     conformal_factors,
+    cross_calibrated,
     error_quantiles,
     mixed_scale,
     wider_quantiles,
@@ -101,7 +102,7 @@ class TrainingResult:
 
     forecasts: pd.DataFrame
     backtest: pd.DataFrame
-    project_backtest: pd.DataFrame
+    project_backtest: pd.DataFrame  # the chosen forecasts, each window calibrated on the others
     evaluation: pd.DataFrame
     weights: pd.DataFrame
     factors: dict[int, float]  # the fallback's band factors (the others: ``quantiles``)
@@ -210,6 +211,7 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
     quantiles = error_quantiles(project_cv, scale_of, class_of, levels) if len(
         project_cv) else {"pooled": {lvl: np.zeros((h, 2)) for lvl in levels}}
     widened: list[str] = []
+    reported_cv = calibrated_cv
     if spanned > windows and len(weights):
         # the same choice over the longer span: the wider of the two bands, per class and lead
         older = _older_windows(eligible, models, _needed(weights), h, windows, spanned, step,
@@ -217,6 +219,9 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
         spanned_cv = combine(pd.concat([cv, older], ignore_index=True), weights, levels, how)
         quantiles, widened = wider_quantiles(quantiles, error_quantiles(
             spanned_cv, scale_of, class_of, levels))
+        if widened:  # the run's figures judge the bands it serves
+            reported_cv = cross_calibrated(project_cv, seasonal_scale, class_of, levels,
+                                           error_classes, spanned=spanned_cv)
     # the fallback's own bands (series without a backtest have no scale to conform by)
     # are rescaled by one pooled factor from its backtest on the other series
     fallback_cv = combine(cv, _single(cv["unique_id"].unique(), FALLBACK), levels) \
@@ -284,8 +289,8 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
     failures = {alias: len(set(cv_failures.get(alias, {})) | set(final_failures.get(alias, {})))
                 for alias in aliases}
     # the run's figures judge the bands it serves: each window calibrated on the others
-    metrics = _metrics(evaluation, calibrated_cv, scales, levels)
-    by_class, drivers = _class_figures(calibrated_cv, scales, levels, classes,
+    metrics = _metrics(evaluation, reported_cv, scales, levels)
+    by_class, drivers = _class_figures(reported_cv, scales, levels, classes,
                                        volume_weights(panel, max(season_length, h)))
     metrics.update({f"{group}.{name}": value for group, figures in by_class.items()
                     for name, value in figures.items() if group != "overall"})

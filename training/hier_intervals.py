@@ -18,6 +18,12 @@ is the spread of the sum of its bottoms, by sampling:
   quantiles, kept around the reconciled point (lo <= point <= hi), nested, >= 0;
 - then each tree level's bands are widened or narrowed by one split-conformal factor per
   interval level, from the same construction on the backtest windows (:func:`calibrate_levels`).
+  The factor is measured like for like, on the newest windows with the bottoms' bands
+  calibrated on those windows; the served bottoms' bands are also widened by the older windows
+  (training.selection.wider_quantiles), and that widening reaches the aggregates through the
+  sampled sums. Measured on CBP: calibrating the factor on the served (widened) bottoms
+  instead took the nationwide and CBP-region 80% coverage from 0.84 / 0.85 to 0.75 / 0.78,
+  the newest windows' calm without the older windows' drug-wide moves.
 
 hierarchicalforecast's own ``PERMBU`` (version installed here) is the same idea with normal
 marginals (from ``sigmah``, a standard deviation per node and period) and its copula from

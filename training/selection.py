@@ -347,18 +347,29 @@ def mixed_scale(backtest: pd.DataFrame, seasonal: pd.Series, classes: pd.Series,
 
 def cross_calibrated(backtest: pd.DataFrame, seasonal: pd.Series, classes: pd.Series,
                      level: Sequence[int] = DEFAULT_LEVELS,
-                     error_classes: set[str] | None = None) -> pd.DataFrame:
+                     error_classes: set[str] | None = None,
+                     spanned: pd.DataFrame | None = None) -> pd.DataFrame:
     """The backtest with each window's bands calibrated on the other windows' errors only
     (leave one window out, the band unit too): the coverage and MSIS a training run reports
     for its bands, which calibrating a window on its own errors would make nominal by
-    construction. ``error_classes``: the classes drawn in backtest-error units (default all)."""
+    construction. ``error_classes``: the classes drawn in backtest-error units (default all).
+    ``spanned``: the same choice backtested over the longer calibration span (these windows
+    and older ones); each window's bands are then, as the served ones are, the union of both
+    calibrations (:func:`wider_quantiles`), each without that window."""
     chosen = set(classes.unique()) if error_classes is None else error_classes
     window = backtest.groupby("unique_id")["cutoff"].rank(method="dense").to_numpy(int)
+    spanned_keys = None if spanned is None else pd.MultiIndex.from_frame(
+        spanned[["unique_id", "cutoff"]])
     parts = []
     for w in np.unique(window):
         held = window == w
         scale = mixed_scale(backtest[~held], seasonal, classes, chosen)
         quantiles = error_quantiles(backtest[~held], scale, classes, level)
+        if spanned is not None:
+            out = spanned_keys.isin(pd.MultiIndex.from_frame(
+                backtest.loc[held, ["unique_id", "cutoff"]].drop_duplicates()))
+            quantiles, _ = wider_quantiles(quantiles, error_quantiles(
+                spanned[~out], scale, classes, level))
         parts.append(calibrate_scaled(backtest[held], quantiles, scale, classes))
     return pd.concat(parts).loc[backtest.index] if parts else backtest.copy()
 

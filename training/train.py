@@ -50,7 +50,10 @@ def reconcile(result: TrainingResult, series: pd.DataFrame, hierarchy: pd.DataFr
     scale = series_scales(panel, season_length_for(panel.freq)).set_index("unique_id")["scale"]
     levels = tuple(sorted({int(c.rsplit("_", 1)[1]) for c in result.forecasts.columns
                            if c.startswith("lo_")}))
-    backtest = result.project_backtest  # calibrated as published (training.selection)
+    # each newest window calibrated on the others (training.selection); the older windows'
+    # widening of the bottoms' bands reaches the aggregates through their sampled sums, so
+    # the aggregates' level factors are measured like for like on the newest windows
+    backtest = result.project_backtest
     done = reconcile_forecasts(result.forecasts, hierarchy, backtest, scale, levels,
                                history=series, masked=masked)
     result.forecasts = done.forecasts

@@ -387,3 +387,10 @@ def test_older_calibration_windows_widen_bands_for_a_shock_they_saw_and_leave_th
     assert spanned.params["calibration_windows"] == 5
     assert spanned.params["bands_widened_by_older_windows"] != ""
     assert calm.params["bands_widened_by_older_windows"] == ""
+    # the run's own figures judge the bands it serves: wider bands, more covered and paid for
+    assert spanned.metrics["coverage_80"] > calm.metrics["coverage_80"]
+    assert spanned.metrics["msis_80"] > 2 * calm.metrics["msis_80"]
+    assert spanned.by_class["class.smooth"]["coverage_80"] == spanned.metrics["coverage_80"]
+    # while the backtest reconciliation calibrates its aggregates on stays the newest windows'
+    # (the bottoms' widening reaches the aggregates through the sampled sums)
+    pd.testing.assert_frame_equal(calm.project_backtest, spanned.project_backtest)
