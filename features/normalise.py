@@ -152,8 +152,12 @@ def country_lists_to_iso3(lists: pd.Series, sep: str = ";") -> pd.Series:
 # --- drugs ---------------------------------------------------------------------------------
 @lru_cache(maxsize=4)
 def load_taxonomy(path: Path = TAXONOMY_FILE) -> pd.DataFrame:
-    """The reviewed drug taxonomy, indexed by the name key: substance, group, kg_per_unit."""
-    table = read_taxonomy(path).copy()
+    """The reviewed drug taxonomy, indexed by the name key: substance, group, kg_per_unit.
+    A substance's own name is one of its spellings too (reported "poppy" is the substance
+    poppy, in opioids, not an unclassified name that would share the poppy series with it)."""
+    table = read_taxonomy(path)
+    own = table.drop_duplicates("substance", keep="first").assign(name=lambda t: t["substance"])
+    table = pd.concat([table, own], ignore_index=True)
     table["name"] = name_key(table["name"])
     return table.drop_duplicates("name", keep="first").set_index("name")
 

@@ -74,6 +74,18 @@ def test_unknown_drug_names_are_unclassified_with_their_cleaned_name():
     assert drugs["substance"].iloc[0] == "blue dream powder"
 
 
+def test_every_substance_reported_by_its_own_name_is_classified_in_its_group():
+    # one substance series holds every spelling of it: an unknown spelling equal to the
+    # substance's name would put unclassified records into the poppy series of opioids
+    from core.taxonomy import read_taxonomy
+
+    table = read_taxonomy().drop_duplicates("substance")
+    drugs = classify_drugs(table["substance"].str.upper().reset_index(drop=True))
+    assert drugs["substance"].tolist() == table["substance"].tolist()
+    assert drugs["drug_group"].tolist() == table["group"].tolist()
+    assert classify_drugs(pd.Series(["Poppy"]))["drug_group"].iloc[0] == "opioids"
+
+
 def test_taxonomy_uses_only_the_fixed_groups():
     assert set(load_taxonomy()["group"]) <= set(DRUG_GROUPS)
 
