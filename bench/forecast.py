@@ -67,13 +67,13 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from bench.forecast_scores import (  # noqa: E402  (the repository on the path first)
-    IN_FULL,
     avg_relative,
+    covered,
     hindsight,
     holdout_mae,
     interval_figures,
+    mark_reported_in_full,
     record_bound,
-    reported_share,
     scales,
     score,
 )
@@ -238,24 +238,17 @@ def coherence(forecasts: pd.DataFrame, test: pd.DataFrame, meta: pd.DataFrame,
     gap = largest_gap(forecasts, trees)
     data = test[["unique_id", "ds", "y"]].merge(forecasts, on=["unique_id", "ds"])
     data = data[data["y"].notna()].merge(meta[["unique_id", "geo_level"]], on="unique_id")
-    share = reported_share(forecasts, test, trees)
-    data["in_full"] = share.reindex(pd.MultiIndex.from_frame(data[["unique_id", "ds"]])
-                                    ).fillna(1.0).to_numpy() >= IN_FULL
+    data = mark_reported_in_full(data, forecasts, test, trees)
     coverage = {}
     for level, part in data.groupby("geo_level"):
         full = part[part["in_full"]]
-        coverage[str(level)] = {f"coverage_{lvl}": _covered(part, lvl) for lvl in LEVELS} | {
+        coverage[str(level)] = {f"coverage_{lvl}": covered(part, lvl) for lvl in LEVELS} | {
             "n_series": int(part["unique_id"].nunique())}
-        if len(full) < len(part):  # the months its countries reported in full
-            coverage[str(level)] |= {f"coverage_{lvl}_reported_in_full": _covered(full, lvl)
+        if part["aggregate"].any():  # the months its countries reported in full
+            coverage[str(level)] |= {f"coverage_{lvl}_reported_in_full": covered(full, lvl)
                                      for lvl in LEVELS} | {"points_reported_in_full": len(full),
                                                            "points": len(part)}
     return {"trees": len(trees), "max_gap": gap, "coverage_by_geo_level": coverage}
-
-
-def _covered(part: pd.DataFrame, lvl: int) -> float:
-    inside = (part["y"] >= part[f"lo_{lvl}"]) & (part["y"] <= part[f"hi_{lvl}"])
-    return round(float(inside.mean()), 4) if len(part) else float("nan")
 
 
 def cached_peer_forecasts(train: pd.DataFrame, n_jobs: int, cache: Path | None,

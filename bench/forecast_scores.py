@@ -179,10 +179,10 @@ IN_FULL = 0.95  # share of an aggregate's forecast its reporting countries must 
 
 def reported_share(forecasts: pd.DataFrame, test: pd.DataFrame, trees: list) -> pd.Series:
     """Per aggregate and held-out month (index ``unique_id, ds``), the share of the sum of its
-    bottoms' forecasts carried by the bottoms that reported that month. An aggregate's actual
-    is the sum of its reporters only (missing is not zero), while its forecast is of all of
-    them reporting: where reporters carry less than :data:`IN_FULL`, a miss below says who
-    did not report, not how wrong the forecast was."""
+    bottoms' forecasts carried by the bottoms that reported that month (NaN where that sum is
+    0: no share to carry). An aggregate's actual is the sum of its reporters only (missing is
+    not zero), while its forecast is of all of them reporting: where reporters carry less than
+    :data:`IN_FULL`, a miss below says who did not report, not how wrong the forecast was."""
     wide = forecasts.pivot_table(index="unique_id", columns="ds", values="forecast")
     known = test[test["y"].notna()].assign(one=1.0).pivot_table(
         index="unique_id", columns="ds", values="one")
@@ -194,11 +194,24 @@ def reported_share(forecasts: pd.DataFrame, test: pd.DataFrame, trees: list) -> 
         total = tree.S[:n_agg] @ bottoms.to_numpy()
         carried = tree.S[:n_agg] @ (bottoms.to_numpy() * reported.to_numpy())
         with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(total > 0, carried / total, 1.0)
-        pieces.append(pd.DataFrame(share, index=tree.ids[:n_agg],
-                                   columns=bottoms.columns).stack())
-    if not pieces:
-        return pd.Series(dtype=float)
-    out = pd.concat(pieces)
-    out.index.names = ["unique_id", "ds"]
-    return out
+            share = np.where(total > 0, carried / total, np.nan)
+        pieces.append(pd.Series(share.ravel(), index=pd.MultiIndex.from_product(
+            [tree.ids[:n_agg], bottoms.columns], names=["unique_id", "ds"])))
+    return pd.concat(pieces) if pieces else pd.Series(dtype=float)
+
+
+def mark_reported_in_full(data: pd.DataFrame, forecasts: pd.DataFrame, test: pd.DataFrame,
+                          trees: list) -> pd.DataFrame:
+    """``data`` (held-out rows, ``unique_id, ds, ...``) with ``aggregate`` (the row is a tree's
+    aggregate) and ``in_full`` (its reporting countries carry :data:`IN_FULL` of its forecast;
+    False where the forecast is 0)."""
+    share = reported_share(forecasts, test, trees)
+    key = pd.MultiIndex.from_frame(data[["unique_id", "ds"]])
+    return data.assign(aggregate=key.isin(share.index),
+                       in_full=share.reindex(key).to_numpy() >= IN_FULL)
+
+
+def covered(part: pd.DataFrame, lvl: int) -> float:
+    """The share of ``part``'s rows whose ``y`` lies in its ``lvl``% band (NaN when empty)."""
+    inside = (part["y"] >= part[f"lo_{lvl}"]) & (part["y"] <= part[f"hi_{lvl}"])
+    return round(float(inside.mean()), 4) if len(part) else float("nan")

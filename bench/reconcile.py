@@ -40,7 +40,7 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-from bench.forecast_scores import IN_FULL, reported_share  # noqa: E402  (the repository first)
+from bench.forecast_scores import covered, mark_reported_in_full  # noqa: E402  (repo first)
 
 DATA = REPO.parent / "shared" / "data"
 DEFAULT_IDS = DATA / "unodc_ids_2011_2016" / "drug-trafficking-unodc.csv"
@@ -92,6 +92,8 @@ def holdout(files: list[Path], fmt: str, n_jobs: int, keep_groups: bool,
 
 
 def trees_of(forecasts: pd.DataFrame, meta: pd.DataFrame, history: pd.DataFrame) -> list:
+    """The trees reconciliation makes of the forecast series (sources' first, then the
+    geography's); a series outside every tree is not scored per level."""
     from training.reconcile import forecast_trees
 
     sourced, geo = forecast_trees(meta, forecasts["unique_id"].unique(), history)
@@ -111,9 +113,7 @@ def by_level(forecasts: pd.DataFrame, test: pd.DataFrame, history: pd.DataFrame,
     data["level"] = data["unique_id"].map(pd.Series(
         {u: lvl for t in trees for u, lvl in zip(t.ids, t.levels, strict=True)}))
     data = data[data["level"].notna()]
-    share = reported_share(forecasts, test, trees)
-    data["in_full"] = share.reindex(pd.MultiIndex.from_frame(data[["unique_id", "ds"]])
-                                    ).fillna(1.0).to_numpy() >= IN_FULL
+    data = mark_reported_in_full(data, forecasts, test, trees)
     substance = data["unique_id"].map(meta.set_index("unique_id")["drug_level"]) == "substance"
     data.loc[substance, "level"] = "substance:" + data.loc[substance, "level"]
     out = {}
@@ -122,19 +122,16 @@ def by_level(forecasts: pd.DataFrame, test: pd.DataFrame, history: pd.DataFrame,
         s = part["unique_id"].map(scale)
         for lvl in LEVELS:
             lo, hi = part[f"lo_{lvl}"], part[f"hi_{lvl}"]
-            row[f"coverage_{lvl}"] = round(float(((part["y"] >= lo) & (part["y"] <= hi)).mean()),
-                                           4)
+            row[f"coverage_{lvl}"] = covered(part, lvl)
             score = interval_score(part["y"].to_numpy(float), lo.to_numpy(float),
                                    hi.to_numpy(float), lvl) / s.to_numpy(float)
             per_series = pd.Series(score, index=part.index).replace(np.inf, np.nan).groupby(
                 part["unique_id"]).mean()
             row[f"msis_{lvl}"] = round(float(per_series.mean()), 4)
         full = part[part["in_full"]]
-        if 0 < len(full) < len(part):  # the months its countries reported in full
+        if part["aggregate"].any():  # the months its countries reported in full
             row["points_reported_in_full"] = len(full)
-            for lvl in LEVELS:
-                inside = (full["y"] >= full[f"lo_{lvl}"]) & (full["y"] <= full[f"hi_{lvl}"])
-                row[f"coverage_{lvl}_reported_in_full"] = round(float(inside.mean()), 4)
+            row |= {f"coverage_{lvl}_reported_in_full": covered(full, lvl) for lvl in LEVELS}
         out[str(level)] = row
     return out
 

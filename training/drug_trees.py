@@ -21,10 +21,14 @@ once, without undoing the geography's:
 - a substance's band moves with its point as a reconciled country's does (its own calibrated
   band and the moved one together: training.hier_intervals.moved_bands).
 
-A substance without a forecast (reported in fewer than 3 periods, training.classes) gets no
-share, so where no substance of a group has a forecast at a leaf the group's forecast there is
-left unallocated: counted (``unallocated``) and measured (:func:`drug_trees` with
-training.reconcile.largest_gap) rather than hidden.
+A leaf is a series of one of those levels that is no tree's aggregate: CBP's nationwide series
+is a country but sums its areas, and in a run that also holds IDS's USA series its substances
+are not IDS's opioids group's to share. A substance without a forecast (reported in fewer than
+3 periods, training.classes) gets no share, so where no substance of a group has a forecast at
+a leaf the group's forecast there is left unallocated: counted (``unallocated``: leaf x period
+cells with a group forecast above 0 and no substance forecast, or no substance series, to
+carry it) and measured (:func:`drug_trees` with training.reconcile.largest_gap) rather than
+hidden.
 """
 
 from __future__ import annotations
@@ -74,13 +78,17 @@ def drug_trees(hierarchy: pd.DataFrame, ids: Sequence[str]) -> list[Tree]:
 
 
 def share_out(forecasts: pd.DataFrame, hierarchy: pd.DataFrame, history: pd.DataFrame | None,
-              levels: Sequence[int]) -> tuple[pd.DataFrame, set[str], dict[str, Any]]:
+              levels: Sequence[int], aggregates: set[str] | frozenset[str] = frozenset()
+              ) -> tuple[pd.DataFrame, set[str], dict[str, Any]]:
     """``forecasts`` (``unique_id, ds, forecast, lo_80, ...``) with each leaf substance's
     forecast scaled to its group's there (bands moved with it); the ids changed; a report.
     ``history`` (``unique_id, ds, y``) gives the recorded shares where the substances
-    forecast nothing."""
+    forecast nothing; ``aggregates`` are the trees' aggregates, never leaves. The report's
+    ``cells_from_recorded_shares`` counts the leaf x period cells whose substances forecast
+    nothing (shared by their records, or equally where those are 0 too)."""
     meta = _with_groups(hierarchy, forecasts["unique_id"].unique())
-    meta = meta[meta["geo_level"].isin(LEAF_LEVELS)].set_index("unique_id")
+    meta = meta[meta["geo_level"].isin(LEAF_LEVELS) & ~meta["unique_id"].isin(aggregates)]
+    meta = meta.set_index("unique_id")
     leaf = forecasts[forecasts["unique_id"].isin(meta.index)]
     leaf = leaf.join(meta[["drug_level", *_KEYS]], on="unique_id")
     subs = leaf[leaf["drug_level"] == "substance"]
@@ -91,18 +99,21 @@ def share_out(forecasts: pd.DataFrame, hierarchy: pd.DataFrame, history: pd.Data
     subs = subs.merge(tops.rename(columns={"forecast": "target"}), on=[*_KEYS, "ds"])
     subs = subs[subs["target"].notna() & subs["forecast"].notna()]
     cell = [*_KEYS, "ds"]
-    total = subs.groupby(cell)["forecast"].transform("sum").to_numpy(float)
+    own = np.maximum(subs["forecast"].to_numpy(float), 0.0)  # a share is never negative
+    total = pd.Series(own, index=subs.index).groupby([subs[k] for k in cell]).transform(
+        "sum").to_numpy(float)
     recorded = _recorded(history, subs["unique_id"])
     recorded_total = recorded.groupby([subs[k] for k in cell]).transform("sum").to_numpy(float)
     n_parts = subs.groupby(cell)["forecast"].transform("size").to_numpy(float)
-    own, target = subs["forecast"].to_numpy(float), subs["target"].to_numpy(float)
+    target = subs["target"].to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(total > 0, own / total,
                          np.where(recorded_total > 0, recorded.to_numpy(float) / recorded_total,
                                   1.0 / n_parts))
     point = np.maximum(target, 0.0) * share
-    moved = moved_bands(point, own, {lvl: (subs[f"lo_{lvl}"].to_numpy(float),
-                                           subs[f"hi_{lvl}"].to_numpy(float)) for lvl in levels})
+    moved = moved_bands(point, subs["forecast"].to_numpy(float),
+                        {lvl: (subs[f"lo_{lvl}"].to_numpy(float),
+                               subs[f"hi_{lvl}"].to_numpy(float)) for lvl in levels})
     new = subs[["unique_id", "ds"]].assign(forecast=point)
     for lvl in levels:
         new[f"lo_{lvl}"], new[f"hi_{lvl}"] = moved[lvl]

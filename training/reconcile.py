@@ -341,9 +341,12 @@ def reconcile_forecasts(forecasts: pd.DataFrame, hierarchy: pd.DataFrame,
     each series' MASE scale, ``masked`` the rows (``unique_id, ds, y``) train masked for low
     reporting, with their values before masking.
 
-    The group trees go first; then each leaf's substances are shared out of their group's
-    reconciled forecast (training.drug_trees) and the substance trees summed up from those
-    leaves, so substances add up to their group at every level too."""
+    Every tree but the substances' goes first (the groups', the sources'); then each leaf's
+    substances are shared out of their group's reconciled forecast (training.drug_trees) and
+    the substance trees summed up from those leaves, so substances add up to their group at
+    every level too. Those trees' aggregates are calibrated on a bottom-up backtest of the
+    substances' own forecasts (the backtest has no shared-out windows): their level factor
+    reads the sampler's dependence, not the shares."""
     started = time.perf_counter()
     sourced, geo = forecast_trees(hierarchy, forecasts["unique_id"].unique(), history)
     trees = sourced + geo
@@ -355,12 +358,11 @@ def reconcile_forecasts(forecasts: pd.DataFrame, hierarchy: pd.DataFrame,
     for tree in trees:
         if not tree.key.startswith("substance:"):
             run.reconcile(tree, forecasts)
-    shared, changed, share_report = share_out(run.current(forecasts), hierarchy, history, levels)
-    summed = 0
+    aggregates = {u for tree in trees for u in tree.ids[:len(tree.ids) - tree.n_bottom]}
+    shared, changed, share_report = share_out(run.current(forecasts), hierarchy, history, levels,
+                                              aggregates)
     for tree in substance_trees:
-        fixed = bool(changed & set(tree.ids))
-        summed += fixed
-        run.reconcile(tree, shared, "bottom_up" if fixed else None)
+        run.reconcile(tree, shared, "bottom_up" if changed & set(tree.ids) else None)
     level_of = {u: lvl for tree in trees for u, lvl in zip(tree.ids, tree.levels, strict=True)
                 if u in run.done}
     calibration_points = stacked(run.calibration)
@@ -371,7 +373,8 @@ def reconcile_forecasts(forecasts: pd.DataFrame, hierarchy: pd.DataFrame,
     report = {
         "trees": len(trees),
         "source_trees": len(sourced),
-        "methods": {m: sum(v == m for v in run.methods.values()) for m in METHODS},
+        "methods": {m: sum(v == m for k, v in run.methods.items() if k not in run.forced)
+                    for m in METHODS},  # as chosen by backtest (the summed trees: below)
         "fallbacks": len(run.fallbacks),
         "backtest_mase_by_level": {m: {lvl: round(float(np.mean(v)), 4) for lvl, v in d.items()}
                                    for m, d in run.by_method.items()},
@@ -379,7 +382,7 @@ def reconcile_forecasts(forecasts: pd.DataFrame, hierarchy: pd.DataFrame,
                      "calibrated per level on the backtest",
         "interval_factors_by_level": factors,
         "backtest_coverage_by_level": coverage_by_level(calibration_points, levels),
-        "substances": {**share_report, "trees_summed_from_shared_leaves": summed},
+        "substances": {**share_report, "trees_summed_from_shared_leaves": len(run.forced)},
         "seconds": round(time.perf_counter() - started, 2),
     }
     return Reconciled(out, run.methods, run.fallbacks, report)
@@ -400,6 +403,7 @@ class _TreeRun:
     pieces: list[pd.DataFrame] = field(default_factory=list)
     calibration: list[pd.DataFrame] = field(default_factory=list)
     done: set[str] = field(default_factory=set)
+    forced: set[str] = field(default_factory=set)  # trees run by a given method, not chosen
 
     def current(self, forecasts: pd.DataFrame) -> pd.DataFrame:
         """``forecasts`` with the reconciled rows so far in place of their own."""
@@ -414,9 +418,11 @@ class _TreeRun:
         base = _fill_aggregates(tree, y_hat)
         bt = _backtest_scores(tree, self.backtest, self.scale, self.partial, base,
                               METHODS if method is None else (method,))
-        for name, per_level in bt.scores.items():
-            for lvl, value in per_level.items():
+        for name, per_level in bt.scores.items() if method is None else ():
+            for lvl, value in per_level.items():  # the figures the choice was made on
                 self.by_method.setdefault(name, {}).setdefault(lvl, []).append(value)
+        if method is not None:
+            self.forced.add(tree.key)
         ranked = sorted(bt.scores, key=lambda m: np.mean(list(bt.scores[m].values())))
         order = [method] if method is not None else ranked + [
             m for m in ("mint_wls_struct", "bottom_up") if m not in ranked]

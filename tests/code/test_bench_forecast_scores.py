@@ -96,3 +96,6 @@ def test_reported_share_is_the_part_of_the_forecast_whose_countries_reported():
     assert share[("Europe", months[0])] == pytest.approx(0.75)
     assert share[("Europe", months[1])] == pytest.approx(0.25)
     assert len(share) == 2  # aggregates only
+    # a zero forecast has no share to carry: unknown, not "reported in full"
+    zero = forecasts.assign(forecast=0.0)
+    assert reported_share(zero, test, [tree]).isna().all()

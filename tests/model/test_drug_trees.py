@@ -142,3 +142,19 @@ def test_a_group_without_any_substance_forecast_is_counted_unallocated():
     # the gap up the tree is France's group forecast, which no substance carries
     gap = largest_gap(f, drug_trees(meta, f["unique_id"].unique()))
     assert np.isclose(gap, point["FRA/cocaine/kg"])
+
+
+def test_a_tree_aggregate_is_never_a_leaf_and_a_negative_forecast_takes_no_share():
+    levels = {"ESP": 10.0, "PRT": 10.0, "FRA": 10.0}
+    subs = {(c, d): 5.0 for c in COUNTRIES for d in ("cocaine hydrochloride", "crack cocaine")}
+    series, cv, fc = world(levels, subs)
+    fc.loc[fc["unique_id"] == "PRT/crack cocaine/kg", "forecast"] = -2.0
+    fc.loc[fc["unique_id"] == "PRT/cocaine hydrochloride/kg", "forecast"] = 4.0
+    # a country series that sums a source's areas (CBP's nationwide) is no leaf to share
+    shared, changed, _ = share_out(fc, hierarchy(), series, (80, 95),
+                                   aggregates={"ESP/crack cocaine/kg"})
+    point = shared.groupby("unique_id")["forecast"].first()
+    assert "ESP/crack cocaine/kg" not in changed and point["ESP/crack cocaine/kg"] == 5.0
+    assert point["ESP/cocaine hydrochloride/kg"] == 10.0  # the group's whole, alone
+    assert point["PRT/crack cocaine/kg"] == 0.0 and point["PRT/cocaine hydrochloride/kg"] == 10.0
+    assert (shared["lo_80"] <= shared["forecast"] + 1e-9).all()
