@@ -25,6 +25,7 @@ import pandas as pd
 
 from core.home import FORECAST_COLUMNS, FORECAST_VALUES
 from core.settings import Settings
+from core.taxonomy import substance_group, substance_groups
 from serving.periodic import Periodic
 from training.registry import champion_version, load_version
 
@@ -45,6 +46,9 @@ class SeriesData:
     geo_region: dict[str, str]
     # the country series of each (drug_level, drug, metric): what an aggregate sums
     countries: dict[tuple[str, str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    # per place (geo_level, geo, group, metric): the group's series and its substances'
+    drug_parts: dict[tuple[str, str, str, str], dict[str, list[str]]] = field(
+        default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -110,11 +114,17 @@ def build_series_data(frame: pd.DataFrame) -> SeriesData:
                for start, stop in zip(bounds[:-1], bounds[1:], strict=True)}
     geo_region = dict(zip(catalogue["geo"], catalogue["region"], strict=True))
     countries: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    drug_parts: dict[tuple[str, str, str, str], dict[str, list[str]]] = {}
+    groups = substance_groups()
     for row in info.values():
         if row["geo_level"] == "country":
             countries.setdefault((row["drug_level"], row["drug"], row["metric"]), []).append(row)
+        group = row["drug"] if row["drug_level"] == "group" else substance_group(row["drug"],
+                                                                                  groups)
+        drug_parts.setdefault((row["geo_level"], row["geo"], group, row["metric"]), {}
+                              ).setdefault(row["drug_level"], []).append(row["unique_id"])
     return SeriesData(catalogue=catalogue, info=info, history=history, geo_region=geo_region,
-                      countries=countries)
+                      countries=countries, drug_parts=drug_parts)
 
 
 def prepare_routes(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1,5 +1,5 @@
-"""What the forecast route says beside the numbers: a series silent at the end, and the
-countries an aggregate's forecast assumes report."""
+"""What the forecast route says beside the numbers: a series silent at the end, the
+countries an aggregate's forecast assumes report, and a substance's share of its group."""
 
 from __future__ import annotations
 
@@ -49,3 +49,28 @@ def test_a_silent_country_and_the_aggregates_that_assume_it_reports_say_so():
     # a key that sees Europe only is not told of the Americas' countries through the world
     europe = Principal(key_id="e", prefix="e", role="viewer", regions=frozenset({"Europe"}))
     assert "COL" not in notes("World/cocaine/kg", europe)[0]
+
+
+def test_a_substance_says_its_share_of_its_group_only_where_the_substances_add_up():
+    frames = [series("ESP/cocaine/kg", "country", "ESP", "Europe", [10.0] * 24)]
+    for drug in ("cocaine hydrochloride", "crack cocaine"):
+        frames.append(series(f"ESP/{drug}/kg", "country", "ESP", "Europe", [5.0] * 24).assign(
+            drug_level="substance", drug=drug))
+    data = build_series_data(pd.concat(frames))
+
+    def notes(values: dict[str, float]) -> list[str]:
+        forecasts = {uid: {"model": "median", "points": [{"forecast": v}, {"forecast": v}]}
+                     for uid, v in values.items()}
+        return forecast_notes(data, forecasts, data.info["ESP/crack cocaine/kg"], EVERYONE)
+
+    coherent = notes({"ESP/cocaine/kg": 12.0, "ESP/cocaine hydrochloride/kg": 9.0,
+                      "ESP/crack cocaine/kg": 3.0})
+    assert coherent == ["25% of the cocaine forecast here: the group's forecast shared out "
+                        "among its substances in proportion to their own forecasts, so they "
+                        "add up to it"]
+    # forecasts made before substances were shared out do not add up: nothing is claimed
+    assert notes({"ESP/cocaine/kg": 12.0, "ESP/cocaine hydrochloride/kg": 4.0,
+                  "ESP/crack cocaine/kg": 3.0}) == []
+    group_row = data.info["ESP/cocaine/kg"]
+    assert forecast_notes(data, {"ESP/cocaine/kg": {"points": [{"forecast": 12.0}]}},
+                          group_row, EVERYONE) == []

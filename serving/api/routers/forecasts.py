@@ -9,6 +9,7 @@ import numpy as np
 from fastapi import APIRouter, HTTPException, status
 
 from core.geography import geo_covers
+from core.taxonomy import substance_group
 from serving.api.auth import Principal
 from serving.api.deps import PrincipalDep, StateDep
 from serving.api.model_store import SeriesData
@@ -52,7 +53,8 @@ def forecast_notes(series: SeriesData, forecasts: dict[str, dict[str, Any]],
                    row: dict[str, Any], principal: Principal) -> list[str]:
     """What the numbers assume: a forecast is of periods reported in full, so a series silent
     at the end is forecast as if it reported again, and an aggregate is the sum of its
-    countries' forecasts, each as if it reported (the countries silent at the end named)."""
+    countries' forecasts, each as if it reported (the countries silent at the end named), and
+    a substance's forecast is its share of its group's there."""
     notes = []
     silent = int(row.get("silent_periods", 0))
     if silent >= SILENT_PERIODS:
@@ -72,7 +74,29 @@ def forecast_notes(series: SeriesData, forecasts: dict[str, dict[str, Any]],
             more = f" and {len(quiet) - NAMED_MEMBERS} more" if len(quiet) > NAMED_MEMBERS else ""
             text += f"; silent for the last {SILENT_PERIODS} periods or more: {named}{more}"
         notes.append(text)
+    if row.get("drug_level") == "substance":
+        group = substance_group(row["drug"])
+        share = _share_of_group(series, forecasts, row, group)
+        if share is not None:
+            notes.append(f"{share:.0%} of the {group} forecast here: the group's forecast "
+                         "shared out among its substances in proportion to their own "
+                         "forecasts, so they add up to it")
     return notes
+
+
+def _share_of_group(series: SeriesData, forecasts: dict[str, dict[str, Any]],
+                    row: dict[str, Any], group: str) -> float | None:
+    """A substance's share of its ``group``'s forecast at its place, when the forecasts of the
+    group's substances there add up to the group's (as training.drug_trees makes them)."""
+    parts = series.drug_parts.get((row["geo_level"], row["geo"], group, row["metric"]), {})
+    tops, substances = parts.get("group", []), parts.get("substance", [])
+    if len(tops) != 1 or tops[0] not in forecasts or row["unique_id"] not in forecasts:
+        return None
+    total = _mean_forecast(forecasts[tops[0]])
+    summed = sum(_mean_forecast(forecasts[u]) for u in substances if u in forecasts)
+    if total <= 0 or abs(summed - total) > 1e-6 * total:
+        return None
+    return _mean_forecast(forecasts[row["unique_id"]]) / total
 
 
 def _members(series: SeriesData, row: dict[str, Any]) -> list[dict[str, Any]]:
