@@ -71,15 +71,16 @@ def reconcile(result: TrainingResult, series: pd.DataFrame, hierarchy: pd.DataFr
                            for lvl, value in row.items()})
     result.timings["reconcile_seconds"] = report["seconds"]
     result.params["reconciliation"] = "per tree by backtest: " + ",".join(report["methods"])
-    say(f"reconciled {report['trees']} geography trees in {report['seconds']:.1f}s ("
-        + ", ".join(f"{m}: {n}" for m, n in report["methods"].items() if n)
+    summed = report.get("substances", {}).get("trees_summed_from_shared_leaves", 0)
+    say(f"reconciled {report['trees']} geography trees in {report['seconds']:.1f}s (by "
+        "backtest: " + ", ".join(f"{m}: {n}" for m, n in report["methods"].items() if n)
+        + (f"; summed up from shared-out substances: {summed}" if summed else "")
         + f"; {report['fallbacks']} fell back)")
     shared = report.get("substances", {})
     if shared.get("leaves"):
         result.metrics["reconcile.substances.unallocated"] = float(shared["unallocated"])
         say(f"substances shared out of their group's forecast at {shared['leaves']:,} "
-            f"places (x metric), {shared['trees_summed_from_shared_leaves']} substance trees "
-            "summed up from them"
+            "places (x metric)"
             + (f"; {shared['unallocated']:,} group forecasts with no substance forecast to "
                "carry them" if shared["unallocated"] else ""))
     if report["backtest_coverage_by_level"]:

@@ -65,12 +65,24 @@ def test_a_substance_says_its_share_of_its_group_only_where_the_substances_add_u
 
     coherent = notes({"ESP/cocaine/kg": 12.0, "ESP/cocaine hydrochloride/kg": 9.0,
                       "ESP/crack cocaine/kg": 3.0})
-    assert coherent == ["25% of the cocaine forecast here: the group's forecast shared out "
-                        "among its substances in proportion to their own forecasts, so they "
-                        "add up to it"]
+    assert coherent == ["25% of the cocaine forecast here: its share of the group's forecast, "
+                        "in proportion to the substances' own forecasts, so the substances add "
+                        "up to the group"]
+    tiny = notes({"ESP/cocaine/kg": 1000.0, "ESP/cocaine hydrochloride/kg": 999.0,
+                  "ESP/crack cocaine/kg": 1.0})
+    assert tiny[0].startswith("under 1% of the cocaine forecast here")
     # forecasts made before substances were shared out do not add up: nothing is claimed
     assert notes({"ESP/cocaine/kg": 12.0, "ESP/cocaine hydrochloride/kg": 4.0,
                   "ESP/crack cocaine/kg": 3.0}) == []
+    # an aggregate's substance is the sum of its countries' shares
+    europe = build_series_data(pd.concat([f.assign(unique_id=f["unique_id"].str.replace(
+        "ESP", "Europe"), geo_level="region", geo="Europe") for f in frames]))
+    forecasts = {uid.replace("ESP", "Europe"): {"points": [{"forecast": v}]} for uid, v in
+                 {"ESP/cocaine/kg": 12.0, "ESP/cocaine hydrochloride/kg": 9.0,
+                  "ESP/crack cocaine/kg": 3.0}.items()}
+    region = forecast_notes(europe, forecasts, europe.info["Europe/crack cocaine/kg"], EVERYONE)
+    assert region[-1] == ("25% of the cocaine forecast here: the sum of its countries' shares of "
+                          "their cocaine forecasts, so the substances add up to the group")
     group_row = data.info["ESP/cocaine/kg"]
     assert forecast_notes(data, {"ESP/cocaine/kg": {"points": [{"forecast": 12.0}]}},
                           group_row, EVERYONE) == []

@@ -78,9 +78,13 @@ def forecast_notes(series: SeriesData, forecasts: dict[str, dict[str, Any]],
         group = substance_group(row["drug"])
         share = _share_of_group(series, forecasts, row, group)
         if share is not None:
-            notes.append(f"{share:.0%} of the {group} forecast here: the group's forecast "
-                         "shared out among its substances in proportion to their own "
-                         "forecasts, so they add up to it")
+            part = "under 1%" if 0 < share < 0.005 else f"{share:.0%}"
+            how = (f"the sum of its countries' shares of their {group} forecasts"
+                   if row.get("geo_level") in AGGREGATE_LEVELS else
+                   "its share of the group's forecast, in proportion to the substances' own "
+                   "forecasts")
+            notes.append(f"{part} of the {group} forecast here: {how}, so the substances add "
+                         "up to the group")
     return notes
 
 
