@@ -58,6 +58,11 @@ def substance_group(substance: str, groups: dict[str, str] | None = None) -> str
                                                                    UNCLASSIFIED)
 
 
+def series_group(drug_level: str, drug: str, groups: dict[str, str] | None = None) -> str:
+    """The drug group a series belongs to: a group series' own name, a substance's group."""
+    return drug if drug_level == "group" else substance_group(drug, groups)
+
+
 @cache
 def known_drugs() -> dict[str, str]:
     """Lower-case name -> the drug as series name it: the groups first (`cocaine` is the group),

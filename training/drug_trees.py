@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from core.taxonomy import substance_group, substance_groups
+from core.taxonomy import series_group, substance_groups
 from training.hier_intervals import moved_bands
 from training.source_trees import Tree
 
@@ -55,9 +55,8 @@ def _with_groups(hierarchy: pd.DataFrame, ids: Sequence[str] | None = None) -> p
     if ids is not None:
         meta = meta[meta["unique_id"].isin(set(ids))]
     groups = substance_groups()
-    return meta.assign(group=np.where(
-        meta["drug_level"] == "group", meta["drug"],
-        [substance_group(d, groups) for d in meta["drug"]]))
+    return meta.assign(group=[series_group(level, drug, groups) for level, drug
+                              in zip(meta["drug_level"], meta["drug"], strict=True)])
 
 
 def drug_trees(hierarchy: pd.DataFrame, ids: Sequence[str]) -> list[Tree]:

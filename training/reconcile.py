@@ -355,9 +355,8 @@ def reconcile_forecasts(forecasts: pd.DataFrame, hierarchy: pd.DataFrame,
         masked["y"].astype(float), strict=True))
     run = _TreeRun(backtest, scale, partial, levels)
     substance_trees = [t for t in trees if t.key.startswith("substance:")]
-    for tree in trees:
-        if not tree.key.startswith("substance:"):
-            run.reconcile(tree, forecasts)
+    for tree in (t for t in trees if not t.key.startswith("substance:")):
+        run.reconcile(tree, forecasts)
     aggregates = {u for tree in trees for u in tree.ids[:len(tree.ids) - tree.n_bottom]}
     shared, changed, share_report = share_out(run.current(forecasts), hierarchy, history, levels,
                                               aggregates)
@@ -418,10 +417,11 @@ class _TreeRun:
         base = _fill_aggregates(tree, y_hat)
         bt = _backtest_scores(tree, self.backtest, self.scale, self.partial, base,
                               METHODS if method is None else (method,))
-        for name, per_level in bt.scores.items() if method is None else ():
-            for lvl, value in per_level.items():  # the figures the choice was made on
-                self.by_method.setdefault(name, {}).setdefault(lvl, []).append(value)
-        if method is not None:
+        if method is None:
+            for name, per_level in bt.scores.items():  # the figures the choice is made on
+                for lvl, value in per_level.items():
+                    self.by_method.setdefault(name, {}).setdefault(lvl, []).append(value)
+        else:
             self.forced.add(tree.key)
         ranked = sorted(bt.scores, key=lambda m: np.mean(list(bt.scores[m].values())))
         order = [method] if method is not None else ranked + [

@@ -71,12 +71,12 @@ def reconcile(result: TrainingResult, series: pd.DataFrame, hierarchy: pd.DataFr
                            for lvl, value in row.items()})
     result.timings["reconcile_seconds"] = report["seconds"]
     result.params["reconciliation"] = "per tree by backtest: " + ",".join(report["methods"])
-    summed = report.get("substances", {}).get("trees_summed_from_shared_leaves", 0)
+    shared = report.get("substances", {})
+    summed = shared.get("trees_summed_from_shared_leaves", 0)
     say(f"reconciled {report['trees']} geography trees in {report['seconds']:.1f}s (by "
         "backtest: " + ", ".join(f"{m}: {n}" for m, n in report["methods"].items() if n)
         + (f"; summed up from shared-out substances: {summed}" if summed else "")
         + f"; {report['fallbacks']} fell back)")
-    shared = report.get("substances", {})
     if shared.get("leaves"):
         result.metrics["reconcile.substances.unallocated"] = float(shared["unallocated"])
         say(f"substances shared out of their group's forecast at {shared['leaves']:,} "

@@ -25,7 +25,7 @@ import pandas as pd
 
 from core.home import FORECAST_COLUMNS, FORECAST_VALUES
 from core.settings import Settings
-from core.taxonomy import substance_group, substance_groups
+from core.taxonomy import series_group, substance_groups
 from serving.periodic import Periodic
 from training.registry import champion_version, load_version
 
@@ -119,8 +119,7 @@ def build_series_data(frame: pd.DataFrame) -> SeriesData:
     for row in info.values():
         if row["geo_level"] == "country":
             countries.setdefault((row["drug_level"], row["drug"], row["metric"]), []).append(row)
-        group = row["drug"] if row["drug_level"] == "group" else substance_group(row["drug"],
-                                                                                  groups)
+        group = series_group(row["drug_level"], row["drug"], groups)
         drug_parts.setdefault((row["geo_level"], row["geo"], group, row["metric"]), {}
                               ).setdefault(row["drug_level"], []).append(row["unique_id"])
     return SeriesData(catalogue=catalogue, info=info, history=history, geo_region=geo_region,
