@@ -29,6 +29,7 @@ from models.baselines import SeasonalNaive, WindowMedian
 from models.intermittent import TSB
 from models.statistical import ETS, Theta
 from training.backtest import cross_validation, forecast
+from training.band_strata import band_strata, describe_bands
 from training.classes import MIN_REPORTED, series_classes, too_few_reported, volume_weights
 from training.metrics import (
     evaluate,
@@ -169,6 +170,7 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
     classes = series_classes(panel, min_train)
     classes.loc[classes["unique_id"].isin(set(short.ids)), "series_class"] = "too_short"
     class_of = classes.set_index("unique_id")["series_class"]
+    band_of = band_strata(class_of, series)  # the labels bands are calibrated per
     smooth = eligible.subset([u for u in eligible.ids if u not in sparse])
     routed = models is None
     models = list(models) if models is not None else default_models(
@@ -205,10 +207,10 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
     project_cv = combine(cv, weights, levels, how) if len(weights) else pd.DataFrame()
     seasonal_scale = scales.set_index("unique_id")["scale"]
     error_classes, calibrated_cv = band_units_by_class(
-        project_cv, seasonal_scale, class_of, levels) if len(project_cv) else (set(), project_cv)
-    scale_of = mixed_scale(project_cv, seasonal_scale, class_of, error_classes) if len(
+        project_cv, seasonal_scale, band_of, levels) if len(project_cv) else (set(), project_cv)
+    scale_of = mixed_scale(project_cv, seasonal_scale, band_of, error_classes) if len(
         project_cv) else seasonal_scale
-    quantiles = error_quantiles(project_cv, scale_of, class_of, levels) if len(
+    quantiles = error_quantiles(project_cv, scale_of, band_of, levels) if len(
         project_cv) else {"pooled": {lvl: np.zeros((h, 2)) for lvl in levels}}
     widened: list[str] = []
     reported_cv = calibrated_cv
@@ -218,9 +220,9 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
                                levels, min_train, n_jobs, dask_scheduler, say)
         spanned_cv = combine(pd.concat([cv, older], ignore_index=True), weights, levels, how)
         quantiles, widened = wider_quantiles(quantiles, error_quantiles(
-            spanned_cv, scale_of, class_of, levels))
+            spanned_cv, scale_of, band_of, levels))
         if widened:  # the run's figures judge the bands it serves
-            reported_cv = cross_calibrated(project_cv, seasonal_scale, class_of, levels,
+            reported_cv = cross_calibrated(project_cv, seasonal_scale, band_of, levels,
                                            error_classes, spanned=spanned_cv)
     # the fallback's own bands (series without a backtest have no scale to conform by)
     # are rescaled by one pooled factor from its backtest on the other series
@@ -228,11 +230,8 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
         if len(cv) else pd.DataFrame()
     fallback_factors = conformal_factors(fallback_cv, levels) if len(fallback_cv) else {
         lvl: 1.0 for lvl in levels}
-    say(f"chose per series by backtest MASE ({method}, top {top_k}); bands conformal per "
-        f"class and lead time ({', '.join(c for c in quantiles if c != 'pooled') or 'pooled'}"
-        f"; in backtest-error units: {', '.join(sorted(error_classes)) or 'none'}"
-        f"; widened by the older windows: {', '.join(widened) or 'none'})"
-        "; fallback band factors "
+    say(f"chose per series by backtest MASE ({method}, top {top_k}); "
+        f"{describe_bands(quantiles, error_classes, widened)}; fallback band factors "
         + ", ".join(f"{lvl}%: {f:.2f}" for lvl, f in fallback_factors.items()))
 
     t_final = time.perf_counter()
@@ -269,7 +268,7 @@ def fit_forecasts(series: pd.DataFrame, h: int, windows: int = 3, step: int = 3,
     fallbacks.update({str(u): "the chosen models failed in the final fit" + (
         f" ({PAST_RECORD})" if str(u) in past_record else "") for u in lost})
     chosen = calibrate_scaled(chosen[~chosen["unique_id"].isin(lost)], quantiles, scale_of,
-                              class_of)
+                              band_of)
     fallback_ids = sorted(fallbacks)
     pieces = [chosen]
     if fallback_ids:

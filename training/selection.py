@@ -21,6 +21,7 @@ import pandas as pd
 from sklearn.isotonic import IsotonicRegression
 
 from models.base import DEFAULT_LEVELS, tidy_bands
+from training.band_strata import class_part, quantile_table
 from training.metrics import interval_score
 
 WIDTH_FLOOR = 1e-9
@@ -250,8 +251,11 @@ def error_quantiles(backtest: pd.DataFrame, scale: pd.Series, classes: pd.Series
     if err.size < min_points:  # nothing to learn from: the band is the point
         pooled = {lvl: np.zeros((max_step, 2)) for lvl in level}
     result = {"pooled": pooled}
-    for name in sorted(set(label) - {"pooled"}):
-        result[str(name)] = table(label == name, pooled)
+    base = np.array([class_part(str(name)) for name in label], object)
+    for name in sorted(set(base) - {"pooled"}):  # a class over every stratum of it
+        result[str(name)] = table(base == name, pooled)
+    for name in sorted(set(label) - set(base)):  # a class at one stratum, else the class's
+        result[str(name)] = table(label == name, result[class_part(str(name))])
     return result
 
 
@@ -271,7 +275,7 @@ def wider_quantiles(recent: dict[str, dict[int, np.ndarray]],
     out: dict[str, dict[int, np.ndarray]] = {}
     widened = []
     for name, mine in recent.items():
-        other = spanned.get(name, spanned.get("pooled", {}))
+        other = quantile_table(spanned, name) if spanned else {}
         out[name] = {}
         for lvl, table in mine.items():
             wide = other.get(lvl, table)
@@ -308,7 +312,7 @@ def calibrate_scaled(frame: pd.DataFrame, quantiles: dict[str, dict[int, np.ndar
         q = np.zeros((len(out), 2))
         for name in set(label):
             rows = label == name
-            table = quantiles.get(name, quantiles["pooled"])[lvl]
+            table = quantile_table(quantiles, name)[lvl]
             q[rows] = table[np.minimum(step[rows], len(table)) - 1]
         raw[lvl] = (
             np.where(usable, f + np.minimum(q[:, 0], 0.0) * s, out[f"lo-{lvl}"].to_numpy(float)),

@@ -29,7 +29,7 @@ def load_series(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
     series = read_series(settings.paths, columns=["unique_id", "ds", "y", "geo_level", "geo"])
     masked = mask_low_reporting_rows(series, read_completeness(settings.paths))
     partial = series.loc[masked["y"].isna() & series["y"].notna(), ["unique_id", "ds", "y"]]
-    return masked[["unique_id", "ds", "y"]], partial
+    return masked[["unique_id", "ds", "y", "geo_level"]], partial  # the level: band strata
 
 
 def load_hierarchy(settings: Settings) -> pd.DataFrame | None:

@@ -394,3 +394,39 @@ def test_older_calibration_windows_widen_bands_for_a_shock_they_saw_and_leave_th
     # while the backtest reconciliation calibrates its aggregates on stays the newest windows'
     # (the bottoms' widening reaches the aggregates through the sampled sums)
     pd.testing.assert_frame_equal(calm.project_backtest, spanned.project_backtest)
+
+
+def test_a_class_is_calibrated_apart_at_each_geography_level_with_its_own_errors():
+    from training.band_strata import band_strata, describe_bands
+    from training.selection import calibrate_scaled, error_quantiles
+
+    rng = np.random.default_rng(8)
+    # one class at two levels: many quiet provinces, fewer countries erring five times as much
+    provinces, p_cls = _backtest_rows(rng, 300, lambda size, step: 10 + rng.normal(0, 1, size),
+                                      "p", 10.0)
+    countries, c_cls = _backtest_rows(rng, 40, lambda size, step: 10 + rng.normal(0, 5, size),
+                                      "c", 10.0)
+    few, f_cls = _backtest_rows(rng, 2, lambda size, step: 10 + rng.normal(0, 5, size), "w", 10.0)
+    ids = pd.concat([p_cls, c_cls, f_cls]).index
+    classes = pd.Series("smooth", index=ids)
+    levels = pd.DataFrame({"unique_id": ids, "geo_level": ["admin1"] * 300 + ["country"] * 40
+                           + ["world"] * 2})
+    bands = band_strata(classes, levels)
+    assert bands["c0"] == "smooth@country" and bands["p0"] == "smooth@admin1"
+    assert band_strata(classes, levels[["unique_id"]]).equals(classes)  # no level: the class
+    bt = pd.concat([provinces, countries, few], ignore_index=True)
+    scale = pd.Series(1.0, index=ids)
+    quantiles = error_quantiles(bt, scale, bands, (80,))
+    # the world's 36 points are too few for bands of its own: it takes the class's (both levels)
+    assert np.array_equal(quantiles["smooth@world"][80], quantiles["smooth"][80])
+    assert "(smooth (at admin1, country);" in describe_bands(quantiles, set(), [])
+    out = calibrate_scaled(bt.drop(columns="y"), quantiles, scale, bands)
+    inside = (bt["y"] >= out["lo-80"]) & (bt["y"] <= out["hi-80"])
+    by_level = inside.groupby(bt["unique_id"].str[0]).mean()
+    assert by_level["c"] == pytest.approx(0.8, abs=0.04)
+    assert by_level["p"] == pytest.approx(0.8, abs=0.04)
+    # pooled over the class, the provinces' errors set the countries' band
+    pooled = calibrate_scaled(bt.drop(columns="y"), error_quantiles(bt, scale, classes, (80,)),
+                              scale, classes)
+    pooled_inside = (bt["y"] >= pooled["lo-80"]) & (bt["y"] <= pooled["hi-80"])
+    assert pooled_inside[bt["unique_id"].str[0] == "c"].mean() < 0.5
