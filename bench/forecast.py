@@ -70,6 +70,7 @@ from bench.forecast_scores import (  # noqa: E402  (the repository on the path f
     avg_relative,
     covered,
     hindsight,
+    hindsight_band_bound,
     holdout_mae,
     interval_figures,
     mark_reported_in_full,
@@ -310,7 +311,8 @@ def run_holdout(name: str, series: pd.DataFrame, n_jobs: int,
                    for peer in PEERS}
     record = train.groupby("unique_id")["y"].max()
     intervals = interval_figures(project, peer_scores, {
-        lvl: record_bound(test, record, defined, lvl) for lvl in LEVELS}, regular, LEVELS)
+        lvl: record_bound(test, record, defined, lvl) for lvl in LEVELS}, regular, LEVELS,
+        {lvl: hindsight_band_bound(test, defined, lvl) for lvl in LEVELS})
     for scores in (project, *peer_scores.values()):
         for lvl in LEVELS:
             scores.pop(f"per_series_msis_{lvl}", None)
@@ -365,6 +367,9 @@ def run_holdout(name: str, series: pd.DataFrame, n_jobs: int,
             # can any band within the series' training records reach 0.9 x on the mean?
             "msis_0.9_reachable_within_records": bool(all(
                 v["record_bound_ratio_all"] <= 0.9 for v in intervals.values())),
+            # can any band not foreseeing which month breaks out reach it?
+            "msis_0.9_reachable_by_a_hindsight_constant_band": bool(all(
+                v["hindsight_constant_band_ratio_all"] <= 0.9 for v in intervals.values())),
             "msis_at_most_0.9_best_peer_volume_weighted_each_unit": bool(all(
                 r <= 0.9 for v in intervals.values() for r in v["ratio_volume_weighted"].values())),
             "avg_relative_msis_at_most_0.9_every_peer": bool(all(

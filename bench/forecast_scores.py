@@ -146,11 +146,32 @@ def record_bound(test: pd.DataFrame, record: pd.Series, scale: pd.Series,
         data["unique_id"]).mean()
 
 
+def hindsight_band_bound(test: pd.DataFrame, scale: pd.Series, lvl: int) -> pd.Series:
+    """Per series, the MSIS of the best band constant over the holdout, chosen knowing every
+    held-out month: a floor under any band that does not foresee which month breaks out. The
+    interval score parts apart, so its top is the held-out months' upper ``1 - alpha / 2``
+    quantile and its bottom the lower one (the pinball loss's minimisers); at 80% over 12
+    months it leaves one month above it, since widening by d every month costs 12 d and saves
+    (2 / alpha) d on that month: a lone shock is paid in full by any such band."""
+    data = test[test["y"].notna() & test["unique_id"].isin(scale.index)]
+    alpha = 1 - lvl / 100
+    out = {}
+    for uid, y in data.groupby("unique_id")["y"]:
+        v = y.to_numpy(float)
+        top = min(c + (2 / alpha) * np.maximum(v - c, 0).mean() for c in v)
+        bottom = min(-c + (2 / alpha) * np.maximum(c - v, 0).mean() for c in v)
+        out[uid] = (top + bottom) / scale[uid]
+    return pd.Series(out, dtype=float)
+
+
 def interval_figures(project: dict, peers: dict[str, dict], bound: dict[int, pd.Series],
-                     regular: set[str], levels: tuple[int, ...]) -> dict:
+                     regular: set[str], levels: tuple[int, ...],
+                     hindsight: dict[int, pd.Series] | None = None) -> dict:
     """Per level, the project's MSIS against the best peer's four ways (all series, regular
     series, volume-weighted per unit, geometric mean of per-series ratios to each peer) and the
-    share of the best peer's mean that ``bound`` (:func:`record_bound`) already is."""
+    share of the best peer's mean that ``bound`` (:func:`record_bound`) already is, and with
+    ``hindsight`` (:func:`hindsight_band_bound`) the share the best constant band chosen in
+    hindsight is."""
     out: dict = {}
     for lvl in levels:
         key = f"msis_{lvl}"
@@ -171,6 +192,9 @@ def interval_figures(project: dict, peers: dict[str, dict], bound: dict[int, pd.
             "record_bound_ratio_regular": round(float(scored[is_regular].mean())
                                                 / best_regular, 4),
         }
+        if hindsight is not None:
+            out[str(lvl)]["hindsight_constant_band_ratio_all"] = round(float(
+                hindsight[lvl].reindex(mine.index).mean()) / best_all, 4)
     return out
 
 
