@@ -25,30 +25,35 @@ def quantile_table(quantiles: dict[str, dict[int, np.ndarray]], label: str
     return quantiles.get(label) or quantiles.get(class_part(label)) or quantiles["pooled"]
 
 
-def by_class(labels) -> str:
-    """Band labels grouped by class: ``erratic (at admin1, country), smooth``."""
+def by_class(labels, every=None) -> str:
+    """Band labels grouped by class: ``erratic (at admin1, country), smooth``; a class whose
+    labels in ``every`` are all in ``labels`` is named alone."""
     levels: dict[str, list[str]] = {}
     for label in sorted(labels):
         name, _, level = str(label).partition(STRATUM)
         levels.setdefault(name, [])
         if level:
             levels[name].append(level)
-    return ", ".join(f"{name} (at {', '.join(at)})" if at else name
+    whole = {name for name in levels if every is not None and {
+        str(label) for label in every if class_part(str(label)) == name} <= set(map(str, labels))
+        | {name}}
+    return ", ".join(f"{name} (at {', '.join(at)})" if at and name not in whole else name
                      for name, at in levels.items())
 
 
 def describe_bands(quantiles: dict[str, dict[int, np.ndarray]], error_classes: set[str],
                    widened: list[str]) -> str:
     """The train log's account of the bands: the classes with bands of their own, each with
-    the levels calibrated apart, the labels drawn in backtest-error units, and those the
-    older windows widened."""
+    the levels calibrated apart, and the classes (or the levels of them) drawn in
+    backtest-error units and widened by the older windows."""
     own = [label for label, tables in quantiles.items() if label != "pooled" and (
         label == class_part(label) or any(not np.array_equal(t, quantiles[class_part(label)][lvl])
                                           for lvl, t in tables.items()))]
+    every = [label for label in quantiles if label != "pooled"]
     return (f"bands conformal per class, geography level and lead time "
             f"({by_class(own) or 'pooled'}; in backtest-error units: "
-            f"{by_class(error_classes) or 'none'}; widened by the older windows: "
-            f"{by_class(widened) or 'none'})")
+            f"{by_class(error_classes, every) or 'none'}; widened by the older windows: "
+            f"{by_class(widened, every) or 'none'})")
 
 
 def band_strata(classes: pd.Series, series: pd.DataFrame) -> pd.Series:

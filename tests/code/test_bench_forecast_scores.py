@@ -11,6 +11,7 @@ from bench.forecast_scores import (
     hindsight,
     holdout_mae,
     interval_figures,
+    hindsight_band_bound,
     record_bound,
     reported_share,
     weighted_by_unit,
@@ -53,6 +54,18 @@ def test_record_bound_charges_only_the_months_above_the_training_record():
                          pd.Series({"a/kg": 2.0, "b/kg": 1.0}), 80)
     # a: (2 / 0.2) x (30 - 20) / 2 on one month of two; b: below its record
     assert bound["a/kg"] == pytest.approx(25.0) and bound["b/kg"] == 0.0
+
+
+def test_the_hindsight_band_pays_a_lone_shock_in_full_at_80_and_buys_it_at_95():
+    months = pd.date_range("2024-01-01", periods=12, freq="MS")
+    y = [1.0] * 11 + [101.0]  # one shock month in twelve
+    test = pd.DataFrame({"unique_id": "a/kg", "ds": months, "y": y})
+    scale = pd.Series({"a/kg": 2.0})
+    # 80%: widening by d costs 12d, saves 10d on the shock: the band stays [1, 1] and pays
+    # (2 / 0.2) x 100 / 12 for it
+    assert hindsight_band_bound(test, scale, 80)["a/kg"] == pytest.approx(10 * 100 / 12 / 2)
+    # 95%: saving 40d beats 12d, so the band reaches the shock: its width, 100
+    assert hindsight_band_bound(test, scale, 95)["a/kg"] == pytest.approx(100 / 2)
 
 
 def test_weighted_by_unit_keeps_kg_and_seizures_apart_and_renormalises():
