@@ -208,9 +208,16 @@ def read_completeness(paths: HomePaths) -> pd.DataFrame | None:
 
 def mask_low_reporting_rows(series: pd.DataFrame,
                             completeness: pd.DataFrame | None) -> pd.DataFrame:
-    """Long series (`geo_level, geo, ds, y`) with `y` NaN where a country's (or its admin-1
-    divisions') reporting was low: a month at a quarter of the usual reporting is not a level to
-    forecast from."""
+    """Long series (`unique_id, geo_level, geo, ds, y`) with `y` NaN where a country's (or its
+    admin-1 divisions') reporting was low: a month at a quarter of the usual reporting is not a
+    level to forecast from.
+
+    Except for a series whose every seizure fell in such months: masked, its history would read
+    as never seized, and its band [0, 0], though a partial report is a lower bound and a
+    non-zero one proves seizures. On IDS, 584 series (mostly admin-1 divisions) were so; one
+    is Afghanistan's one heroin seizure in Bamiyan (0.017 kg, 2015-11), in a month the country
+    reported at 37% of its usual volume. All of such a series' low months are kept, not only
+    its non-zero ones, which would read its spells as all seizure."""
     low = low_reporting_periods(completeness)
     if low.empty:
         return series
@@ -218,4 +225,8 @@ def mask_low_reporting_rows(series: pd.DataFrame,
     own = series["geo_level"].isin(["country", "admin1"]).to_numpy()
     hit = own & pd.MultiIndex.from_arrays([country, series["ds"]]).isin(
         pd.MultiIndex.from_frame(low[["country", "ds"]]))
-    return series.assign(y=series["y"].where(~hit))
+    seized = series["y"].fillna(0.0) > 0
+    by_id = series["unique_id"]
+    only_in_low = (seized & hit).groupby(by_id).transform("any") & ~(
+        seized & ~hit).groupby(by_id).transform("any")
+    return series.assign(y=series["y"].where(~hit | only_in_low))

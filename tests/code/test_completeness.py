@@ -78,6 +78,26 @@ def test_training_reads_low_reporting_months_of_a_country_as_unknown():
     assert masked.loc[masked["geo"] == "Europe", "y"].notna().all()
 
 
+def test_a_series_seized_only_in_low_months_keeps_them_and_one_seized_elsewhere_does_not():
+    from features.completeness import mask_low_reporting_rows
+
+    counts = [40] * 24 + [4] * 6
+    table = reporting_completeness(records("RUS", {d: counts for d in DRUGS}))
+    ds = pd.date_range("2020-01-01", periods=30, freq="MS")
+    province = [0.0] * 26 + [0.5, 0.0, 0.0, 0.0]  # its one seizure in a low month
+    country = [3.0] * 24 + [0.5] * 6
+    series = pd.concat([
+        pd.DataFrame({"unique_id": "RUS:TVER/heroin/kg", "ds": ds, "y": province,
+                      "geo_level": "admin1", "geo": "RUS:TVER"}),
+        pd.DataFrame({"unique_id": "RUS/heroin/kg", "ds": ds, "y": country,
+                      "geo_level": "country", "geo": "RUS"})])
+    masked = mask_low_reporting_rows(series, table)
+    tver = masked[masked["geo"] == "RUS:TVER"]
+    # masked, the province would never have seized: its low months stay, zeros too
+    assert tver["y"].tolist() == province
+    assert masked.loc[masked["geo"] == "RUS", "y"].isna().tolist() == [False] * 24 + [True] * 6
+
+
 def by_agency(country: str, per_agency: dict[str, list[int]]) -> pd.DataFrame:
     """Records of `records` spread evenly over DRUGS, each naming its reporting agency
     (`source`): `per_agency[agency][t]` records in month t."""
