@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 STRATUM = "@"  # a band label "<class>@<stratum>": a class at one level of the hierarchy
+MIN_STRATUM_SERIES = 30  # series a class needs at a level to be calibrated apart there
 
 
 def class_part(label: str) -> str:
@@ -63,11 +64,18 @@ def band_strata(classes: pd.Series, series: pd.DataFrame) -> pd.Series:
     differently in one class: on the IDS holdout the 1,603 intermittent admin-1 series
     (covering 90% at 80%) set the band of the 68 intermittent countries (76%), and lumpy
     admin-1 series covered 98% against their countries' 83%. Calibrated apart, the countries'
-    intermittent class covers 85% (bench/forecast.py). A level with too few backtest points
-    takes its class's bands (:func:`error_quantiles`)."""
+    intermittent class covers 85% (bench/forecast.py).
+
+    A level with fewer than ``MIN_STRATUM_SERIES`` series of the class keeps the class label:
+    a series' errors across lead times and overlapping windows move together, so a handful of
+    series is a handful of samples however many points they make (CBP's 3 nationwide erratic
+    series are 108 backtest points). One with too few backtest points takes its class's bands
+    (:func:`error_quantiles`)."""
     if "geo_level" not in series:
         return classes
     level = series.drop_duplicates("unique_id").set_index("unique_id")["geo_level"].reindex(
         classes.index)
-    return pd.Series(np.where(level.notna(), classes.astype(str) + STRATUM + level.astype(str),
-                              classes.astype(str)), index=classes.index)
+    label = pd.Series(np.where(level.notna(), classes.astype(str) + STRATUM + level.astype(str),
+                               classes.astype(str)), index=classes.index)
+    few = label.map(label.value_counts()) < MIN_STRATUM_SERIES
+    return label.where(~few, classes.astype(str))

@@ -407,18 +407,22 @@ def test_a_class_is_calibrated_apart_at_each_geography_level_with_its_own_errors
     countries, c_cls = _backtest_rows(rng, 40, lambda size, step: 10 + rng.normal(0, 5, size),
                                       "c", 10.0)
     few, f_cls = _backtest_rows(rng, 2, lambda size, step: 10 + rng.normal(0, 5, size), "w", 10.0)
-    ids = pd.concat([p_cls, c_cls, f_cls]).index
+    # enough series, too few backtest points (35 x 2)
+    brief, b_cls = _backtest_rows(rng, 35, lambda size, step: 10 + rng.normal(0, 5, size), "s",
+                                  10.0, steps=2, cutoffs=1)
+    ids = pd.concat([p_cls, c_cls, f_cls, b_cls]).index
     classes = pd.Series("smooth", index=ids)
     levels = pd.DataFrame({"unique_id": ids, "geo_level": ["admin1"] * 300 + ["country"] * 40
-                           + ["world"] * 2})
+                           + ["world"] * 2 + ["subregion"] * 35})
     bands = band_strata(classes, levels)
     assert bands["c0"] == "smooth@country" and bands["p0"] == "smooth@admin1"
+    assert bands["w0"] == "smooth"  # two series are two samples: the class's bands
     assert band_strata(classes, levels[["unique_id"]]).equals(classes)  # no level: the class
-    bt = pd.concat([provinces, countries, few], ignore_index=True)
+    bt = pd.concat([provinces, countries, few, brief], ignore_index=True)
     scale = pd.Series(1.0, index=ids)
     quantiles = error_quantiles(bt, scale, bands, (80,))
-    # the world's 36 points are too few for bands of its own: it takes the class's (both levels)
-    assert np.array_equal(quantiles["smooth@world"][80], quantiles["smooth"][80])
+    # the subregions' 70 points are too few for bands of their own: the class's (every level)
+    assert np.array_equal(quantiles["smooth@subregion"][80], quantiles["smooth"][80])
     assert "(smooth (at admin1, country);" in describe_bands(quantiles, set(), [])
     out = calibrate_scaled(bt.drop(columns="y"), quantiles, scale, bands)
     inside = (bt["y"] >= out["lo-80"]) & (bt["y"] <= out["hi-80"])
