@@ -367,7 +367,7 @@ def run_holdout(name: str, series: pd.DataFrame, n_jobs: int,
             # can any band within the series' training records reach 0.9 x on the mean?
             "msis_0.9_reachable_within_records": bool(all(
                 v["record_bound_ratio_all"] <= 0.9 for v in intervals.values())),
-            # can any band not foreseeing which month breaks out reach it?
+            # can a band knowing the held-out values, not their months, reach it?
             "msis_0.9_reachable_by_a_hindsight_constant_band": bool(all(
                 v["hindsight_constant_band_ratio_all"] <= 0.9 for v in intervals.values())),
             "msis_at_most_0.9_best_peer_volume_weighted_each_unit": bool(all(

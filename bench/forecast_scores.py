@@ -148,11 +148,16 @@ def record_bound(test: pd.DataFrame, record: pd.Series, scale: pd.Series,
 
 def hindsight_band_bound(test: pd.DataFrame, scale: pd.Series, lvl: int) -> pd.Series:
     """Per series, the MSIS of the best band constant over the holdout, chosen knowing every
-    held-out month: a floor under any band that does not foresee which month breaks out. The
-    interval score parts apart, so its top is the held-out months' upper ``1 - alpha / 2``
-    quantile and its bottom the lower one (the pinball loss's minimisers); at 80% over 12
-    months it leaves one month above it, since widening by d every month costs 12 d and saves
-    (2 / alpha) d on that month: a lone shock is paid in full by any such band."""
+    held-out value: the least expected score of any band that knows the held-out values but
+    not which month holds which, every order alike likely (each month's best band is then the
+    one for all the values).
+    A reference, not a floor under every forecast: a band that reads order from the training
+    months (a trend) can do better on a trending holdout. Where one month breaks out, its
+    timing is what no forecast knows, and there the reference binds. The interval score parts
+    apart, so its top is the held-out values' upper ``1 - alpha / 2`` quantile and its bottom
+    the lower one (the pinball loss's minimisers): at 80% over 12 months it leaves one month
+    above it, since widening by d every month costs 12 d and saves (2 / alpha) d = 10 d on
+    that month, so a lone shock is paid in full."""
     data = test[test["y"].notna() & test["unique_id"].isin(scale.index)]
     alpha = 1 - lvl / 100
     out = {}
@@ -166,12 +171,12 @@ def hindsight_band_bound(test: pd.DataFrame, scale: pd.Series, lvl: int) -> pd.S
 
 def interval_figures(project: dict, peers: dict[str, dict], bound: dict[int, pd.Series],
                      regular: set[str], levels: tuple[int, ...],
-                     hindsight: dict[int, pd.Series] | None = None) -> dict:
+                     constant_band: dict[int, pd.Series] | None = None) -> dict:
     """Per level, the project's MSIS against the best peer's four ways (all series, regular
     series, volume-weighted per unit, geometric mean of per-series ratios to each peer) and the
     share of the best peer's mean that ``bound`` (:func:`record_bound`) already is, and with
-    ``hindsight`` (:func:`hindsight_band_bound`) the share the best constant band chosen in
-    hindsight is."""
+    ``constant_band`` (:func:`hindsight_band_bound`) the share the best constant band chosen
+    in hindsight is."""
     out: dict = {}
     for lvl in levels:
         key = f"msis_{lvl}"
@@ -192,9 +197,9 @@ def interval_figures(project: dict, peers: dict[str, dict], bound: dict[int, pd.
             "record_bound_ratio_regular": round(float(scored[is_regular].mean())
                                                 / best_regular, 4),
         }
-        if hindsight is not None:
+        if constant_band is not None:
             out[str(lvl)]["hindsight_constant_band_ratio_all"] = round(float(
-                hindsight[lvl].reindex(mine.index).mean()) / best_all, 4)
+                constant_band[lvl].reindex(mine.index).mean()) / best_all, 4)
     return out
 
 

@@ -26,15 +26,15 @@ def quantile_table(quantiles: dict[str, dict[int, np.ndarray]], label: str
     return quantiles.get(label) or quantiles.get(class_part(label)) or quantiles["pooled"]
 
 
-def by_class(labels, every=None) -> str:
+def grouped_labels(labels, every=None) -> str:
     """Band labels grouped by class: ``erratic (at admin1, country), smooth``; a class whose
     labels in ``every`` are all in ``labels`` is named alone."""
     levels: dict[str, list[str]] = {}
-    for label in sorted(labels):
-        name, _, level = str(label).partition(STRATUM)
+    for label in sorted(map(str, labels)):
+        name = class_part(label)
         levels.setdefault(name, [])
-        if level:
-            levels[name].append(level)
+        if label != name:
+            levels[name].append(label[len(name) + len(STRATUM):])
     whole = {name for name in levels if every is not None and {
         str(label) for label in every if class_part(str(label)) == name} <= set(map(str, labels))
         | {name}}
@@ -45,16 +45,17 @@ def by_class(labels, every=None) -> str:
 def describe_bands(quantiles: dict[str, dict[int, np.ndarray]], error_classes: set[str],
                    widened: list[str]) -> str:
     """The train log's account of the bands: the classes with bands of their own, each with
-    the levels calibrated apart, and the classes (or the levels of them) drawn in
-    backtest-error units and widened by the older windows."""
+    the levels calibrated apart, the classes drawn in backtest-error units (a unit is a
+    class's, at every level of it) and the labels the older windows widened."""
     own = [label for label, tables in quantiles.items() if label != "pooled" and (
         label == class_part(label) or any(not np.array_equal(t, quantiles[class_part(label)][lvl])
                                           for lvl, t in tables.items()))]
     every = [label for label in quantiles if label != "pooled"]
-    return (f"bands conformal per class, geography level and lead time "
-            f"({by_class(own) or 'pooled'}; in backtest-error units: "
-            f"{by_class(error_classes, every) or 'none'}; widened by the older windows: "
-            f"{by_class(widened, every) or 'none'})")
+    per = "class, geography level" if any(STRATUM in label for label in every) else "class"
+    return (f"bands conformal per {per} and lead time "
+            f"({grouped_labels(own) or 'pooled'}; in backtest-error units: "
+            f"{grouped_labels(error_classes, every) or 'none'}; widened by the older windows: "
+            f"{grouped_labels(widened, every) or 'none'})")
 
 
 def band_strata(classes: pd.Series, series: pd.DataFrame) -> pd.Series:
@@ -73,8 +74,10 @@ def band_strata(classes: pd.Series, series: pd.DataFrame) -> pd.Series:
     (:func:`error_quantiles`)."""
     if "geo_level" not in series:
         return classes
-    level = series.drop_duplicates("unique_id").set_index("unique_id")["geo_level"].reindex(
-        classes.index)
+    levels = series.drop_duplicates("unique_id")
+    level = pd.Series(levels["geo_level"].to_numpy(), index=levels["unique_id"].astype(str)
+                      ).reindex(classes.index.astype(str))
+    level.index = classes.index
     label = pd.Series(np.where(level.notna(), classes.astype(str) + STRATUM + level.astype(str),
                                classes.astype(str)), index=classes.index)
     few = label.map(label.value_counts()) < MIN_STRATUM_SERIES

@@ -114,7 +114,7 @@ class TrainingResult:
     params: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
     classes: pd.DataFrame = field(default_factory=pd.DataFrame)
-    # per class: {level: (lead time x 2) lower/upper conformal quantiles of scaled errors}
+    # per band label (a class, or a class at a level): {level: (lead time x 2) quantiles}
     quantiles: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
     by_class: dict[str, dict[str, float]] = field(default_factory=dict)
     # per unit: the series that make the largest shares of the volume-weighted MASE

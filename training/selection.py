@@ -211,11 +211,13 @@ def widening(bounds: np.ndarray) -> np.ndarray:
 def error_quantiles(backtest: pd.DataFrame, scale: pd.Series, classes: pd.Series,
                     level: Sequence[int] = DEFAULT_LEVELS,
                     min_points: int = MIN_CLASS_POINTS) -> dict[str, dict[int, np.ndarray]]:
-    """``{class: {level: array (max_step, 2)}}``: per series class and horizon step, the lower
-    and upper conformal quantiles of ``(y - forecast) / scale[unique_id]`` on the backtest, plus
-    ``"pooled"`` over every class. A step pools its neighbours within ``MAX_HORIZON_BAND``; a class
-    (or a class's step) with fewer than ``min_points`` scored points takes the pooled (or the
-    class's all-steps) quantiles."""
+    """``{label: {level: array (max_step, 2)}}``: per band label (``classes``: a series class,
+    or a class at a geography level, :mod:`training.band_strata`) and horizon step, the lower
+    and upper conformal quantiles of ``(y - forecast) / scale[unique_id]`` on the backtest;
+    also each class over all its levels, and ``"pooled"`` over every class. A step pools its
+    neighbours within ``MAX_HORIZON_BAND``; a label (or a label's step) with fewer than
+    ``min_points`` scored points takes its class's (a class's: the pooled) quantiles, or its
+    own all-steps ones."""
     data = backtest[backtest["y"].notna() & backtest["forecast"].notna()]
     # a series forecast exactly in every backtest window (IDS: thousands of silent admin-1
     # series, zero forecast for zero seizures) says nothing about spread; left in, its zeros
@@ -251,7 +253,8 @@ def error_quantiles(backtest: pd.DataFrame, scale: pd.Series, classes: pd.Series
     if err.size < min_points:  # nothing to learn from: the band is the point
         pooled = {lvl: np.zeros((max_step, 2)) for lvl in level}
     result = {"pooled": pooled}
-    base = np.array([class_part(str(name)) for name in label], object)
+    base = pd.Series(label).map({name: class_part(str(name)) for name in set(label)}
+                                ).to_numpy(object)
     for name in sorted(set(base) - {"pooled"}):  # a class over every stratum of it
         result[str(name)] = table(base == name, pooled)
     for name in sorted(set(label) - set(base)):  # a class at one stratum, else the class's
@@ -262,8 +265,8 @@ def error_quantiles(backtest: pd.DataFrame, scale: pd.Series, classes: pd.Series
 def wider_quantiles(recent: dict[str, dict[int, np.ndarray]],
                     spanned: dict[str, dict[int, np.ndarray]]
                     ) -> tuple[dict[str, dict[int, np.ndarray]], list[str]]:
-    """Per class, level and lead time, the union of two :func:`error_quantiles` bands (the
-    lower of the lower bounds, the higher of the upper ones), and the classes the ``spanned``
+    """Per band label, level and lead time, the union of two :func:`error_quantiles` bands (the
+    lower of the lower bounds, the higher of the upper ones), and the labels the ``spanned``
     table widened.
 
     The newest backtest windows show the regime a series is in now (who reports, what fits);
@@ -339,12 +342,17 @@ def error_scale(backtest: pd.DataFrame, fallback: pd.Series) -> pd.Series:
 
 def mixed_scale(backtest: pd.DataFrame, seasonal: pd.Series, classes: pd.Series,
                 error_classes: set[str]) -> pd.Series:
-    """Each series' band unit: its backtest error (:func:`error_scale`) in ``error_classes``,
-    the seasonal in-sample scale in the others."""
+    """Each series' band unit: its backtest error (:func:`error_scale`) where the class of its
+    band label (``classes``) is in ``error_classes``, the seasonal in-sample scale elsewhere.
+    A unit is a class's, at every level of it: a level with too few points of its own takes
+    its class's quantiles, which must be in the same unit."""
     if not error_classes:  # no backtest error to read
         return seasonal.astype(float)
     by_error = error_scale(backtest, seasonal)
-    in_error = seasonal.index.map(classes).isin(list(error_classes))
+    wanted = {class_part(str(c)) for c in error_classes}
+    in_error = seasonal.index.map(classes).map(
+        lambda label: isinstance(label, str) and class_part(label) in wanted)
+    in_error = np.asarray(in_error, bool)
     return pd.Series(np.where(in_error, by_error.reindex(seasonal.index), seasonal),
                      index=seasonal.index)
 
@@ -381,15 +389,17 @@ def cross_calibrated(backtest: pd.DataFrame, seasonal: pd.Series, classes: pd.Se
 def band_units_by_class(backtest: pd.DataFrame, seasonal: pd.Series, classes: pd.Series,
                         level: Sequence[int] = DEFAULT_LEVELS
                         ) -> tuple[set[str], pd.DataFrame]:
-    """Per class, the band unit (backtest error or seasonal scale) with the lower
-    cross-calibrated MSIS (mean over levels, in seasonal-scale units), and the backtest
-    cross-calibrated with that choice. Measured on CBP's holdout: backtest-error units
-    suit intermittent series (MSIS(80) 8.8 against 27.3), seasonal ones smooth series
-    (80% coverage 0.77 against 0.71), so neither serves every class."""
+    """Per class (over every level of it, whatever the band labels ``classes`` split it
+    into), the band unit (backtest error or seasonal scale) with the lower cross-calibrated
+    MSIS (mean over levels, in seasonal-scale units), and the backtest cross-calibrated with
+    that choice. Measured on CBP's holdout: backtest-error units suit intermittent series
+    (MSIS(80) 8.8 against 27.3), seasonal ones smooth series (80% coverage 0.77 against
+    0.71), so neither serves every class."""
     frames = {kind: cross_calibrated(backtest, seasonal, classes, level,
                                      set(classes.unique()) if kind == "error" else set())
               for kind in ("error", "seasonal")}
-    label = backtest["unique_id"].map(classes)
+    label = backtest["unique_id"].map(classes).map(
+        lambda v: class_part(v) if isinstance(v, str) else v)
     unit = backtest["unique_id"].map(seasonal).to_numpy(float)
     scored = backtest["y"].notna().to_numpy() & np.isfinite(unit) & (unit > 0)
     score = {}

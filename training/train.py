@@ -23,13 +23,14 @@ from training.registry import log_training_run
 
 
 def load_series(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The built series of a home, a country's low-reporting periods masked (NaN), and the rows
-    so masked with their values before masking (reconciliation takes a masked country's partial
-    report out of its aggregates); a one-line error names the missing file and the fix."""
+    """The built series of a home (with each series' ``geo_level``, which bands are calibrated
+    per), a country's low-reporting periods masked (NaN), and the rows so masked with their
+    values before masking (reconciliation takes a masked country's partial report out of its
+    aggregates); a one-line error names the missing file and the fix."""
     series = read_series(settings.paths, columns=["unique_id", "ds", "y", "geo_level", "geo"])
     masked = mask_low_reporting_rows(series, read_completeness(settings.paths))
     partial = series.loc[masked["y"].isna() & series["y"].notna(), ["unique_id", "ds", "y"]]
-    return masked[["unique_id", "ds", "y", "geo_level"]], partial  # the level: band strata
+    return masked[["unique_id", "ds", "y", "geo_level"]], partial
 
 
 def load_hierarchy(settings: Settings) -> pd.DataFrame | None:

@@ -9,9 +9,9 @@ import pytest
 from bench.forecast_scores import (
     avg_relative,
     hindsight,
+    hindsight_band_bound,
     holdout_mae,
     interval_figures,
-    hindsight_band_bound,
     record_bound,
     reported_share,
     weighted_by_unit,

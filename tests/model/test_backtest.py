@@ -429,6 +429,14 @@ def test_a_class_is_calibrated_apart_at_each_geography_level_with_its_own_errors
     by_level = inside.groupby(bt["unique_id"].str[0]).mean()
     assert by_level["c"] == pytest.approx(0.8, abs=0.04)
     assert by_level["p"] == pytest.approx(0.8, abs=0.04)
+    # a unit (backtest error or seasonal scale) is the class's at every level: a level that
+    # takes its class's quantiles takes them in the unit they were drawn in
+    from training.selection import band_units_by_class, error_scale, mixed_scale
+    seasonal = pd.Series(np.r_[np.full(300, 0.2), np.full(77, 5.0)], index=ids)
+    units, _ = band_units_by_class(bt, seasonal, bands, (80,))
+    drawn = mixed_scale(bt, seasonal, bands, units)
+    assert units <= {"smooth"} and drawn.equals(
+        error_scale(bt, seasonal).reindex(ids) if units else seasonal.astype(float))
     # pooled over the class, the provinces' errors set the countries' band
     pooled = calibrate_scaled(bt.drop(columns="y"), error_quantiles(bt, scale, classes, (80,)),
                               scale, classes)
