@@ -18,6 +18,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from sklearn.isotonic import IsotonicRegression
 
 from models.base import DEFAULT_LEVELS, tidy_bands
@@ -415,3 +416,28 @@ def band_units_by_class(backtest: pd.DataFrame, seasonal: pd.Series, classes: pd
     mixed = frames["seasonal"].copy()
     mixed.loc[in_error] = frames["error"].loc[in_error]
     return error_classes, mixed
+
+
+COUNT_UNITS = ("seizures",)  # series of event counts (the last part of geo/drug/metric)
+
+
+def count_floor(forecasts: pd.DataFrame, level: Sequence[int] = DEFAULT_LEVELS) -> pd.DataFrame:
+    """``forecasts`` (``unique_id, ds, forecast, lo_<lvl>, hi_<lvl>``) with each band of zero
+    width around a non-zero count forecast set to the Poisson quantiles of that forecast: a
+    count of seizures is never certain, but a seasonal-naive fallback of a series reported as
+    1, 1, 1 draws [1, 1] (IDS: 14 series). Other bands are left as calibrated."""
+    out = forecasts.copy()
+    f = out["forecast"].to_numpy(float)
+    unit = out["unique_id"].astype(str).str.rsplit("/", n=1).str[-1]
+    widest = max(level)
+    flat = (unit.isin(COUNT_UNITS).to_numpy() & (f > 0)
+            & (out[f"hi_{widest}"].to_numpy(float) - out[f"lo_{widest}"].to_numpy(float) <= 0))
+    if not flat.any():
+        return out
+    for lvl in level:
+        alpha = 1 - lvl / 100
+        lo = np.minimum(stats.poisson.ppf(alpha / 2, f[flat]), f[flat])
+        hi = np.maximum(stats.poisson.ppf(1 - alpha / 2, f[flat]), f[flat])
+        out.loc[flat, f"lo_{lvl}"] = np.minimum(out.loc[flat, f"lo_{lvl}"].to_numpy(float), lo)
+        out.loc[flat, f"hi_{lvl}"] = np.maximum(out.loc[flat, f"hi_{lvl}"].to_numpy(float), hi)
+    return out

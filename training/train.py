@@ -20,6 +20,7 @@ from training.fit import Progress, TrainingResult, fit_forecasts
 from training.metrics import series_scales
 from training.reconcile import HIERARCHY_COLUMNS, reconcile_forecasts
 from training.registry import log_training_run
+from training.selection import count_floor
 
 
 def load_series(settings: Settings) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -110,6 +111,7 @@ def train(settings: Settings, horizon: int | None = None,
                            settings.calibration_windows or 2 * settings.backtest_windows,
                            settings.frequency, n_jobs=settings.n_jobs,
                            dask_scheduler=settings.dask_scheduler, progress=say)
+    result.forecasts = count_floor(result.forecasts)  # no count is certain
     reconciliation = reconcile(result, series, load_hierarchy(settings), say, partial)
     registered = log_training_run(settings, result, say, series)
     # data/forecasts/forecasts.parquet holds the champion's forecasts (e-mail charts, thresholds
