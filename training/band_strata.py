@@ -17,7 +17,12 @@ MIN_STRATUM_SERIES = 30  # series a class needs at a level to be calibrated apar
 
 def class_part(label: str) -> str:
     """The series class of a band label (:func:`band_strata`)."""
-    return label.split(STRATUM, 1)[0]
+    return label.partition(STRATUM)[0]
+
+
+def label_classes(labels: pd.Series) -> pd.Series:
+    """The series class of each band label in ``labels`` (a missing label stays missing)."""
+    return labels.map({label: class_part(str(label)) for label in labels.dropna().unique()})
 
 
 def quantile_table(quantiles: dict[str, dict[int, np.ndarray]], label: str
@@ -31,10 +36,10 @@ def grouped_labels(labels, every=None) -> str:
     labels in ``every`` are all in ``labels`` is named alone."""
     levels: dict[str, list[str]] = {}
     for label in sorted(map(str, labels)):
-        name = class_part(label)
+        name, _, level = label.partition(STRATUM)
         levels.setdefault(name, [])
-        if label != name:
-            levels[name].append(label[len(name) + len(STRATUM):])
+        if level:
+            levels[name].append(level)
     whole = {name for name in levels if every is not None and {
         str(label) for label in every if class_part(str(label)) == name} <= set(map(str, labels))
         | {name}}

@@ -22,7 +22,8 @@ from scipy import stats
 from sklearn.isotonic import IsotonicRegression
 
 from models.base import DEFAULT_LEVELS, tidy_bands
-from training.band_strata import class_part, quantile_table
+from training.band_strata import class_part, label_classes, quantile_table
+from training.classes import metric_unit
 from training.metrics import interval_score
 
 WIDTH_FLOOR = 1e-9
@@ -254,8 +255,7 @@ def error_quantiles(backtest: pd.DataFrame, scale: pd.Series, classes: pd.Series
     if err.size < min_points:  # nothing to learn from: the band is the point
         pooled = {lvl: np.zeros((max_step, 2)) for lvl in level}
     result = {"pooled": pooled}
-    base = pd.Series(label).map({name: class_part(str(name)) for name in set(label)}
-                                ).to_numpy(object)
+    base = label_classes(pd.Series(label)).to_numpy(object)
     for name in sorted(set(base) - {"pooled"}):  # a class over every stratum of it
         result[str(name)] = table(base == name, pooled)
     for name in sorted(set(label) - set(base)):  # a class at one stratum, else the class's
@@ -351,9 +351,7 @@ def mixed_scale(backtest: pd.DataFrame, seasonal: pd.Series, classes: pd.Series,
         return seasonal.astype(float)
     by_error = error_scale(backtest, seasonal)
     wanted = {class_part(str(c)) for c in error_classes}
-    in_error = seasonal.index.map(classes).map(
-        lambda label: isinstance(label, str) and class_part(label) in wanted)
-    in_error = np.asarray(in_error, bool)
+    in_error = label_classes(classes.reindex(seasonal.index)).isin(wanted).to_numpy()
     return pd.Series(np.where(in_error, by_error.reindex(seasonal.index), seasonal),
                      index=seasonal.index)
 
@@ -399,8 +397,7 @@ def band_units_by_class(backtest: pd.DataFrame, seasonal: pd.Series, classes: pd
     frames = {kind: cross_calibrated(backtest, seasonal, classes, level,
                                      set(classes.unique()) if kind == "error" else set())
               for kind in ("error", "seasonal")}
-    label = backtest["unique_id"].map(classes).map(
-        lambda v: class_part(v) if isinstance(v, str) else v)
+    label = label_classes(backtest["unique_id"].map(classes))
     unit = backtest["unique_id"].map(seasonal).to_numpy(float)
     scored = backtest["y"].notna().to_numpy() & np.isfinite(unit) & (unit > 0)
     score = {}
@@ -428,7 +425,7 @@ def count_floor(forecasts: pd.DataFrame, level: Sequence[int] = DEFAULT_LEVELS) 
     1, 1, 1 draws [1, 1] (IDS: 14 series). Other bands are left as calibrated."""
     out = forecasts.copy()
     f = out["forecast"].to_numpy(float)
-    unit = out["unique_id"].astype(str).str.rsplit("/", n=1).str[-1]
+    unit = out["unique_id"].map(metric_unit)
     widest = max(level)
     flat = (unit.isin(COUNT_UNITS).to_numpy() & (f > 0)
             & (out[f"hi_{widest}"].to_numpy(float) - out[f"lo_{widest}"].to_numpy(float) <= 0))

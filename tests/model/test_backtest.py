@@ -161,6 +161,13 @@ def test_smoothing_models_run_on_smooth_series_and_tsb_on_mostly_zero_ones():
     assert result.params["n_series_sparse"] == 1
 
 
+def _covered_by_prefix(bt: pd.DataFrame, bands: pd.DataFrame, lvl: int = 80) -> pd.Series:
+    """The share of ``bt``'s actuals inside ``bands``' ``lvl``% band, per series-name prefix
+    (the first letter: the kind of series a test made)."""
+    inside = (bt["y"] >= bands[f"lo-{lvl}"]) & (bt["y"] <= bands[f"hi-{lvl}"])
+    return inside.groupby(bt["unique_id"].str[0]).mean()
+
+
 def _backtest_rows(rng: np.random.Generator, n_series: int, draw, cls: str, point: float,
                    steps: int = 6, cutoffs: int = 3) -> tuple[pd.DataFrame, pd.Series]:
     """A backtest-shaped frame (``unique_id, ds, cutoff, y, forecast, lo-*, hi-*``) of
@@ -177,6 +184,14 @@ def _backtest_rows(rng: np.random.Generator, n_series: int, draw, cls: str, poin
                                       "hi-80": point, "lo-95": point, "hi-95": point}))
     return pd.concat(rows, ignore_index=True), pd.Series(cls, index=[f"{cls}{i}"
                                                                      for i in range(n_series)])
+
+
+def _normal_rows(rng: np.random.Generator, n_series: int, level: float, sd: float, cls: str,
+                 **shape) -> tuple[pd.DataFrame, pd.Series]:
+    """:func:`_backtest_rows` of actuals ``level`` plus normal noise of ``sd``, forecast flat
+    at ``level``."""
+    return _backtest_rows(rng, n_series, lambda size, step: level + rng.normal(0, sd, size),
+                          cls, level, **shape)
 
 
 def test_scaled_conformal_bands_reach_nominal_coverage_on_simulated_intermittent_series():
@@ -219,8 +234,7 @@ def test_cross_calibration_sets_a_windows_bands_from_the_other_windows_only():
     from training.selection import cross_calibrated
 
     rng = np.random.default_rng(3)
-    bt, classes = _backtest_rows(rng, 200, lambda size, step: 10 + rng.normal(0, 1, size),
-                                 "smooth", 10.0)
+    bt, classes = _normal_rows(rng, 200, 10.0, 1.0, "smooth")
     scale = pd.Series(1.0, index=classes.index)
     out = cross_calibrated(bt, scale, classes, (80, 95))
     inside = ((out["y"] >= out["lo-80"]) & (out["y"] <= out["hi-80"])).mean()
@@ -262,10 +276,8 @@ def test_bands_in_units_of_each_series_backtest_error_fit_a_quiet_and_a_wild_ser
     from training.selection import calibrate_scaled, error_quantiles, error_scale
 
     rng = np.random.default_rng(8)
-    calm, classes = _backtest_rows(rng, 60, lambda size, step: 100 + rng.normal(0, 1, size),
-                                   "c", 100.0)
-    wild, more = _backtest_rows(rng, 60, lambda size, step: 100 + rng.normal(0, 10, size),
-                                "w", 100.0)
+    calm, classes = _normal_rows(rng, 60, 100.0, 1.0, "c")
+    wild, more = _normal_rows(rng, 60, 100.0, 10.0, "w")
     bt = pd.concat([calm, wild], ignore_index=True)
     one_class = pd.Series("erratic", index=pd.concat([classes, more]).index)
     seasonal = pd.Series(1.0, index=one_class.index)  # the same in-sample scale for all
@@ -274,10 +286,7 @@ def test_bands_in_units_of_each_series_backtest_error_fit_a_quiet_and_a_wild_ser
         10 * scale[scale.index.str.startswith("c")].mean(), rel=0.15)
     out = calibrate_scaled(bt.drop(columns="y"), error_quantiles(bt, scale, one_class),
                            scale, one_class)
-    for prefix in ("c", "w"):
-        part = out["unique_id"].str.startswith(prefix)
-        inside = ((bt.loc[part, "y"] >= out.loc[part, "lo-80"])
-                  & (bt.loc[part, "y"] <= out.loc[part, "hi-80"])).mean()
+    for prefix, inside in _covered_by_prefix(bt, out).items():
         assert inside == pytest.approx(0.80, abs=0.04), prefix
 
 
@@ -402,14 +411,11 @@ def test_a_class_is_calibrated_apart_at_each_geography_level_with_its_own_errors
 
     rng = np.random.default_rng(8)
     # one class at two levels: many quiet provinces, fewer countries erring five times as much
-    provinces, p_cls = _backtest_rows(rng, 300, lambda size, step: 10 + rng.normal(0, 1, size),
-                                      "p", 10.0)
-    countries, c_cls = _backtest_rows(rng, 40, lambda size, step: 10 + rng.normal(0, 5, size),
-                                      "c", 10.0)
-    few, f_cls = _backtest_rows(rng, 2, lambda size, step: 10 + rng.normal(0, 5, size), "w", 10.0)
+    provinces, p_cls = _normal_rows(rng, 300, 10.0, 1.0, "p")
+    countries, c_cls = _normal_rows(rng, 40, 10.0, 5.0, "c")
+    few, f_cls = _normal_rows(rng, 2, 10.0, 5.0, "w")
     # enough series, too few backtest points (35 x 2)
-    brief, b_cls = _backtest_rows(rng, 35, lambda size, step: 10 + rng.normal(0, 5, size), "s",
-                                  10.0, steps=2, cutoffs=1)
+    brief, b_cls = _normal_rows(rng, 35, 10.0, 5.0, "s", steps=2, cutoffs=1)
     ids = pd.concat([p_cls, c_cls, f_cls, b_cls]).index
     classes = pd.Series("smooth", index=ids)
     levels = pd.DataFrame({"unique_id": ids, "geo_level": ["admin1"] * 300 + ["country"] * 40
@@ -425,8 +431,7 @@ def test_a_class_is_calibrated_apart_at_each_geography_level_with_its_own_errors
     assert np.array_equal(quantiles["smooth@subregion"][80], quantiles["smooth"][80])
     assert "(smooth (at admin1, country);" in describe_bands(quantiles, set(), [])
     out = calibrate_scaled(bt.drop(columns="y"), quantiles, scale, bands)
-    inside = (bt["y"] >= out["lo-80"]) & (bt["y"] <= out["hi-80"])
-    by_level = inside.groupby(bt["unique_id"].str[0]).mean()
+    by_level = _covered_by_prefix(bt, out)
     assert by_level["c"] == pytest.approx(0.8, abs=0.04)
     assert by_level["p"] == pytest.approx(0.8, abs=0.04)
     # a unit (backtest error or seasonal scale) is the class's at every level: a level that
@@ -440,5 +445,4 @@ def test_a_class_is_calibrated_apart_at_each_geography_level_with_its_own_errors
     # pooled over the class, the provinces' errors set the countries' band
     pooled = calibrate_scaled(bt.drop(columns="y"), error_quantiles(bt, scale, classes, (80,)),
                               scale, classes)
-    pooled_inside = (bt["y"] >= pooled["lo-80"]) & (bt["y"] <= pooled["hi-80"])
-    assert pooled_inside[bt["unique_id"].str[0] == "c"].mean() < 0.5
+    assert _covered_by_prefix(bt, pooled)["c"] < 0.5
